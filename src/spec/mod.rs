@@ -1,0 +1,576 @@
+//! Declarative model specs: the single description of every architecture.
+//!
+//! The tch builder (`train::build`) and the ONNX writer (`export::onnx`) both walk
+//! [`ModelSpec::layers`], so an exported model cannot differ from the trained one. A spec also
+//! carries everything else a run needs to be reproduced: input size, optimiser, schedule,
+//! regularisation, augmentation and which splits it trains on.
+
+use crate::preprocess::{Normalisation, Preprocess};
+use serde::{Deserialize, Serialize};
+
+pub mod efficientnet;
+
+/// One layer. Shapes are NCHW inside the network; channel counts of inputs are inferred by
+/// walking the list from the 3 RGB channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub enum Layer {
+    /// 2-D convolution. `padding` is symmetric (Keras "valid" = 0, "same" = kernel / 2 at
+    /// stride 1). `groups == out == in` is a depthwise convolution.
+    Conv {
+        out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        groups: usize,
+        bias: bool,
+    },
+    /// Batch normalisation over channels (eps 1e-3, as Keras and EfficientNet use). Folded
+    /// into the preceding Conv on export.
+    BatchNorm,
+    Relu,
+    /// min(max(x, 0), 6): EfficientNet-Lite's activation (ONNX Clip).
+    Relu6,
+    MaxPool {
+        kernel: usize,
+        stride: usize,
+    },
+    AvgPool {
+        kernel: usize,
+        stride: usize,
+    },
+    GlobalAvgPool,
+    Flatten,
+    /// Fully connected layer with `units` outputs.
+    Dense {
+        units: usize,
+    },
+    /// The final fully connected layer, one output per genre (logits).
+    Logits,
+    /// Training only: dropped on export.
+    Dropout {
+        p: f64,
+    },
+    /// Training only: adds `weight * mean(|activation|)` of the preceding layer's output to the
+    /// loss (the study's Keras `activity_regularizer=l1`). Identity on export.
+    ActivityL1 {
+        weight: f64,
+    },
+    /// `x + body(x)`: body must keep the shape.
+    Residual {
+        body: Vec<Layer>,
+    },
+}
+
+impl Layer {
+    /// Keras-style 3x3 "valid" convolution with bias.
+    pub fn conv(out: usize) -> Self {
+        Self::conv_k(out, 3, 0)
+    }
+
+    pub fn conv_k(out: usize, kernel: usize, padding: usize) -> Self {
+        Layer::Conv {
+            out,
+            kernel,
+            stride: 1,
+            padding,
+            groups: 1,
+            bias: true,
+        }
+    }
+
+    /// Keras MaxPooling2D() defaults: 2x2, stride 2.
+    pub fn pool() -> Self {
+        Layer::MaxPool {
+            kernel: 2,
+            stride: 2,
+        }
+    }
+
+    pub fn dropout(p: f64) -> Self {
+        Layer::Dropout { p }
+    }
+
+    /// Whether the layer exists only during training.
+    pub fn is_training_only(&self) -> bool {
+        matches!(self, Layer::Dropout { .. } | Layer::ActivityL1 { .. })
+    }
+}
+
+/// Batch-norm epsilon, as Keras and EfficientNet-Lite use.
+pub const BATCH_NORM_EPS: f64 = 1e-3;
+/// Batch-norm running-average momentum in PyTorch terms (Keras' 0.99).
+pub const BATCH_NORM_MOMENTUM: f64 = 0.01;
+
+/// Parameter names are shared by the tch builder, checkpoints and the ONNX writer: the layer's
+/// index path joined by dots ("3", or "5.2" for layer 2 inside the residual at index 5),
+/// then the PyTorch parameter name:
+/// - Conv: `weight` [out, in/groups, k, k], `bias` [out] (when `bias`)
+/// - BatchNorm: `weight`, `bias`, `running_mean`, `running_var` (each [channels])
+/// - Dense / Logits: `weight` [out, in], `bias` [out]
+pub fn param_prefix(path: &[usize]) -> String {
+    path.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimiserKind {
+    Adam,
+    AdamW,
+    Sgd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Optimiser {
+    pub kind: OptimiserKind,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay from the learning rate to 0 over all epochs, after `warmup_epochs` linear warm-up.
+    Cosine {
+        warmup_epochs: usize,
+    },
+}
+
+/// On-the-fly augmentation, in Keras ImageDataGenerator terms (fractions of the image size,
+/// degrees for rotation). Fill is nearest, as in the study.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Augment {
+    pub rotation_deg: f32,
+    pub shift: f32,
+    pub shear: f32,
+    pub zoom: f32,
+    pub horizontal_flip: bool,
+    /// Multiply pixels by a factor drawn from [lo, hi].
+    pub brightness: Option<(f32, f32)>,
+}
+
+impl Augment {
+    /// The study's geometric augmentation.
+    pub const STUDY: Self = Self {
+        rotation_deg: 45.0,
+        shift: 0.2,
+        shear: 0.2,
+        zoom: 0.2,
+        horizontal_flip: true,
+        brightness: None,
+    };
+}
+
+/// Which data a variant fits on. Selection (early stopping, ranking) always uses data the
+/// optimiser never saw.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainOn {
+    /// Fit on train, select on dev.
+    Train,
+    /// Fit on train+dev minus a fixed, seeded, stratified slice of train of this fraction, which
+    /// then stands in for dev when selecting: dev images are still never used for selection
+    /// after being trained on.
+    TrainPlusDev { holdout_fraction: f64 },
+}
+
+/// A pretrained backbone whose weights are loaded before training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pretrained {
+    /// Which loader maps the checkpoint's parameter names onto this spec (e.g. "efficientnet-lite0").
+    pub loader: String,
+    /// Layers with index below this are frozen in the first phase (features cached).
+    pub frozen_layers: usize,
+    /// Epochs of head-only training on cached features before fine-tuning.
+    pub head_epochs: usize,
+    /// Layers with index at or above this are fine-tuned in the second phase.
+    pub finetune_from_layer: usize,
+    /// Learning-rate multiplier for the fine-tuning phase.
+    pub finetune_lr_scale: f64,
+}
+
+/// A complete, named model variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub name: String,
+    pub description: String,
+    pub preprocess: Preprocess,
+    pub layers: Vec<Layer>,
+    pub optimiser: Optimiser,
+    pub schedule: Schedule,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Stop when dev macro-F1 has not improved for this many epochs.
+    pub early_stopping_patience: Option<usize>,
+    pub label_smoothing: f64,
+    /// Weight each class by n_samples / (n_classes * n_class) in the loss (sklearn "balanced").
+    pub balanced_class_weights: bool,
+    pub augment: Option<Augment>,
+    pub train_on: TrainOn,
+    pub pretrained: Option<Pretrained>,
+}
+
+/// Fraction of train held back for selection by variants that train on train+dev.
+pub const HOLDOUT_FRACTION: f64 = 0.1;
+
+fn adam(learning_rate: f64) -> Optimiser {
+    Optimiser {
+        kind: OptimiserKind::Adam,
+        learning_rate,
+        weight_decay: 0.0,
+    }
+}
+
+/// The study's defaults: 128x128 inputs scaled to [0, 1], Adam 1e-3, batch 32, 10 epochs.
+fn study(name: &str, description: &str, layers: Vec<Layer>) -> ModelSpec {
+    ModelSpec {
+        name: name.into(),
+        description: description.into(),
+        preprocess: Preprocess::square(128, Normalisation::UNIT),
+        layers,
+        optimiser: adam(1e-3),
+        schedule: Schedule::Constant,
+        epochs: 10,
+        batch_size: 32,
+        early_stopping_patience: None,
+        label_smoothing: 0.0,
+        balanced_class_weights: false,
+        augment: None,
+        train_on: TrainOn::Train,
+        pretrained: None,
+    }
+}
+
+fn baseline_layers(first_conv: usize, l1: Option<f64>) -> Vec<Layer> {
+    let regulariser = || l1.map(|weight| Layer::ActivityL1 { weight });
+    let mut layers = vec![Layer::conv(first_conv), Layer::Relu, Layer::pool()];
+    layers.extend([Layer::conv(64), Layer::Relu]);
+    layers.extend(regulariser());
+    layers.push(Layer::pool());
+    layers.extend([Layer::conv(64), Layer::Relu]);
+    layers.extend(regulariser());
+    layers.extend([
+        Layer::Flatten,
+        Layer::Dense { units: 64 },
+        Layer::Relu,
+        Layer::Logits,
+    ]);
+    layers
+}
+
+/// Conv-ReLU-MaxPool-Dropout blocks.
+fn dropout_blocks(filters: &[usize], p: f64) -> Vec<Layer> {
+    filters
+        .iter()
+        .flat_map(|&out| {
+            [
+                Layer::conv(out),
+                Layer::Relu,
+                Layer::pool(),
+                Layer::dropout(p),
+            ]
+        })
+        .collect()
+}
+
+fn dropout_variant(name: &str, description: &str, first: usize) -> ModelSpec {
+    let mut layers = dropout_blocks(&[first, 64, 128], 0.2);
+    layers.extend([
+        Layer::Flatten,
+        Layer::Dense { units: 64 },
+        Layer::Relu,
+        Layer::dropout(0.2),
+        Layer::Logits,
+    ]);
+    study(name, description, layers)
+}
+
+fn early_stop_variant(name: &str, description: &str) -> ModelSpec {
+    let mut layers = dropout_blocks(&[64, 64, 64, 64], 0.2);
+    layers.extend([Layer::Flatten, Layer::Logits]);
+    ModelSpec {
+        epochs: 6,
+        early_stopping_patience: Some(2),
+        ..study(name, description, layers)
+    }
+}
+
+fn train_plus_dev() -> TrainOn {
+    TrainOn::TrainPlusDev {
+        holdout_fraction: HOLDOUT_FRACTION,
+    }
+}
+
+fn augment_variant(name: &str, description: &str, color: bool, batch_size: usize) -> ModelSpec {
+    let base = early_stop_variant(name, description);
+    ModelSpec {
+        batch_size,
+        augment: Some(Augment {
+            brightness: color.then_some((0.75, 1.25)),
+            ..Augment::STUDY
+        }),
+        train_on: if color {
+            train_plus_dev()
+        } else {
+            TrainOn::Train
+        },
+        ..base
+    }
+}
+
+/// conv3x3(same)-BatchNorm-ReLU, without conv bias (BatchNorm has one).
+fn conv_bn_relu(out: usize, stride: usize) -> [Layer; 3] {
+    [
+        Layer::Conv {
+            out,
+            kernel: 3,
+            stride,
+            padding: 1,
+            groups: 1,
+            bias: false,
+        },
+        Layer::BatchNorm,
+        Layer::Relu,
+    ]
+}
+
+fn compact() -> ModelSpec {
+    let mut layers = Vec::new();
+    // A stride-2 stem keeps the CPU cost low at 128x128; every later stage halves the size.
+    layers.extend(conv_bn_relu(24, 2));
+    for out in [48, 96, 192] {
+        layers.extend(conv_bn_relu(out, 1));
+        layers.push(Layer::pool());
+    }
+    layers.extend(conv_bn_relu(256, 1));
+    layers.extend([Layer::GlobalAvgPool, Layer::dropout(0.3), Layer::Logits]);
+    ModelSpec {
+        name: "compact".into(),
+        description:
+            "ours: conv-BN-ReLU blocks, global average pooling, dropout 0.3, label smoothing 0.1, \
+                      AdamW 2e-3 with cosine decay, flips/shifts/zooms/brightness; selected on dev"
+                .into(),
+        preprocess: Preprocess::square(128, Normalisation::UNIT),
+        layers,
+        optimiser: Optimiser {
+            kind: OptimiserKind::AdamW,
+            learning_rate: 2e-3,
+            weight_decay: 5e-2,
+        },
+        schedule: Schedule::Cosine { warmup_epochs: 1 },
+        epochs: 20,
+        batch_size: 32,
+        early_stopping_patience: Some(6),
+        label_smoothing: 0.1,
+        balanced_class_weights: false,
+        augment: Some(Augment {
+            rotation_deg: 10.0,
+            shift: 0.1,
+            shear: 0.0,
+            zoom: 0.15,
+            horizontal_flip: true,
+            brightness: Some((0.8, 1.2)),
+        }),
+        train_on: TrainOn::Train,
+        pretrained: None,
+    }
+}
+
+/// Every built-in variant, in the order `--list-variants` shows them.
+pub fn variants() -> Vec<ModelSpec> {
+    let mut all = vec![
+        study(
+            "baseline",
+            "study: Conv32-Pool-Conv64-Pool-Conv64-Dense64, Adam 1e-3, 10 epochs",
+            baseline_layers(32, None),
+        ),
+        ModelSpec {
+            preprocess: Preprocess::square(90, Normalisation::UNIT),
+            ..study(
+                "activity-l1",
+                "study: 90x90 input, first conv 90 filters, L1 0.001 activity regulariser on convs 2 and 3",
+                baseline_layers(90, Some(0.001)),
+            )
+        },
+        {
+            let mut layers = dropout_blocks(&[64, 64, 64], 0.2);
+            layers.extend([Layer::Flatten, Layer::Dense { units: 128 }, Layer::Relu, Layer::Logits]);
+            ModelSpec {
+                optimiser: adam(0.01),
+                ..study("lr-0.01", "study: three Conv64 with dropout 0.2, Dense128, Adam lr 0.01", layers)
+            }
+        },
+        dropout_variant("dropout", "study: Conv32/64/128, dropout 0.2 after the pools and the dense layer", 32),
+        dropout_variant("dropout-wide", "study: as dropout with a 128-filter first conv", 128),
+        early_stop_variant(
+            "early-stop",
+            "study: four Conv64+MaxPool blocks, dropout 0.2, flatten to 12, 6 epochs, early stopping",
+        ),
+        ModelSpec {
+            train_on: train_plus_dev(),
+            ..early_stop_variant(
+                "more-data",
+                "study: early-stop on train+dev; selected on a fixed 10% slice of train held back",
+            )
+        },
+        augment_variant(
+            "augment",
+            "study: early-stop + rotation 45, shift/shear/zoom 0.2, flip, nearest fill, batch 64",
+            false,
+            64,
+        ),
+        augment_variant(
+            "augment-color",
+            "study: augment + brightness 0.75-1.25 on train+dev; selected on a held-back 10% of train",
+            true,
+            64,
+        ),
+        augment_variant(
+            "augment-b32",
+            "study: augment-color with batch 32; selected on a held-back 10% of train",
+            true,
+            32,
+        ),
+        ModelSpec {
+            balanced_class_weights: true,
+            train_on: train_plus_dev(),
+            ..early_stop_variant(
+                "class-weights",
+                "study: early-stop with balanced class weights on train+dev; selected on a held-back 10% of train",
+            )
+        },
+        compact(),
+    ];
+    all.extend(efficientnet::variants());
+    all
+}
+
+/// Looks a variant up by name.
+pub fn variant(name: &str) -> Option<ModelSpec> {
+    variants().into_iter().find(|v| v.name == name)
+}
+
+/// Shape of the activation after each layer, for a given number of output classes.
+/// Returns (channels, height, width) before Flatten and (features, 1, 1) after it.
+pub fn output_shapes(
+    spec: &ModelSpec,
+    classes: usize,
+) -> Result<Vec<(usize, usize, usize)>, String> {
+    let mut shape = (
+        3,
+        spec.preprocess.height as usize,
+        spec.preprocess.width as usize,
+    );
+    let mut shapes = Vec::with_capacity(spec.layers.len());
+    for layer in &spec.layers {
+        shape = layer_output_shape(layer, shape, classes)?;
+        shapes.push(shape);
+    }
+    Ok(shapes)
+}
+
+fn layer_output_shape(
+    layer: &Layer,
+    (c, h, w): (usize, usize, usize),
+    classes: usize,
+) -> Result<(usize, usize, usize), String> {
+    let spatial =
+        |size: usize, kernel: usize, stride: usize, padding: usize| -> Result<usize, String> {
+            (size + 2 * padding)
+                .checked_sub(kernel)
+                .map(|s| s / stride + 1)
+                .ok_or_else(|| format!("kernel {kernel} does not fit an input of {size} pixels"))
+        };
+    Ok(match layer {
+        Layer::Conv {
+            out,
+            kernel,
+            stride,
+            padding,
+            groups,
+            ..
+        } => {
+            if c % groups != 0 || out % groups != 0 {
+                return Err(format!(
+                    "groups {groups} must divide {c} input and {out} output channels"
+                ));
+            }
+            (
+                *out,
+                spatial(h, *kernel, *stride, *padding)?,
+                spatial(w, *kernel, *stride, *padding)?,
+            )
+        }
+        Layer::MaxPool { kernel, stride } | Layer::AvgPool { kernel, stride } => (
+            c,
+            spatial(h, *kernel, *stride, 0)?,
+            spatial(w, *kernel, *stride, 0)?,
+        ),
+        Layer::GlobalAvgPool => (c, 1, 1),
+        Layer::Flatten => (c * h * w, 1, 1),
+        Layer::Dense { units } => (*units, 1, 1),
+        Layer::Logits => (classes, 1, 1),
+        Layer::Residual { body } => {
+            let mut inner = (c, h, w);
+            for l in body {
+                inner = layer_output_shape(l, inner, classes)?;
+            }
+            if inner != (c, h, w) {
+                return Err(format!(
+                    "residual body changes the shape {:?} to {inner:?}",
+                    (c, h, w)
+                ));
+            }
+            inner
+        }
+        Layer::BatchNorm
+        | Layer::Relu
+        | Layer::Relu6
+        | Layer::Dropout { .. }
+        | Layer::ActivityL1 { .. } => (c, h, w),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_names_are_unique_and_every_shape_resolves() {
+        let all = variants();
+        let mut names: Vec<&str> = all.iter().map(|v| v.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        for v in &all {
+            let shapes = output_shapes(v, 12).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+            assert_eq!(
+                *shapes.last().unwrap(),
+                (12, 1, 1),
+                "{} must end in 12 logits",
+                v.name
+            );
+        }
+    }
+
+    #[test]
+    fn baseline_is_the_study_network() {
+        let b = variant("baseline").unwrap();
+        let shapes = output_shapes(&b, 12).unwrap();
+        // 128 -conv-> 126 -pool-> 63 -conv-> 61 -pool-> 30 -conv-> 28; 28*28*64 features.
+        assert!(shapes.contains(&(28 * 28 * 64, 1, 1)));
+        assert_eq!(b.preprocess.height, 128);
+        let l1 = variant("activity-l1").unwrap();
+        let regularised = l1
+            .layers
+            .iter()
+            .filter(|l| matches!(l, Layer::ActivityL1 { .. }))
+            .count();
+        assert_eq!(regularised, 2);
+        assert_eq!(l1.preprocess.width, 90);
+    }
+}

@@ -1,0 +1,1 @@
+//! Training with tch. TODO: being written.

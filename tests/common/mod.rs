@@ -1,0 +1,62 @@
+//! Helpers shared by the integration tests: made-up images and datasets, and the location of
+//! the real covers in ../shared (tests that need them skip with a clear message when absent).
+#![allow(dead_code)] // each test binary uses a different subset
+
+use image::{ImageFormat, Rgb, RgbImage};
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+
+/// The real covers (../shared/data/covers-v1), or None with a message saying the test is skipped.
+pub fn shared_covers(test: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("COVERGENRE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/covers-v1"));
+    if path.join("train").is_dir() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED {test}: {} not found (set COVERGENRE_SHARED_DATA to the covers-v1 folder)", path.display());
+        None
+    }
+}
+
+/// A cover whose genre is visible: each genre has its own dominant colour and stripe direction,
+/// with per-image noise so no two covers are identical.
+pub fn genre_cover(genre: usize, seed: u64, size: u32) -> RgbImage {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ (genre as u64) << 32);
+    let palette = [[220u8, 40, 40], [40, 60, 220], [40, 200, 60], [230, 200, 40], [160, 40, 200], [40, 200, 210]];
+    let base = palette[genre % palette.len()];
+    let vertical = genre % 2 == 1;
+    RgbImage::from_fn(size, size, |x, y| {
+        let stripe = if vertical { x } else { y } / (size / 8).max(1) % 2 == 0;
+        let shade: i16 = if stripe { 0 } else { -60 };
+        let noise: i16 = rng.random_range(-25..=25);
+        Rgb(base.map(|c| (c as i16 + shade + noise).clamp(0, 255) as u8))
+    })
+}
+
+/// Writes an image in the format implied by the extension.
+pub fn write_image(path: &Path, image: &RgbImage) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let format = ImageFormat::from_path(path).unwrap_or(ImageFormat::Png);
+    image.save_with_format(path, format).unwrap();
+}
+
+/// `<root>/<genre>/<i>.png` for each genre name, `per_genre` covers each.
+pub fn genre_folders(root: &Path, genres: &[&str], per_genre: usize, size: u32, seed: u64) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for (g, name) in genres.iter().enumerate() {
+        for i in 0..per_genre {
+            let path = root.join(name).join(format!("{i:03}.png"));
+            write_image(&path, &genre_cover(g, seed + i as u64, size));
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+/// `<root>/{train,dev,test}/<genre>/*.png` with the given number of covers per genre in each split.
+pub fn split_folders(root: &Path, genres: &[&str], per_split: [usize; 3], size: u32) {
+    for (s, split) in ["train", "dev", "test"].iter().enumerate() {
+        genre_folders(&root.join(split), genres, per_split[s], size, 1000 * s as u64);
+    }
+}
