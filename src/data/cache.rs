@@ -84,17 +84,17 @@ impl ImageCache {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return decode_file(path, pre, limits).map(Arc::new);
         };
-        if let Some(pixels) = self.from_memory(&key) {
+        if let Some(pixels) = self.memory_entry(&key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(pixels);
         }
-        if let Some(pixels) = self.from_disk(&key, pre.image_len()) {
+        if let Some(pixels) = self.disk_entry(&key, pre.image_len()) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(self.remember(key, pixels));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let pixels = decode_file(path, pre, limits)?;
-        self.to_disk(&key, &pixels);
+        self.store_on_disk(&key, &pixels);
         Ok(self.remember(key, pixels))
     }
 
@@ -105,7 +105,7 @@ impl ImageCache {
         }
     }
 
-    fn from_memory(&self, key: &str) -> Option<Arc<Vec<u8>>> {
+    fn memory_entry(&self, key: &str) -> Option<Arc<Vec<u8>>> {
         self.memory.lock().ok()?.get(key).cloned()
     }
 
@@ -128,7 +128,7 @@ impl ImageCache {
     }
 
     /// An entry is the key, a newline, then the pixels; anything else is a miss.
-    fn from_disk(&self, key: &str, image_len: usize) -> Option<Vec<u8>> {
+    fn disk_entry(&self, key: &str, image_len: usize) -> Option<Vec<u8>> {
         let bytes = std::fs::read(self.entry_path(key)?).ok()?;
         let header_len = key.len() + 1;
         let matches = bytes.len() == header_len + image_len
@@ -138,7 +138,7 @@ impl ImageCache {
     }
 
     /// Best effort: an unwritable cache folder costs speed, not correctness.
-    fn to_disk(&self, key: &str, pixels: &[u8]) {
+    fn store_on_disk(&self, key: &str, pixels: &[u8]) {
         let Some(path) = self.entry_path(key) else {
             return;
         };
