@@ -157,6 +157,17 @@ fn split_folders_without_dev_hold_dev_out_of_train_only() {
         .all(|s| s.path.starts_with(dir.path().join("train"))));
 }
 
+#[test]
+fn a_lone_train_folder_is_a_split_layout_with_generated_dev_and_test() {
+    let dir = tempfile::tempdir().unwrap();
+    genre_folders(&dir.path().join("train"), &["metal"], 10, 8, 1);
+    let dataset = discover(dir.path(), &DiscoverOptions::default()).unwrap();
+    assert_eq!(dataset.layout, Layout::SplitFolders);
+    assert!(dataset.generated_splits);
+    let sizes = Split::ALL.map(|s| dataset.split(s).len());
+    assert_eq!(sizes, [8, 1, 1]);
+}
+
 /// The study's layout for one split: `<root>/<split>/images/NN.png` + `genres/y_<split>.npy`.
 fn study_split(root: &Path, split: &str, labels: &[usize]) -> PathBuf {
     for (i, &label) in labels.iter().enumerate() {

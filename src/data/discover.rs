@@ -2,7 +2,7 @@
 //!
 //! 1. the study's layout: `<root>/<split>/images/*.jpg` + `<root>/<split>/genres/y_<split>.npy`
 //!    (integer ids or one-hot rows, in file-name order, indexing the 12 MUMU genres);
-//! 2. split folders: `<root>/train/<genre>/*` plus `dev/` (or `val/`) and/or `test/`;
+//! 2. split folders: `<root>/train/<genre>/*`, optionally with `dev/` (or `val/`) and `test/`;
 //! 3. a CSV manifest with `path,genre` (and optionally `split`) columns: `root` is the CSV file,
 //!    or a folder holding `manifest.csv`. Split folders win over a manifest beside them;
 //! 4. genre folders: `<root>/<genre>/*`.
@@ -111,8 +111,8 @@ fn find(root: &Path) -> Result<Found> {
     if !study.is_empty() {
         return read_study_npy(&study);
     }
-    let has_train = split_dirs.iter().any(|(s, _)| *s == Split::Train);
-    if has_train && split_dirs.len() > 1 {
+    // A lone train/ is still a split layout (dev and test get generated), not a genre "train".
+    if split_dirs.iter().any(|(s, _)| *s == Split::Train) {
         return read_split_folders(root, &split_dirs);
     }
     let manifest = root.join("manifest.csv");

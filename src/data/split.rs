@@ -80,7 +80,7 @@ fn part_sizes(n: usize, fractions: &[f64]) -> Vec<usize> {
         let (ra, rb) = (ideal[a] - ideal[a].floor(), ideal[b] - ideal[b].floor());
         rb.total_cmp(&ra).then(a.cmp(&b))
     });
-    let missing = n - sizes.iter().sum::<usize>();
+    let missing = n.saturating_sub(sizes.iter().sum::<usize>());
     for &part in order.iter().cycle().take(missing) {
         sizes[part] += 1;
     }
