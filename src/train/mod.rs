@@ -1,7 +1,11 @@
 //! Training with tch (libtorch), feature `train`.
 //!
 //! - [`build`]: spec -> tch [`build::Network`], parameter names shared with checkpoints and ONNX.
+pub mod augment;
 pub mod build;
+pub mod checkpoint;
+pub mod fit;
+pub mod optim;
 pub use build::{named_weights, normalise, Network};
 
 use std::sync::{Mutex, MutexGuard};
