@@ -4,8 +4,12 @@
 pub mod augment;
 pub mod build;
 pub mod checkpoint;
+pub mod config;
+pub mod curves;
 pub mod fit;
 pub mod optim;
+pub mod session;
+pub mod summary;
 pub use build::{named_weights, normalise, Network};
 
 use std::sync::{Mutex, MutexGuard};
