@@ -29,7 +29,7 @@ awk -F, 'NR > 1 { ips += $11; acc = $6; n++ } END {
 
 python="$root/.deps/bench-venv/bin/python"
 if [[ -x "$python" ]]; then
-  "$python" "$root/scripts/bench/train_reference.py"  # from main (lead) "$covers" --epochs "$epochs"
+  "$python" "$root/scripts/bench/train_reference.py" "$covers" --epochs "$epochs"
 else
   echo "references skipped: run scripts/bench/setup-python.sh first" >&2
 fi
