@@ -326,12 +326,15 @@ fn a_run_killed_after_epoch_one_and_resumed_ends_with_identical_weights() {
     assert!(resumed.finished);
     assert_eq!(resumed.history.len(), 3);
 
-    let metrics = |h: &[covergenre::train::fit::EpochRecord]| {
-        h.iter()
-            .map(|r| (r.train_loss, r.dev_loss, r.dev_macro_f1, r.learning_rate))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(metrics(&resumed.history), metrics(&whole.history));
+    for (r, w) in resumed.history.iter().zip(&whole.history) {
+        assert_eq!(
+            (r.train_loss, r.dev_macro_f1, r.learning_rate),
+            (w.train_loss, w.dev_macro_f1, w.learning_rate)
+        );
+        // Evaluation's loss reduction may differ in the last bit between processes with
+        // channels-last kernels; the weights below must not differ at all.
+        assert!((r.dev_loss - w.dev_loss).abs() < 1e-9, "{r:?} vs {w:?}");
+    }
     let tensors = |dir: &Path| {
         let mut t = Tensor::read_safetensors(dir.join(checkpoint::CHECKPOINT_FILE)).unwrap();
         t.retain(|(name, _)| name != "state.json");

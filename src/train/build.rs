@@ -120,13 +120,9 @@ fn build_block(
                 bias: *bias,
                 ..Default::default()
             };
-            Block::Conv(nn::conv2d(
-                path,
-                channels as i64,
-                *out as i64,
-                *kernel as i64,
-                config,
-            ))
+            let mut conv = nn::conv2d(path, channels as i64, *out as i64, *kernel as i64, config);
+            to_channels_last(&mut conv.ws);
+            Block::Conv(conv)
         }
         Layer::BatchNorm => {
             let config = nn::BatchNormConfig {
@@ -163,6 +159,19 @@ fn build_block(
     let next = spec::layer_output_shape(layer, shape, classes)
         .map_err(|e| anyhow!("layer {}: {e}", spec::param_prefix(indices)))?;
     Ok((block, next))
+}
+
+/// Lays a conv weight out channels-last (NHWC strides, same logical shape): with inputs that are
+/// channels-last too (batches come in as NHWC u8), libtorch's CPU convolutions skip the layout
+/// conversions both ways, which is the measured speed-up on this kind of CPU.
+fn to_channels_last(weight: &mut Tensor) {
+    let nhwc = tch::no_grad(|| {
+        weight
+            .permute([0, 2, 3, 1])
+            .contiguous()
+            .permute([0, 3, 1, 2])
+    });
+    weight.set_data(&nhwc);
 }
 
 fn linear(path: &nn::Path, inputs: usize, outputs: usize) -> nn::Linear {
