@@ -5,6 +5,7 @@ use clap::{Parser, ValueEnum};
 use covergenre::data::discover::{discover, DiscoverOptions};
 use covergenre::data::inspect::InspectReport;
 use covergenre::exit;
+use covergenre::train::config::{variant_listing, TrainArgs, TrainConfig};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -18,6 +19,20 @@ EXAMPLES:
   # A CSV manifest (path,genre[,split]); missing splits are made with --seed
   covergenre-train --data covers.csv --inspect --seed 7
 
+  # The built-in variants, one line each
+  covergenre-train --list-variants
+
+  # Train the study's baseline and our compact model, 5 runs each, on 2 CPU threads
+  covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
+      --threads 2 --out runs/2026-11-25
+
+  # A quick look: every variant, 2 epochs, bigger batches
+  covergenre-train --data ../shared/data/covers-v1 --variants all --epochs 2 --batch-size 64 --out runs/smoke
+
+  # Continue a run that was killed (same command line plus --resume)
+  covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
+      --threads 2 --out runs/2026-11-25 --resume
+
 EXIT CODES:
   0 success, 2 bad arguments or no usable dataset, 3 finished but some files were skipped";
 
@@ -27,8 +42,8 @@ EXIT CODES:
 struct Args {
     /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
     /// images + y_<split>.npy layout) or a CSV manifest with path,genre[,split] columns.
-    #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list_variants")]
+    data: Option<PathBuf>,
 
     /// Print the layout found, per-split per-genre counts and skipped files; train nothing.
     #[arg(long)]
@@ -41,6 +56,9 @@ struct Args {
     /// Seed for generated splits (and, when training, everything random).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+
+    #[command(flatten)]
+    train: TrainArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,11 +69,13 @@ enum OutputFormat {
 
 fn main() {
     let args = Args::parse();
-    let code = if args.inspect {
+    let code = if args.train.list_variants {
+        print!("{}", variant_listing());
+        Ok(exit::SUCCESS)
+    } else if args.inspect {
         run_inspect(&args)
     } else {
-        eprintln!("covergenre-train: training is not available in this build yet; use --inspect");
-        Ok(exit::FATAL)
+        run_training(&args)
     };
     std::process::exit(code.unwrap_or_else(|error| {
         eprintln!("covergenre-train: {error:#}");
@@ -71,13 +91,37 @@ fn discover_options(args: &Args) -> DiscoverOptions {
 }
 
 fn run_inspect(args: &Args) -> anyhow::Result<i32> {
-    let dataset = discover(&args.data, &discover_options(args))?;
+    let dataset = discover(data_path(args), &discover_options(args))?;
     let report = InspectReport::from_dataset(&dataset);
     match args.format {
         OutputFormat::Table => print!("{}", report.to_table()),
         OutputFormat::Json => println!("{}", report.to_json()),
     }
     Ok(if report.skipped.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::SOME_FILES_FAILED
+    })
+}
+
+/// Clap guarantees --data unless --list-variants, which returns before this is needed.
+fn data_path(args: &Args) -> &std::path::Path {
+    args.data.as_deref().unwrap_or(std::path::Path::new("."))
+}
+
+fn run_training(args: &Args) -> anyhow::Result<i32> {
+    let config = TrainConfig::from_args(data_path(args).to_path_buf(), args.seed, &args.train)?;
+    let summary = covergenre::train::session::run(&config)?;
+    print!("{}", summary.ranking_table());
+    if let Some(winner) = &summary.winner {
+        println!(
+            "winner: {} run {} -> {}",
+            winner.variant,
+            winner.run,
+            config.out.join("best").display()
+        );
+    }
+    Ok(if summary.skipped.is_empty() {
         exit::SUCCESS
     } else {
         exit::SOME_FILES_FAILED

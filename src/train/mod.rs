@@ -1,1 +1,40 @@
-//! Training with tch. TODO: being written.
+//! Training with tch (libtorch), feature `train`.
+//!
+//! - [`build`]: spec -> tch [`build::Network`], parameter names shared with checkpoints and ONNX.
+//! - [`augment`]: random affine + brightness on the training device.
+//! - [`optim`]: Adam / AdamW / SGD on tensors, so their state can be checkpointed.
+//! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
+//! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
+//! - [`config`]: the CLI's training flags and the validated [`config::TrainConfig`].
+//! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
+//!   its module docs describe the run folder.
+//! - [`summary`], [`curves`]: mean +- std ranking tables and training-curve PNGs.
+//!
+//! Reproducibility: on CPU a run is a function of its seed. Weights are initialised after
+//! seeding libtorch from (seed, 0), and every epoch reseeds it from (seed, epoch) before shuffling,
+//! augmentation and dropout draw, so a resumed run replays the same numbers.
+pub mod augment;
+pub mod build;
+pub mod checkpoint;
+pub mod config;
+pub mod curves;
+pub mod fit;
+pub mod optim;
+pub mod session;
+pub mod summary;
+pub use build::{named_weights, normalise, Network};
+
+use std::sync::{Mutex, MutexGuard};
+
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+/// libtorch has one process-wide random generator (tch exposes no per-run generator), so a
+/// seeded run is only reproducible while nothing else in the process draws from it. Training
+/// holds this guard for a whole run; other code that builds networks concurrently (tests) takes
+/// it too.
+pub fn rng_guard() -> MutexGuard<'static, ()> {
+    // A panic in another holder leaves nothing half-done that matters here.
+    TORCH_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

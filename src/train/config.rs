@@ -1,0 +1,205 @@
+//! Training settings: the command-line flags (a clap `Args` group the binary flattens into its
+//! own parser) and the validated [`TrainConfig`] recorded as `config.json` in the run folder.
+
+use crate::spec::{self, ModelSpec};
+use anyhow::{bail, Result};
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where tensors live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// CUDA when libtorch sees a GPU, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl DeviceChoice {
+    pub fn resolve(self) -> Result<tch::Device> {
+        Ok(match self {
+            DeviceChoice::Auto => tch::Device::cuda_if_available(),
+            DeviceChoice::Cpu => tch::Device::Cpu,
+            DeviceChoice::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
+            DeviceChoice::Cuda => {
+                bail!("--device cuda: libtorch sees no CUDA device (this libtorch may be CPU-only)")
+            }
+        })
+    }
+}
+
+/// The training flags of `covergenre-train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Print the built-in variants, one line each, and exit.
+    #[arg(long)]
+    pub list_variants: bool,
+
+    /// Variants to train: comma-separated names, or `all`.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "baseline"
+    )]
+    pub variants: Vec<String>,
+
+    /// Run folder: config.json, logs, checkpoints, curves, summary.json, ranking.md, best/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Repeat each variant N times with seeds seed, seed+1, ... and report mean and std.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub runs: usize,
+
+    /// Override every variant's number of epochs.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Override every variant's batch size.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Override every variant's learning rate.
+    #[arg(long, value_name = "LR", alias = "lr")]
+    pub learning_rate: Option<f64>,
+
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+
+    /// CPU threads for libtorch (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Continue the runs in --out from their last checkpoints (same command line).
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Folder for decoded images cached between runs (default: $COVERGENRE_CACHE_DIR or
+    /// ~/.cache/covergenre/images).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Everything a training session does, validated; written to `<out>/config.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub data: PathBuf,
+    pub out: PathBuf,
+    /// The effective specs, overrides applied.
+    pub variants: Vec<ModelSpec>,
+    pub runs: usize,
+    /// Run k (1-based) uses seed + k - 1; the held-back slice of train uses `seed` itself, so
+    /// every run and variant selects on the same images.
+    pub seed: u64,
+    pub device: DeviceChoice,
+    pub threads: Option<usize>,
+    pub resume: bool,
+    pub cache_dir: Option<PathBuf>,
+    pub toolkit_version: String,
+}
+
+impl TrainConfig {
+    /// Validates the flags; errors name the flag and the problem.
+    pub fn from_args(data: PathBuf, seed: u64, args: &TrainArgs) -> Result<Self> {
+        let Some(out) = args.out.clone() else {
+            bail!("--out DIR is required to train (the run folder for logs, checkpoints and the model)");
+        };
+        if args.runs == 0 {
+            bail!("--runs must be at least 1");
+        }
+        if args.epochs == Some(0) {
+            bail!("--epochs must be at least 1");
+        }
+        if args.batch_size == Some(0) {
+            bail!("--batch-size must be at least 1");
+        }
+        if let Some(lr) = args.learning_rate {
+            if !(lr > 0.0 && lr.is_finite()) {
+                bail!("--learning-rate must be a positive number, not {lr}");
+            }
+        }
+        if args.threads == Some(0) {
+            bail!("--threads must be at least 1");
+        }
+        if !data.exists() {
+            bail!("--data {}: no such file or folder", data.display());
+        }
+        let variants = resolve_variants(&args.variants)?
+            .into_iter()
+            .map(|spec| apply_overrides(spec, args))
+            .collect();
+        Ok(Self {
+            data,
+            out,
+            variants,
+            runs: args.runs,
+            seed,
+            device: args.device,
+            threads: args.threads,
+            resume: args.resume,
+            cache_dir: args.cache_dir.clone(),
+            toolkit_version: crate::VERSION.to_string(),
+        })
+    }
+
+    /// Seed of run `run` (1-based).
+    pub fn run_seed(&self, run: usize) -> u64 {
+        self.seed.wrapping_add(run as u64 - 1)
+    }
+}
+
+/// Names -> specs; `all` means every built-in variant. Unknown names are an error that lists
+/// the known ones.
+pub fn resolve_variants(names: &[String]) -> Result<Vec<ModelSpec>> {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        bail!("--variants is empty; give names (see --list-variants) or `all`");
+    }
+    if names.contains(&"all") {
+        return Ok(spec::variants());
+    }
+    let mut specs: Vec<ModelSpec> = Vec::new();
+    for name in names {
+        let Some(found) = spec::variant(name) else {
+            let known: Vec<String> = spec::variants().into_iter().map(|v| v.name).collect();
+            bail!(
+                "unknown variant `{name}`; known variants: {}",
+                known.join(", ")
+            );
+        };
+        if !specs.iter().any(|s| s.name == found.name) {
+            specs.push(found);
+        }
+    }
+    Ok(specs)
+}
+
+fn apply_overrides(mut spec: ModelSpec, args: &TrainArgs) -> ModelSpec {
+    if let Some(epochs) = args.epochs {
+        spec.epochs = epochs;
+    }
+    if let Some(batch_size) = args.batch_size {
+        spec.batch_size = batch_size;
+    }
+    if let Some(lr) = args.learning_rate {
+        spec.optimiser.learning_rate = lr;
+    }
+    spec
+}
+
+/// `--list-variants`: one line per variant, name then description.
+pub fn variant_listing() -> String {
+    let all = spec::variants();
+    let width = all.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    all.iter()
+        .map(|v| format!("{:width$}  {}\n", v.name, v.description))
+        .collect()
+}
