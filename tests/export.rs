@@ -438,3 +438,222 @@ fn every_operator_graph_runs_in_onnxruntime() {
     assert_eq!(predictions.probabilities.len(), 24);
     assert!(predictions.probabilities.iter().all(|p| p.is_finite()));
 }
+
+/// Parity with the tch network: needs libtorch (feature `train`).
+#[cfg(feature = "train")]
+mod parity {
+    use super::*;
+    use covergenre::export::{CheckpointInfo, PARITY_TOLERANCE};
+    use covergenre::train::build::Network;
+    use tch::{nn, Device, Kind, Tensor};
+
+    /// The smallest input (from 24 px up, by 8) at which the spec's shapes still resolve, so
+    /// every variant runs quickly; variants keep their own size when nothing smaller fits.
+    fn shrunk(mut spec: ModelSpec) -> ModelSpec {
+        let original = spec.preprocess.height;
+        let size = (24..original)
+            .step_by(8)
+            .find(|&size| {
+                let mut small = spec.clone();
+                small.preprocess.height = size;
+                small.preprocess.width = size;
+                spec::output_shapes(&small, 12).is_ok()
+            })
+            .unwrap_or(original);
+        spec.preprocess.height = size;
+        spec.preprocess.width = size;
+        spec
+    }
+
+    /// A network with random weights and BatchNorm statistics far from the identity, so
+    /// folding is really exercised.
+    fn random_network(spec: &ModelSpec, classes: usize, seed: i64) -> nn::VarStore {
+        let _guard = covergenre::train::rng_guard();
+        tch::manual_seed(seed);
+        let vs = nn::VarStore::new(Device::Cpu);
+        Network::new(&vs.root(), spec, classes).unwrap();
+        tch::no_grad(|| {
+            for (name, mut tensor) in vs.variables() {
+                let one_d = tensor.dim() == 1;
+                let size = tensor.size();
+                let uniform = |low: f64, high: f64| {
+                    Tensor::rand(size.as_slice(), (Kind::Float, Device::Cpu)) * (high - low) + low
+                };
+                if name.ends_with("running_var") {
+                    tensor.copy_(&uniform(0.5, 2.0));
+                } else if name.ends_with("running_mean") || (one_d && name.ends_with("bias")) {
+                    tensor.copy_(&uniform(-0.3, 0.3));
+                } else if one_d && name.ends_with("weight") {
+                    tensor.copy_(&uniform(0.5, 1.5));
+                }
+            }
+        });
+        vs
+    }
+
+    fn export_and_check(spec: &ModelSpec, dir: &Path) -> covergenre::export::ParityReport {
+        let genres = GenreSet::mumu();
+        let vs = random_network(spec, genres.len(), 11);
+        let metadata = export::metadata_for(spec, &genres, BTreeMap::new());
+        let path = dir.join(format!("{}.onnx", spec.name));
+        let report = export::export_model(spec, &genres, &vs, &metadata, &path)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", spec.name));
+        assert!(path.is_file(), "{} written", spec.name);
+        assert_eq!(report.images, export::PARITY_IMAGES);
+        assert!(
+            report.max_probability_diff <= PARITY_TOLERANCE,
+            "{}: {report}",
+            spec.name
+        );
+        report
+    }
+
+    #[test]
+    fn every_variant_exports_with_parity() {
+        let dir = tempfile::tempdir().unwrap();
+        let variants = spec::variants();
+        assert!(variants.len() >= 12);
+        for spec in variants.into_iter().map(shrunk) {
+            eprintln!("{} at {}px", spec.name, spec.preprocess.height);
+            export_and_check(&spec, dir.path());
+        }
+    }
+
+    #[test]
+    fn every_operator_exports_with_parity() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = every_operator_spec();
+        export_and_check(&spec, dir.path());
+        // The export is the same graph the structural test above runs: the file opens and its
+        // probabilities are softmax rows.
+        let mut model = Model::open(&dir.path().join("every-operator.onnx"), 1).unwrap();
+        let images = export::parity_images(&spec.preprocess, 2);
+        let predictions = model.predict(&images, 2).unwrap();
+        assert!((predictions.row(1).iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn parity_detects_a_model_that_differs_from_the_network() {
+        let spec = every_operator_spec();
+        let genres = GenreSet::mumu();
+        let trained = random_network(&spec, 12, 1);
+        let other = random_network(&spec, 12, 2);
+        let metadata = export::metadata_for(&spec, &genres, BTreeMap::new());
+        let weights = covergenre::train::build::named_weights(&other);
+        let bytes = export::onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap();
+        let report = export::measure_parity(&bytes, &spec, 12, &trained).unwrap();
+        assert!(!report.passes(), "{report}");
+        assert!(report.max_probability_diff > 1e-3, "{report}");
+        let same = export::measure_parity(&bytes, &spec, 12, &other).unwrap();
+        assert!(same.passes(), "{same}");
+    }
+
+    #[test]
+    fn a_checkpoint_exports_with_its_description() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = shrunk(spec::variant("compact").unwrap());
+        let genres = GenreSet::from_slugs(["jazz", "metal", "reggae"].map(String::from));
+        let vs = random_network(&spec, genres.len(), 5);
+        let checkpoint = dir.path().join("best.safetensors");
+        vs.save(&checkpoint).unwrap();
+        let out = dir.path().join("model.onnx");
+
+        // No description beside it: a clear error naming the file it looked for.
+        let err = format!(
+            "{:#}",
+            export::export_checkpoint(&checkpoint, &out).unwrap_err()
+        );
+        assert!(err.contains("checkpoint.json"), "{err}");
+        assert!(!out.exists());
+
+        let info = CheckpointInfo {
+            spec: spec.clone(),
+            genres: genres.slugs(),
+            training_data: Some(serde_json::json!({"images": 30})),
+            dev_metrics: Some(serde_json::json!({"macro_f1": 0.5})),
+            test_metrics: None,
+        };
+        let json = serde_json::to_string(&info).unwrap();
+        std::fs::write(dir.path().join("checkpoint.json"), json).unwrap();
+        let report = export::export_checkpoint(&checkpoint, &out).unwrap();
+        assert!(report.passes(), "{report}");
+
+        let mut model = Model::open(&out, 1).unwrap();
+        assert_eq!(model.genres().slugs(), ["jazz", "metal", "reggae"]);
+        assert_eq!(model.metadata().variant, "compact");
+        assert_eq!(
+            model.metadata().extra[metadata::DEV_METRICS],
+            r#"{"macro_f1":0.5}"#
+        );
+        assert_eq!(
+            model.metadata().extra[metadata::TRAINING_DATA],
+            r#"{"images":30}"#
+        );
+        // The loaded weights are the saved ones: the export agrees with the original store.
+        let images = export::parity_images(&spec.preprocess, export::PARITY_IMAGES);
+        let bytes = std::fs::read(&out).unwrap();
+        let against_original = export::measure_parity(&bytes, &spec, 3, &vs).unwrap();
+        assert!(against_original.passes(), "{against_original}");
+        assert_eq!(
+            model.predict(&images, export::PARITY_IMAGES).unwrap().len(),
+            8
+        );
+    }
+
+    #[test]
+    fn a_trainer_checkpoint_with_prefixed_names_and_a_winner_folder_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = shrunk(spec::variant("baseline").unwrap());
+        let genres = GenreSet::from_slugs(["jazz", "metal"].map(String::from));
+        let vs = random_network(&spec, genres.len(), 9);
+        // As the trainer's resumable checkpoint: model.<name> plus optimiser state.
+        let mut tensors: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .map(|(name, t)| (format!("model.{name}"), t))
+            .collect();
+        tensors.push((
+            "optim.0.weight.first".into(),
+            Tensor::zeros([3], (Kind::Float, Device::Cpu)),
+        ));
+        let checkpoint = dir.path().join("model.safetensors");
+        Tensor::write_safetensors(&tensors, &checkpoint).unwrap();
+        std::fs::write(
+            dir.path().join("spec.json"),
+            serde_json::to_string(&spec).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("genres.json"), r#"["jazz","metal"]"#).unwrap();
+        let out = dir.path().join("model.onnx");
+        let report = export::export_checkpoint(&checkpoint, &out).unwrap();
+        assert!(report.passes(), "{report}");
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(export::measure_parity(&bytes, &spec, 2, &vs)
+            .unwrap()
+            .passes());
+
+        // Weights of another variant are refused, naming the parameter, and nothing is written.
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        let compact = shrunk(spec::variant("compact").unwrap());
+        random_network(&compact, 2, 1)
+            .save(other.join("best.safetensors"))
+            .unwrap();
+        std::fs::write(
+            other.join("spec.json"),
+            serde_json::to_string(&spec).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(other.join("genres.json"), r#"["jazz","metal"]"#).unwrap();
+        let out = other.join("model.onnx");
+        let err = format!(
+            "{:#}",
+            export::export_checkpoint(&other.join("best.safetensors"), &out).unwrap_err()
+        );
+        assert!(
+            err.contains("best.safetensors") && err.contains("parameter '"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}

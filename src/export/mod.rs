@@ -15,13 +15,14 @@ use anyhow::{ensure, Result};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub mod onnx;
 #[cfg(feature = "train")]
 mod parity;
+#[cfg(feature = "train")]
+pub use parity::{export_checkpoint, export_model, measure_parity, parity_images, PARITY_IMAGES};
 pub mod proto;
-
 
 /// Trained parameters by [`crate::spec::param_prefix`] name: (shape, row-major values).
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
@@ -56,9 +57,9 @@ impl std::fmt::Display for ParityReport {
     }
 }
 
-/// What the trainer writes beside a checkpoint (`checkpoint.json` next to `*.safetensors`) so
-/// that `covergenre-train --export CHECKPOINT` can rebuild the network and describe it.
-/// Unknown fields (epoch, optimiser state, ...) are ignored.
+/// What an export needs beside a checkpoint's weights (`checkpoint.json` next to
+/// `*.safetensors`) to rebuild the network and describe it. Unknown fields (epoch, optimiser
+/// state, ...) are ignored, so a trainer's bookkeeping file qualifies once it records `genres`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointInfo {
     pub spec: ModelSpec,
@@ -76,34 +77,36 @@ pub struct CheckpointInfo {
 }
 
 impl CheckpointInfo {
-    /// Where the description of `checkpoint` lives: `<stem>.json` beside it when that exists
-    /// (best.safetensors -> best.json), else `checkpoint.json` in the same folder.
-    pub fn path_for(checkpoint: &Path) -> PathBuf {
-        let own = checkpoint.with_extension("json");
-        if own.is_file() {
-            own
-        } else {
-            checkpoint.with_file_name("checkpoint.json")
-        }
-    }
-
-    /// Reads the description of `checkpoint`; errors name the file.
+    /// Reads the description of `checkpoint`, looking beside it for, in order:
+    /// `<stem>.json` (best.safetensors -> best.json), `checkpoint.json`, then the trainer's
+    /// winner folder pair `spec.json` + `genres.json`. Errors name the files.
     pub fn read_for(checkpoint: &Path) -> Result<Self> {
-        use anyhow::Context;
-        let path = Self::path_for(checkpoint);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read {} (the spec and genres of checkpoint {})",
-                path.display(),
-                checkpoint.display()
-            )
-        })?;
-        serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a checkpoint description (expected JSON with 'spec' and 'genres')",
-                path.display()
-            )
-        })
+        let own = checkpoint.with_extension("json");
+        let shared = checkpoint.with_file_name("checkpoint.json");
+        for path in [&own, &shared] {
+            if path.is_file() {
+                return read_json(path, checkpoint, "JSON with 'spec' and 'genres'");
+            }
+        }
+        let spec_path = checkpoint.with_file_name("spec.json");
+        let genres_path = checkpoint.with_file_name("genres.json");
+        if spec_path.is_file() && genres_path.is_file() {
+            return Ok(Self {
+                spec: read_json(&spec_path, checkpoint, "a model spec")?,
+                genres: read_json(&genres_path, checkpoint, "a JSON list of genre slugs")?,
+                training_data: None,
+                dev_metrics: None,
+                test_metrics: None,
+            });
+        }
+        anyhow::bail!(
+            "checkpoint {} has no description beside it (looked for {}, {}, and {} with {})",
+            checkpoint.display(),
+            own.display(),
+            shared.display(),
+            spec_path.display(),
+            genres_path.display()
+        )
     }
 
     pub fn genre_set(&self) -> GenreSet {
@@ -154,6 +157,22 @@ fn stamp(metadata: &mut ModelMetadata) {
         .extra
         .entry(CREATED.into())
         .or_insert_with(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    checkpoint: &Path,
+    what: &str,
+) -> Result<T> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {} (describing checkpoint {})",
+            path.display(),
+            checkpoint.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not {what}", path.display()))
 }
 
 /// Serialises the inference model of `spec` with `weights` as ONNX bytes. Needs no tch.
