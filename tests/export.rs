@@ -656,4 +656,53 @@ mod parity {
         );
         assert!(!out.exists());
     }
+
+    #[test]
+    fn covergenre_train_exports_a_checkpoint_from_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = shrunk(spec::variant("compact").unwrap());
+        random_network(&spec, 2, 3)
+            .save(dir.path().join("best.safetensors"))
+            .unwrap();
+        std::fs::write(
+            dir.path().join("spec.json"),
+            serde_json::to_string(&spec).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("genres.json"), r#"["jazz","metal"]"#).unwrap();
+        let out = dir.path().join("exported.onnx");
+        let run = |checkpoint: &Path| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_covergenre-train"))
+                .arg("--export")
+                .arg(checkpoint)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap()
+        };
+        let output = run(&dir.path().join("best.safetensors"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(covergenre::exit::SUCCESS),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("max |probability difference|"),
+            "prints the figure: {stderr}"
+        );
+        assert_eq!(
+            Model::open(&out, 1).unwrap().genres().slugs(),
+            ["jazz", "metal"]
+        );
+
+        let output = run(&dir.path().join("absent.safetensors"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(covergenre::exit::FATAL),
+            "{stderr}"
+        );
+        assert!(stderr.contains("absent.safetensors"), "{stderr}");
+    }
 }

@@ -18,6 +18,9 @@ EXAMPLES:
   # A CSV manifest (path,genre[,split]); missing splits are made with --seed
   covergenre-train --data covers.csv --inspect --seed 7
 
+  # Export a checkpoint to ONNX (spec and genres read from the JSON beside it), parity-checked
+  covergenre-train --export runs/best/model.safetensors --out covergenre.onnx
+
 EXIT CODES:
   0 success, 2 bad arguments or no usable dataset, 3 finished but some files were skipped";
 
@@ -27,8 +30,8 @@ EXIT CODES:
 struct Args {
     /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
     /// images + y_<split>.npy layout) or a CSV manifest with path,genre[,split] columns.
-    #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "export")]
+    data: Option<PathBuf>,
 
     /// Print the layout found, per-split per-genre counts and skipped files; train nothing.
     #[arg(long)]
@@ -41,6 +44,20 @@ struct Args {
     /// Seed for generated splits (and, when training, everything random).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+
+    /// Export this checkpoint (*.safetensors, with checkpoint.json or spec.json + genres.json
+    /// beside it) to the ONNX file given by --out, after checking it against the tch model.
+    #[arg(
+        long,
+        value_name = "CHECKPOINT",
+        requires = "out",
+        conflicts_with = "inspect"
+    )]
+    export: Option<PathBuf>,
+
+    /// Output: the ONNX file written by --export.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,7 +68,12 @@ enum OutputFormat {
 
 fn main() {
     let args = Args::parse();
-    let code = if args.inspect {
+    let code = if let Some(checkpoint) = &args.export {
+        run_export(
+            checkpoint,
+            args.out.as_deref().expect("clap requires --out"),
+        )
+    } else if args.inspect {
         run_inspect(&args)
     } else {
         eprintln!("covergenre-train: training is not available in this build yet; use --inspect");
@@ -70,8 +92,21 @@ fn discover_options(args: &Args) -> DiscoverOptions {
     }
 }
 
+#[cfg(feature = "train")]
+fn run_export(checkpoint: &std::path::Path, out: &std::path::Path) -> anyhow::Result<i32> {
+    let report = covergenre::export::export_checkpoint(checkpoint, out)?;
+    println!("wrote {} ({report})", out.display());
+    Ok(exit::SUCCESS)
+}
+
+#[cfg(not(feature = "train"))]
+fn run_export(_checkpoint: &std::path::Path, _out: &std::path::Path) -> anyhow::Result<i32> {
+    anyhow::bail!("--export needs libtorch: rebuild with `cargo build --features train`")
+}
+
 fn run_inspect(args: &Args) -> anyhow::Result<i32> {
-    let dataset = discover(&args.data, &discover_options(args))?;
+    let data = args.data.as_deref().expect("clap requires --data");
+    let dataset = discover(data, &discover_options(args))?;
     let report = InspectReport::from_dataset(&dataset);
     match args.format {
         OutputFormat::Table => print!("{}", report.to_table()),
