@@ -33,6 +33,9 @@ EXAMPLES:
   covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
       --threads 2 --out runs/2026-11-25 --resume
 
+  # Export a checkpoint to ONNX (spec and genres read from the JSON beside it), parity-checked
+  covergenre-train --export runs/2026-11-25/best/model.safetensors --out covergenre.onnx
+
 EXIT CODES:
   0 success, 2 bad arguments or no usable dataset, 3 finished but some files were skipped";
 
@@ -42,7 +45,7 @@ EXIT CODES:
 struct Args {
     /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
     /// images + y_<split>.npy layout) or a CSV manifest with path,genre[,split] columns.
-    #[arg(long, value_name = "DIR", required_unless_present = "list_variants")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["list_variants", "export"])]
     data: Option<PathBuf>,
 
     /// Print the layout found, per-split per-genre counts and skipped files; train nothing.
@@ -56,6 +59,11 @@ struct Args {
     /// Seed for generated splits (and, when training, everything random).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+
+    /// Export this checkpoint (*.safetensors, with checkpoint.json or spec.json + genres.json
+    /// beside it) to the ONNX file given by --out, after checking it against the tch model.
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with = "inspect")]
+    export: Option<PathBuf>,
 
     #[command(flatten)]
     train: TrainArgs,
@@ -72,6 +80,8 @@ fn main() {
     let code = if args.train.list_variants {
         print!("{}", variant_listing());
         Ok(exit::SUCCESS)
+    } else if let Some(checkpoint) = &args.export {
+        run_export(checkpoint, args.train.out.as_deref())
     } else if args.inspect {
         run_inspect(&args)
     } else {
@@ -88,6 +98,13 @@ fn discover_options(args: &Args) -> DiscoverOptions {
         seed: args.seed,
         ..DiscoverOptions::default()
     }
+}
+
+fn run_export(checkpoint: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    let out = out.ok_or_else(|| anyhow::anyhow!("--export needs --out FILE.onnx: where to write the model"))?;
+    let report = covergenre::export::export_checkpoint(checkpoint, out)?;
+    println!("wrote {} ({report})", out.display());
+    Ok(exit::SUCCESS)
 }
 
 fn run_inspect(args: &Args) -> anyhow::Result<i32> {
