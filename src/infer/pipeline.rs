@@ -19,6 +19,8 @@
 //!   With `strict`, the run stops after the first failure (earlier items are still delivered).
 //! - Only an inference error is fatal: it ends the run with `Err`.
 
+use crate::data::decode::{decode_bytes, decode_file, DecodeLimits};
+use crate::preprocess::Preprocess;
 use anyhow::{bail, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::{BTreeMap, VecDeque};
@@ -412,6 +414,80 @@ impl<'p, P: Predictor> Batcher<'p, P> {
         self.images = 0;
         Ok(probabilities)
     }
+}
+
+/// The standard [`Decoder`]: image files through `data::decode`, embedded album art through
+/// [`crate::library::embedded_picture`] then the same decode, at the model's input size.
+#[derive(Debug, Clone)]
+pub struct CoverDecoder {
+    pub preprocess: Preprocess,
+    pub limits: DecodeLimits,
+}
+
+impl CoverDecoder {
+    pub fn new(preprocess: Preprocess) -> Self {
+        Self {
+            preprocess,
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+impl Decoder for CoverDecoder {
+    fn image_len(&self) -> usize {
+        self.preprocess.image_len()
+    }
+
+    fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+        match &source.kind {
+            SourceKind::File(file) => {
+                decode_file(file, &self.preprocess, &self.limits).map_err(|e| {
+                    match file == &source.path {
+                        true => e.to_string(),
+                        // Library mode shows the album folder: say which of its files failed.
+                        false => format!("cover file {}: {e}", file.display()),
+                    }
+                })
+            }
+            SourceKind::Embedded { audio_files } => {
+                let bytes = crate::library::embedded_picture(audio_files)?;
+                decode_bytes(&bytes, &self.preprocess, &self.limits)
+                    .map_err(|e| format!("embedded picture: {e}"))
+            }
+        }
+    }
+}
+
+impl Predictor for crate::infer::Model {
+    fn classes(&self) -> usize {
+        self.genres().len()
+    }
+
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+        crate::infer::Model::predict(self, images, n).map(|p| p.probabilities)
+    }
+}
+
+/// [`run_with`] using the standard [`CoverDecoder`] at `preprocess` (the model's).
+pub fn run<I, P>(
+    sources: I,
+    preprocess: &Preprocess,
+    predictor: P,
+    options: &PipelineOptions,
+    on_result: impl FnMut(Outcome),
+) -> Result<RunSummary>
+where
+    I: IntoIterator<Item = Result<Source, Failure>>,
+    I::IntoIter: Send,
+    P: Predictor,
+{
+    run_with(
+        sources,
+        &CoverDecoder::new(*preprocess),
+        predictor,
+        options,
+        on_result,
+    )
 }
 
 #[cfg(test)]
