@@ -15,14 +15,18 @@
 //! - [`train`] (feature `train`): tch models, training loop, checkpoints, curves.
 //! - [`export`]: ONNX writing (parity checks need feature `train`).
 //! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline.
+//! - [`classify`]: the classify command as a library call (find, decode, predict, write).
+//! - [`library`]: finding covers: image files under folders, or one per album of a music library.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`report`]: tables, machine-readable formats and plots.
 
+pub mod classify;
 pub mod data;
 pub mod exit;
 pub mod export;
 pub mod genres;
 pub mod infer;
+pub mod library;
 pub mod metadata;
 pub mod metrics;
 pub mod preprocess;

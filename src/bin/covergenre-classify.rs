@@ -1,4 +1,129 @@
+//! `covergenre-classify`: the genre of every album cover under the given paths.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use covergenre::classify::{classify, ClassifyOptions, ModelView};
+use covergenre::exit;
+use covergenre::infer::pipeline::PipelineOptions;
+use covergenre::infer::Model;
+use covergenre::report::classify::Format;
+use std::path::PathBuf;
+
+/// The model shipped with covergenre, built into the binary so it works from any folder.
+static SHIPPED_MODEL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/covergenre.onnx"
+));
+
+const AFTER_HELP: &str = "\
+EXAMPLES:
+  covergenre-classify cover.jpg
+  covergenre-classify --format csv --output genres.csv ~/Pictures/covers
+  covergenre-classify --library --min-confidence 0.4 ~/Music
+  covergenre-classify --model my-model.onnx --threads 2 --format jsonl covers/ > out.jsonl
+
+OUTPUT:
+  CSV columns: path,genre,probability,top1,p1,...,topK,pK. genre is 'uncertain' when the best
+  probability is under --min-confidence. JSON: {\"results\":[...],\"failures\":[...],\"summary\":{...}}.
+  A summary (covers per genre, failures, time, images per second) goes to stderr.
+
+EXIT CODES:
+  0  every cover was classified
+  2  bad arguments or a fatal error (no model, unwritable output)
+  3  some files could not be read and were skipped (with --strict: the run stopped at the first)";
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Tell the music genre of album covers", after_help = AFTER_HELP)]
+struct Args {
+    /// Image files and folders (searched recursively), or music library folders with --library.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Treat each PATH as a music library: one result per album folder, from its cover file
+    /// (cover, folder, front, albumart, AlbumArt_*) or the picture embedded in its audio files.
+    #[arg(long)]
+    library: bool,
+    /// ONNX model exported by covergenre-train [default: the built-in model].
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the results to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Genres listed per cover, most probable first.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    top_k: u16,
+    /// Label covers whose best probability is under P as 'uncertain'.
+    #[arg(long, value_name = "P", value_parser = probability)]
+    min_confidence: Option<f32>,
+    /// Threads for decoding and inference [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Covers per inference batch.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    batch_size: u16,
+    /// Stop at the first file that cannot be classified.
+    #[arg(long)]
+    strict: bool,
+}
+
+fn probability(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a probability between 0 and 1")),
+    }
+}
+
+fn open_model(args: &Args, threads: usize) -> Result<Model> {
+    match &args.model {
+        Some(path) => Model::open(path, threads),
+        None => Model::from_bytes(SHIPPED_MODEL, threads, "the built-in model")
+            .context("the built-in model cannot be opened"),
+    }
+}
+
+fn run(args: Args) -> Result<i32> {
+    let pipeline = PipelineOptions {
+        threads: args
+            .threads
+            .map_or_else(|| PipelineOptions::default().threads, usize::from),
+        batch_size: args.batch_size.into(),
+        strict: args.strict,
+    };
+    let mut model = open_model(&args, pipeline.threads)?;
+    let (genres, preprocess) = (model.genres().clone(), *model.preprocess());
+    let options = ClassifyOptions {
+        paths: args.paths,
+        library: args.library,
+        format: args.format,
+        output: args.output,
+        top_k: args.top_k.into(),
+        min_confidence: args.min_confidence,
+        pipeline,
+    };
+    let view = ModelView {
+        predictor: &mut model,
+        genres: &genres,
+        preprocess: &preprocess,
+    };
+    let summary = classify(
+        view,
+        &options,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    )?;
+    Ok(if summary.failed > 0 {
+        exit::SOME_FILES_FAILED
+    } else {
+        exit::SUCCESS
+    })
+}
+
 fn main() {
-    eprintln!("covergenre-classify: not written yet");
-    std::process::exit(covergenre::exit::FATAL);
+    let args = Args::parse();
+    let code = run(args).unwrap_or_else(|error| {
+        eprintln!("covergenre-classify: {error:#}");
+        exit::FATAL
+    });
+    std::process::exit(code);
 }

@@ -4,6 +4,8 @@
 //! ort is built with `load-dynamic`: every ort call panics until the library is loaded, so
 //! everything here goes through [`init_runtime`] first and turns a missing library into an error.
 
+pub mod pipeline;
+
 use crate::genres::GenreSet;
 use crate::metadata::{ModelMetadata, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME};
 use crate::preprocess::Preprocess;

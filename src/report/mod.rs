@@ -1,1 +1,3 @@
 //! Reports. TODO: being written.
+
+pub mod classify;

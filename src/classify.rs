@@ -1,0 +1,133 @@
+//! The `covergenre-classify` command as a library call: find covers ([`crate::library`]), run
+//! them through the pipeline ([`crate::infer::pipeline`]) and write the results
+//! ([`crate::report::classify`]), streaming, with failures and progress on a log stream.
+
+use crate::genres::GenreSet;
+use crate::infer::pipeline::{self, Failure, Outcome, PipelineOptions, Predictor, Source};
+use crate::library;
+use crate::preprocess::Preprocess;
+use crate::report::classify::{Format, Record, RecordWriter, Summary};
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// What to classify and how to write it.
+#[derive(Debug, Clone)]
+pub struct ClassifyOptions {
+    /// Files and folders (or music library roots with `library`).
+    pub paths: Vec<PathBuf>,
+    /// One result per album folder instead of one per image file.
+    pub library: bool,
+    pub format: Format,
+    /// Written atomically when set; otherwise the results go to the `out` stream.
+    pub output: Option<PathBuf>,
+    pub top_k: usize,
+    /// Results whose best probability is under this are labelled `uncertain`.
+    pub min_confidence: Option<f32>,
+    pub pipeline: PipelineOptions,
+}
+
+/// The model side of a run: something that predicts, and what its outputs mean.
+pub struct ModelView<'a, P: Predictor> {
+    pub predictor: P,
+    pub genres: &'a GenreSet,
+    pub preprocess: &'a Preprocess,
+}
+
+/// The covers to classify, lazily.
+pub fn sources(
+    options: &ClassifyOptions,
+) -> Box<dyn Iterator<Item = Result<Source, Failure>> + Send> {
+    let paths = options.paths.clone();
+    if options.library {
+        Box::new(paths.into_iter().flat_map(library::album_sources))
+    } else {
+        Box::new(library::image_sources(paths))
+    }
+}
+
+/// Runs a whole classify: results to `options.output` (atomically) or `out`; each failure and
+/// the summary lines to `log`. Returns the summary; failed covers are counted, not errors.
+pub fn classify<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<Summary> {
+    let mut summary = Summary::default();
+    match &options.output {
+        Some(path) => crate::util::write_atomic_with(path, |file| {
+            summary = stream(model, options, file, log)?;
+            Ok(())
+        })?,
+        None => summary = stream(model, options, out, log)?,
+    }
+    for line in summary.lines() {
+        writeln!(log, "{line}")?;
+    }
+    Ok(summary)
+}
+
+fn stream<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<Summary> {
+    let top_k = options.top_k.clamp(1, model.genres.len().max(1));
+    let mut writer = RecordWriter::new(out, options.format, top_k)?;
+    let mut summary = Summary::default();
+    // The first output error stops writing; it is returned once the run has ended.
+    let mut write_error: Option<anyhow::Error> = None;
+    let progress = progress_spinner();
+    let on_result = |outcome: Outcome| {
+        progress.inc(1);
+        match outcome {
+            Ok(item) => {
+                let record = Record::new(&item, model.genres, top_k, options.min_confidence);
+                summary.count(&record);
+                if write_error.is_none() {
+                    write_error = writer.record(&record).err();
+                }
+            }
+            Err(failure) => {
+                progress.suspend(|| writeln!(log, "covergenre-classify: {failure}").ok());
+                writer.failure(&failure);
+            }
+        }
+    };
+    let run = pipeline::run(
+        sources(options),
+        model.preprocess,
+        model.predictor,
+        &options.pipeline,
+        on_result,
+    )?;
+    progress.finish_and_clear();
+    if let Some(error) = write_error {
+        return Err(error);
+    }
+    summary.classified = run.classified;
+    summary.failed = run.failed;
+    summary.stopped_early = run.stopped_early;
+    summary.seconds = run.elapsed.as_secs_f64();
+    summary.images_per_second = run.classified as f64 / summary.seconds.max(1e-9);
+    writer.finish(&summary)?;
+    Ok(summary)
+}
+
+/// A spinner with a count and rate on stderr when it is a terminal (the total is unknown:
+/// folders are walked while classifying); hidden otherwise.
+fn progress_spinner() -> ProgressBar {
+    if !crate::util::stderr_is_terminal() {
+        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} covers, {per_sec}, {elapsed}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

@@ -1,0 +1,533 @@
+//! covergenre-classify end to end: a real ONNX model whose hand-set weights make the dominant
+//! colour decide the genre, made-up covers in nested folders, a fake music library (cover files,
+//! art embedded in hand-written FLAC and MP3 tags, an album with none), every kind of bad input,
+//! each output format read back, and the exit codes.
+
+mod common;
+
+use covergenre::export::{metadata_for, onnx_model_bytes, Weights};
+use covergenre::genres::GenreSet;
+use covergenre::preprocess::{Normalisation, Preprocess};
+use covergenre::report::classify::{parse_csv, parse_jsonl, Record, UNCERTAIN};
+use covergenre::spec::{variant, Layer, ModelSpec};
+use image::{Rgb, RgbImage};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const GENRES: [&str; 3] = ["red", "green", "blue"];
+
+/// GlobalAvgPool -> Flatten -> Logits with logits = 20 * mean colour: the dominant channel wins
+/// (a pure colour gets over 0.99), a grey cover gets 1/3 each.
+fn colour_model() -> Vec<u8> {
+    let mut spec: ModelSpec = variant("baseline").expect("the baseline variant exists");
+    spec.name = "colour".into();
+    spec.preprocess = Preprocess::square(16, Normalisation::UNIT);
+    spec.layers = vec![Layer::GlobalAvgPool, Layer::Flatten, Layer::Logits];
+    let mut weights = Weights::new();
+    let identity: Vec<f32> = (0..9)
+        .map(|i| if i % 4 == 0 { 20.0 } else { 0.0 })
+        .collect();
+    weights.insert("2.weight".into(), (vec![3, 3], identity));
+    weights.insert("2.bias".into(), (vec![3], vec![0.0; 3]));
+    let genres = GenreSet::from_slugs(GENRES.map(String::from));
+    let metadata = metadata_for(&spec, &genres, BTreeMap::new());
+    onnx_model_bytes(&spec, &genres, &weights, &metadata).expect("the colour model exports")
+}
+
+/// A cover in one of the model's colours (0 red, 1 green, 2 blue) with some texture.
+fn cover(colour: usize, size: u32) -> RgbImage {
+    RgbImage::from_fn(size, size, |x, y| {
+        let mut pixel = [30u8 + (x % 7) as u8, 30 + (y % 5) as u8, 40];
+        pixel[colour] = 200 + ((x + y) % 40) as u8;
+        Rgb(pixel)
+    })
+}
+
+fn save(path: &Path, colour: usize) {
+    common::write_image(path, &cover(colour, 48));
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    model: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("colour.onnx");
+        std::fs::write(&model, colour_model()).unwrap();
+        Self { dir, model }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn classify(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--model")
+            .arg(&self.model)
+            .args(["--threads", "2", "--batch-size", "4"])
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// File name -> genre from classify records.
+fn genres_by_name(records: &[Record]) -> BTreeMap<String, String> {
+    records
+        .iter()
+        .map(|r| {
+            let name = Path::new(&r.path).file_name().unwrap().to_string_lossy();
+            (name.into_owned(), r.genre.clone())
+        })
+        .collect()
+}
+
+fn nested_covers(fx: &Fixture) -> PathBuf {
+    let root = fx.path("covers");
+    save(&root.join("rock/80s/a-red.png"), 0);
+    save(&root.join("rock/80s/deeper/b-green.JPG"), 1);
+    save(&root.join("c-blue.JpEg"), 2);
+    save(&root.join("jazz/d-red.webp"), 0);
+    save(&root.join("jazz/e-blue.bmp"), 2);
+    std::fs::write(root.join("jazz/notes.txt"), "not a cover").unwrap();
+    save(&root.join("jazz/.hidden-green.png"), 1);
+    root
+}
+
+#[test]
+fn nested_covers_get_the_genre_of_their_colour() {
+    let fx = Fixture::new();
+    let root = nested_covers(&fx);
+    let out = fx.classify(&["--format", "csv", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let records = parse_csv(out.stdout.as_slice()).unwrap();
+    let expected: BTreeMap<String, String> = [
+        ("a-red.png", "red"),
+        ("b-green.JPG", "green"),
+        ("c-blue.JpEg", "blue"),
+        ("d-red.webp", "red"),
+        ("e-blue.bmp", "blue"),
+    ]
+    .map(|(n, g)| (n.to_string(), g.to_string()))
+    .into();
+    assert_eq!(
+        genres_by_name(&records),
+        expected,
+        "hidden and non-image files are left out"
+    );
+    assert!(records
+        .iter()
+        .all(|r| r.probability > 0.9 && r.top.len() == 3));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("classified 5 cover(s), 0 failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("images/s"), "{stderr}");
+}
+
+#[test]
+fn every_output_format_parses_back_to_the_same_results() {
+    let fx = Fixture::new();
+    let root = nested_covers(&fx);
+    let run = |format: &str| {
+        let out = fx.classify(&["--format", format, "--top-k", "2", root.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let csv = parse_csv(run("csv").as_bytes()).unwrap();
+    assert!(run("csv").starts_with("path,genre,probability,top1,p1,top2,p2\n"));
+    let jsonl = parse_jsonl(run("jsonl").as_bytes()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let from_json: Vec<Record> = serde_json::from_value(json["results"].clone()).unwrap();
+    assert_eq!(csv.len(), 5);
+    assert_eq!(csv, jsonl);
+    assert_eq!(csv, from_json);
+    assert_eq!(json["summary"]["classified"], 5);
+    assert_eq!(json["summary"]["genres"]["red"], 2);
+    let table = run("table");
+    for record in &csv {
+        assert!(table.contains(&record.path), "{table}");
+    }
+}
+
+#[test]
+fn output_file_is_written_whole_and_stdout_stays_empty() {
+    let fx = Fixture::new();
+    let root = nested_covers(&fx);
+    let target = fx.path("results/out.jsonl");
+    let out = fx.classify(&[
+        "--format",
+        "jsonl",
+        "--output",
+        target.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let records = parse_jsonl(std::fs::read(&target).unwrap().as_slice()).unwrap();
+    assert_eq!(records.len(), 5);
+    let leftovers = std::fs::read_dir(target.parent().unwrap()).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file left beside the output");
+}
+
+#[test]
+fn weak_guesses_are_uncertain_under_min_confidence() {
+    let fx = Fixture::new();
+    let grey = fx.path("grey.png");
+    common::write_image(&grey, &RgbImage::from_pixel(32, 32, Rgb([120, 120, 120])));
+    let red = fx.path("red.png");
+    save(&red, 0);
+    let out = fx.classify(&[
+        "--format",
+        "csv",
+        "--min-confidence",
+        "0.5",
+        grey.to_str().unwrap(),
+        red.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let records = parse_csv(out.stdout.as_slice()).unwrap();
+    assert_eq!(records[0].genre, UNCERTAIN);
+    assert!((records[0].probability - 1.0 / 3.0).abs() < 0.01);
+    assert_eq!(records[1].genre, "red");
+}
+
+/// Writes each kind of bad input into `dir`; returns (file name, expected words in the reason).
+fn bad_inputs(dir: &Path) -> Vec<(&'static str, &'static str)> {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("empty.jpg"), b"").unwrap();
+    let mut jpeg = Vec::new();
+    cover(0, 64)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    std::fs::write(dir.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+    std::fs::write(dir.join("text.jpg"), "this is not a picture\n").unwrap();
+    std::fs::write(dir.join("huge.bmp"), huge_bmp_header(30_000, 30_000)).unwrap();
+    std::os::unix::fs::symlink(dir.join("gone.png"), dir.join("dangling.png")).unwrap();
+    std::fs::create_dir(dir.join("folder.jpg")).unwrap();
+    vec![
+        ("empty.jpg", "empty"),
+        ("truncated.jpg", "truncated"),
+        ("text.jpg", "not an image"),
+        ("huge.bmp", "pixel"),
+        ("dangling.png", "cannot read"),
+        ("folder.jpg", "directory"),
+    ]
+}
+
+/// A BMP header announcing width x height 24-bit pixels, with no pixel data behind it.
+fn huge_bmp_header(width: u32, height: u32) -> Vec<u8> {
+    let mut bmp = Vec::new();
+    bmp.extend_from_slice(b"BM");
+    bmp.extend_from_slice(&(54 + width * 3 * height).to_le_bytes()); // claimed file size
+    bmp.extend_from_slice(&[0; 4]);
+    bmp.extend_from_slice(&54u32.to_le_bytes()); // pixel data offset
+    bmp.extend_from_slice(&40u32.to_le_bytes()); // BITMAPINFOHEADER
+    bmp.extend_from_slice(&width.to_le_bytes());
+    bmp.extend_from_slice(&height.to_le_bytes());
+    bmp.extend_from_slice(&1u16.to_le_bytes()); // planes
+    bmp.extend_from_slice(&24u16.to_le_bytes()); // bits per pixel
+    bmp.extend_from_slice(&[0; 24]); // no compression, sizes and palette left at 0
+    bmp
+}
+
+#[test]
+fn bad_files_are_reported_with_path_and_reason_and_the_rest_classified() {
+    let fx = Fixture::new();
+    let dir = fx.path("mixed");
+    let bad = bad_inputs(&dir);
+    save(&dir.join("good-green.png"), 1);
+    save(&dir.join("zz-good-blue.png"), 2);
+    let out = fx.classify(&["--format", "csv", dir.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for (name, reason) in &bad {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&dir.join(name).display().to_string()))
+            .unwrap_or_else(|| panic!("no message for {name} in:\n{stderr}"));
+        assert!(line.to_lowercase().contains(reason), "{name}: {line}");
+    }
+    assert!(
+        stderr.contains(&format!("{} failed", bad.len())),
+        "{stderr}"
+    );
+    let records = parse_csv(out.stdout.as_slice()).unwrap();
+    let expected: BTreeMap<String, String> =
+        [("good-green.png", "green"), ("zz-good-blue.png", "blue")]
+            .map(|(n, g)| (n.to_string(), g.to_string()))
+            .into();
+    assert_eq!(genres_by_name(&records), expected);
+}
+
+#[test]
+fn strict_stops_at_the_first_bad_file() {
+    let fx = Fixture::new();
+    let dir = fx.path("strict");
+    save(&dir.join("a-red.png"), 0);
+    std::fs::write(dir.join("b-empty.jpg"), b"").unwrap();
+    save(&dir.join("c-blue.png"), 2);
+    let out = fx.classify(&["--strict", "--format", "csv", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let records = parse_csv(out.stdout.as_slice()).unwrap();
+    assert_eq!(
+        genres_by_name(&records).into_keys().collect::<Vec<_>>(),
+        ["a-red.png"]
+    );
+    assert!(text(&out.stderr).contains("--strict"));
+}
+
+#[test]
+fn a_symlink_loop_is_reported_and_the_walk_goes_on() {
+    let fx = Fixture::new();
+    let root = fx.path("loop");
+    save(&root.join("inner/red.png"), 0);
+    std::os::unix::fs::symlink(&root, root.join("inner/back-to-root")).unwrap();
+    let out = fx.classify(&["--format", "jsonl", root.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("symlink loop"), "{stderr}");
+    let records = parse_jsonl(out.stdout.as_slice()).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].genre, "red");
+}
+
+#[test]
+fn fatal_problems_exit_2_with_a_clear_message() {
+    let fx = Fixture::new();
+    save(&fx.path("red.png"), 0);
+    let image = fx.path("red.png");
+    let missing = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .args([
+            "--model",
+            "/nonexistent/model.onnx",
+            image.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("/nonexistent/model.onnx"));
+    let not_a_model = fx.path("notes.onnx");
+    std::fs::write(&not_a_model, "hello").unwrap();
+    let garbage = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .arg("--model")
+        .arg(&not_a_model)
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_eq!(garbage.status.code(), Some(2));
+    assert!(text(&garbage.stderr).contains("notes.onnx"));
+    let bad_arg = fx.classify(&["--min-confidence", "1.5", image.to_str().unwrap()]);
+    assert_eq!(bad_arg.status.code(), Some(2));
+    assert!(text(&bad_arg.stderr).contains("between 0 and 1"));
+    let unwritable = fx.classify(&[
+        "--output",
+        "/proc/no-such-dir/out.csv",
+        image.to_str().unwrap(),
+    ]);
+    assert_eq!(unwritable.status.code(), Some(2));
+}
+
+#[test]
+fn the_built_in_model_works_without_model_flag() {
+    let fx = Fixture::new();
+    let image = fx.path("cover.png");
+    save(&image, 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .args(["--format", "jsonl", image.to_str().unwrap()])
+        .current_dir(fx.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let records = parse_jsonl(out.stdout.as_slice()).unwrap();
+    assert_eq!(records.len(), 1);
+    let sum: f32 = records[0].top.iter().map(|r| r.probability).sum();
+    assert!(sum > 0.0 && sum <= 1.0001);
+    assert!(
+        GenreSet::mumu().index_of(&records[0].genre).is_some(),
+        "{:?}",
+        records[0]
+    );
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("EXAMPLES:") && help.contains("EXIT CODES:"),
+        "{help}"
+    );
+}
+
+// ---- music library ----
+
+fn png_bytes(colour: usize) -> Vec<u8> {
+    let mut png = Vec::new();
+    cover(colour, 40)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+/// A FLAC stream with no audio frames: STREAMINFO, then a PICTURE block when `picture` is given.
+fn flac_with_picture(picture: Option<&[u8]>) -> Vec<u8> {
+    let mut flac = b"fLaC".to_vec();
+    let block = |last: bool, kind: u8, body: &[u8], out: &mut Vec<u8>| {
+        out.push(if last { 0x80 } else { 0 } | kind);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(body);
+    };
+    // 4096-sample blocks, 44.1 kHz, 2 channels, 16 bits, no samples, no MD5.
+    let mut streaminfo = vec![0x10, 0x00, 0x10, 0x00, 0, 0, 0, 0, 0, 0];
+    streaminfo.extend_from_slice(&[0x0A, 0xC4, 0x42, 0xF0, 0, 0, 0, 0]);
+    streaminfo.extend_from_slice(&[0; 16]);
+    block(picture.is_none(), 0, &streaminfo, &mut flac);
+    if let Some(data) = picture {
+        let mut body = Vec::new();
+        body.extend_from_slice(&3u32.to_be_bytes()); // front cover
+        body.extend_from_slice(&9u32.to_be_bytes());
+        body.extend_from_slice(b"image/png");
+        body.extend_from_slice(&0u32.to_be_bytes()); // no description
+        body.extend_from_slice(&[0; 16]); // width, height, depth, colours unknown
+        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        body.extend_from_slice(data);
+        block(true, 6, &body, &mut flac);
+    }
+    flac
+}
+
+/// An ID3v2.3 tag holding one APIC (front cover) frame, then a few silent MPEG frames.
+fn mp3_with_picture(data: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8]; // ISO-8859-1 text
+    frame.extend_from_slice(b"image/png\0");
+    frame.push(3); // front cover
+    frame.push(0); // empty description
+    frame.extend_from_slice(data);
+    let mut tag_body = b"APIC".to_vec();
+    tag_body.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+    tag_body.extend_from_slice(&[0, 0]);
+    tag_body.extend_from_slice(&frame);
+    let size = tag_body.len() as u32;
+    let syncsafe = [
+        (size >> 21) & 0x7f,
+        (size >> 14) & 0x7f,
+        (size >> 7) & 0x7f,
+        size & 0x7f,
+    ];
+    let mut mp3 = b"ID3\x03\x00\x00".to_vec();
+    mp3.extend(syncsafe.map(|b| b as u8));
+    mp3.extend_from_slice(&tag_body);
+    // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 417-byte frames.
+    for _ in 0..4 {
+        let mut mpeg = vec![0xFF, 0xFB, 0x90, 0x00];
+        mpeg.resize(417, 0);
+        mp3.extend_from_slice(&mpeg);
+    }
+    mp3
+}
+
+/// Writes a file, creating its folders.
+fn put(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Every file under `root` with its bytes and modification time.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let meta = e.metadata().unwrap();
+            (
+                e.path().to_path_buf(),
+                (std::fs::read(e.path()).unwrap(), meta.modified().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn library_mode_gives_one_result_per_album_and_writes_nothing() {
+    let fx = Fixture::new();
+    let lib = fx.path("Music");
+    let album = |p: &str| lib.join(p);
+    // A cover file beats the art embedded in the tracks.
+    save(&album("Artist A/Red Album/Cover.JPG"), 0);
+    save(&album("Artist A/Red Album/back.jpg"), 2);
+    put(
+        &album("Artist A/Red Album/01.flac"),
+        &flac_with_picture(Some(&png_bytes(1))),
+    );
+    save(&album("Artist A/Green Album/AlbumArt_{ABC}_Large.png"), 1);
+    save(&album("Artist A/Green Album/AlbumArt_{ABC}_Small.png"), 2);
+    put(
+        &album("Artist A/Green Album/01.mp3"),
+        &mp3_with_picture(&png_bytes(0)),
+    );
+    // Only embedded art: the first track has none, the second has it.
+    put(
+        &album("Artist B/Blue FLAC/01.flac"),
+        &flac_with_picture(None),
+    );
+    put(
+        &album("Artist B/Blue FLAC/02.FLAC"),
+        &flac_with_picture(Some(&png_bytes(2))),
+    );
+    put(
+        &album("Artist B/Red MP3/01.mp3"),
+        &mp3_with_picture(&png_bytes(0)),
+    );
+    // No cover at all.
+    put(&album("Artist B/Bare/01.flac"), &flac_with_picture(None));
+    // Not albums: a scans folder without a cover name or audio, and notes beside the artists.
+    save(&album("Artist B/Scans/booklet.png"), 1);
+    put(&album("readme.txt"), b"library notes");
+    let before = snapshot(&lib);
+
+    let out = fx.classify(&["--library", "--format", "jsonl", lib.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "the bare album fails: {stderr}");
+    let records = parse_jsonl(out.stdout.as_slice()).unwrap();
+    let expected: BTreeMap<String, String> = [
+        ("Red Album", "red"),
+        ("Green Album", "green"),
+        ("Blue FLAC", "blue"),
+        ("Red MP3", "red"),
+    ]
+    .map(|(n, g)| (n.to_string(), g.to_string()))
+    .into();
+    assert_eq!(genres_by_name(&records), expected, "{stderr}");
+    let bare = album("Artist B/Bare").display().to_string();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(&bare))
+        .expect("the bare album is reported");
+    assert!(line.contains("no cover image file"), "{line}");
+    assert!(!stderr.contains("Scans"), "{stderr}");
+    assert_eq!(snapshot(&lib), before, "the library is unchanged");
+}
