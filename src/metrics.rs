@@ -330,6 +330,120 @@ impl Tally {
     }
 }
 
+/// A headline metric by its stable (JSON) name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Accuracy,
+    BalancedAccuracy,
+    MacroF1,
+    WeightedF1,
+    Top3Accuracy,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::Accuracy,
+        Metric::BalancedAccuracy,
+        Metric::MacroF1,
+        Metric::WeightedF1,
+        Metric::Top3Accuracy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::BalancedAccuracy => "balanced_accuracy",
+            Metric::MacroF1 => "macro_f1",
+            Metric::WeightedF1 => "weighted_f1",
+            Metric::Top3Accuracy => "top3_accuracy",
+        }
+    }
+
+    /// Accepts the JSON name, with `-` for `_` and any case.
+    pub fn parse(name: &str) -> Option<Metric> {
+        let wanted = name.trim().to_lowercase().replace('-', "_");
+        Metric::ALL.into_iter().find(|m| m.name() == wanted)
+    }
+
+    /// The value in a summary; None only for a top-3 accuracy that could not be counted.
+    pub fn value(self, summary: &Summary) -> Option<f64> {
+        match self {
+            Metric::Accuracy => Some(summary.accuracy),
+            Metric::BalancedAccuracy => Some(summary.balanced_accuracy),
+            Metric::MacroF1 => Some(summary.macro_f1),
+            Metric::WeightedF1 => Some(summary.weighted_f1),
+            Metric::Top3Accuracy => summary.top3_accuracy,
+        }
+    }
+}
+
+/// One `METRIC=VALUE` bar of a `--fail-under` gate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub metric: Metric,
+    pub minimum: f64,
+}
+
+/// Parses `macro_f1=0.3,accuracy=0.4`. Values are fractions in [0, 1], as in the JSON output.
+pub fn parse_gate(spec: &str) -> Result<Vec<Bar>, String> {
+    spec.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(parse_bar)
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|bars| {
+            if bars.is_empty() {
+                Err(format!("empty gate {spec:?}: expected METRIC=VALUE[,...]"))
+            } else {
+                Ok(bars)
+            }
+        })
+}
+
+fn parse_bar(part: &str) -> Result<Bar, String> {
+    let known = || {
+        Metric::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (name, value) = part
+        .split_once('=')
+        .ok_or_else(|| format!("{part:?} is not METRIC=VALUE (metrics: {})", known()))?;
+    let metric = Metric::parse(name)
+        .ok_or_else(|| format!("unknown metric {:?} (metrics: {})", name.trim(), known()))?;
+    let minimum: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{part:?}: {:?} is not a number", value.trim()))?;
+    if !(0.0..=1.0).contains(&minimum) {
+        return Err(format!(
+            "{part:?}: bars are fractions between 0 and 1 (write 0.4, not 40)"
+        ));
+    }
+    Ok(Bar { metric, minimum })
+}
+
+/// One message per bar the summary does not reach; empty when the gate passes. A metric that
+/// could not be measured fails its bar: a CI gate must not pass by accident.
+pub fn gate_failures(summary: &Summary, bars: &[Bar]) -> Vec<String> {
+    bars.iter()
+        .filter_map(|bar| match bar.metric.value(summary) {
+            Some(value) if value >= bar.minimum => None,
+            Some(value) => Some(format!(
+                "{} is {value:.4}, below the bar of {:.4}",
+                bar.metric.name(),
+                bar.minimum
+            )),
+            None => Some(format!(
+                "{} could not be measured (the predictions rank fewer than 3 genres), bar {:.4}",
+                bar.metric.name(),
+                bar.minimum
+            )),
+        })
+        .collect()
+}
+
 fn ratio(numerator: u64, denominator: u64) -> f64 {
     if denominator == 0 {
         0.0
@@ -463,5 +577,38 @@ mod tests {
         let mut small = Tally::new(2, 0);
         small.add(Path::new("a"), 1, &[(0, 0.7), (1, 0.3)]);
         assert_eq!(small.top3_accuracy(), Some(1.0));
+    }
+
+    #[test]
+    fn gate_parses_bars_and_names_each_metric_below_its_bar() {
+        let bars = parse_gate("macro_f1=0.3, Accuracy=0.4,top3-accuracy=0.5").unwrap();
+        assert_eq!(bars.len(), 3);
+        assert_eq!(bars[1].metric, Metric::Accuracy);
+        let summary = Summary {
+            accuracy: 0.45,
+            balanced_accuracy: 0.2,
+            macro_f1: 0.25,
+            weighted_f1: 0.3,
+            top3_accuracy: None,
+        };
+        let failures = gate_failures(&summary, &bars);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].starts_with("macro_f1 is 0.2500, below the bar of 0.3000"));
+        assert!(failures[1].contains("top3_accuracy could not be measured"));
+        let passing = parse_gate("accuracy=0.45").unwrap();
+        assert!(gate_failures(&summary, &passing).is_empty());
+    }
+
+    #[test]
+    fn gate_rejects_unknown_metrics_bad_numbers_and_percentages() {
+        assert!(parse_gate("f2=0.3")
+            .unwrap_err()
+            .contains("unknown metric \"f2\""));
+        assert!(parse_gate("accuracy").unwrap_err().contains("METRIC=VALUE"));
+        assert!(parse_gate("accuracy=high")
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(parse_gate("accuracy=40").unwrap_err().contains("not 40"));
+        assert!(parse_gate(" , ").is_err());
     }
 }
