@@ -15,10 +15,12 @@
 //! - [`train`] (feature `train`): tch models, training loop, checkpoints, curves.
 //! - [`export`]: ONNX writing (parity checks need feature `train`).
 //! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline.
+//! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`report`]: tables, machine-readable formats and plots.
 
 pub mod data;
+pub mod evaluate;
 pub mod exit;
 pub mod export;
 pub mod genres;

@@ -399,7 +399,8 @@ pub fn parse_gate(spec: &str) -> Result<Vec<Bar>, String> {
         })
 }
 
-fn parse_bar(part: &str) -> Result<Bar, String> {
+/// Parses one `METRIC=VALUE` bar.
+pub fn parse_bar(part: &str) -> Result<Bar, String> {
     let known = || {
         Metric::ALL
             .iter()

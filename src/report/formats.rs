@@ -113,6 +113,7 @@ pub fn markdown(reports: &[EvalReport]) -> String {
         }
         markdown_per_genre(&mut out, report);
         markdown_confusion(&mut out, report);
+        markdown_errors(&mut out, report);
     }
     out
 }
@@ -186,6 +187,24 @@ fn markdown_confusion(out: &mut String, report: &EvalReport) {
     for (name, row) in report.genre_names.iter().zip(&report.confusion) {
         let mut cells = vec![name.clone()];
         cells.extend(row.iter().map(u64::to_string));
+        markdown_row(out, &cells);
+    }
+}
+
+fn markdown_errors(out: &mut String, report: &EvalReport) {
+    if report.errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n#### Most confident mistakes\n");
+    let titles = ["Path", "True", "Predicted", "Probability"];
+    markdown_header(out, &titles.map(String::from), 3);
+    for e in &report.errors {
+        let cells = [
+            format!("`{}`", e.path.display()),
+            report.name_of(&e.truth),
+            report.name_of(&e.predicted),
+            fraction(f64::from(e.probability)),
+        ];
         markdown_row(out, &cells);
     }
 }
