@@ -108,7 +108,8 @@ fn draw<'a>(root: &Area<'a>, report: &EvalReport) -> DrawResult<'a> {
     draw_labels(root, report)
 }
 
-fn cell_origin(row: usize, column: usize) -> (i32, i32) {
+/// Top-left pixel of the cell for true genre `row`, predicted genre `column`.
+pub fn cell_origin(row: usize, column: usize) -> (i32, i32) {
     (
         (LEFT + column as u32 * CELL_WIDTH) as i32,
         (TOP + row as u32 * CELL_HEIGHT) as i32,
