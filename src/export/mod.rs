@@ -1,1 +1,218 @@
-//! ONNX export. TODO: being written.
+//! ONNX export: any trained variant as a standalone model file, written by our own code.
+//!
+//! - [`proto`]: our prost messages for the subset of the ONNX schema we write.
+//! - [`onnx`]: the graph, built from the same [`ModelSpec`] the tch model is built from.
+//! - `parity` (feature `train`): the written model is run through onnxruntime and compared with
+//!   the tch forward pass before it is allowed onto disk.
+//!
+//! The model contract: input `image`, uint8 [N, H, W, 3] RGB resized to the spec's size;
+//! outputs `probabilities` and `logits`, float [N, C]; metadata_props as in [`crate::metadata`].
+
+use crate::genres::GenreSet;
+use crate::metadata::{ModelMetadata, CREATED, TOOLKIT_VERSION};
+use crate::spec::ModelSpec;
+use anyhow::{ensure, Result};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub mod onnx;
+#[cfg(feature = "train")]
+mod parity;
+pub mod proto;
+
+
+/// Trained parameters by [`crate::spec::param_prefix`] name: (shape, row-major values).
+pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// ONNX opset the graph uses: every operator we emit has had its current form since 13,
+/// and onnxruntime 1.31 runs 17 on every execution provider.
+pub const OPSET: i64 = 17;
+/// IR version that goes with opset 17 (onnx 1.12+).
+pub const IR_VERSION: i64 = 8;
+
+/// Largest |difference in probability| between onnxruntime and tch that an export accepts.
+pub const PARITY_TOLERANCE: f32 = 1e-4;
+
+/// What an export measured when comparing the written model with the tch model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ParityReport {
+    /// Images in the comparison batch.
+    pub images: usize,
+    /// Largest |p_onnx - p_tch| over all images and classes.
+    pub max_probability_diff: f32,
+    /// Largest |logit_onnx - logit_tch|, for information (logits are not bounded like probabilities).
+    pub max_logit_diff: f32,
+}
+
+impl std::fmt::Display for ParityReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "parity onnxruntime vs tch on {} images: max |probability difference| {:.2e} (limit {:.0e}), max |logit difference| {:.2e}",
+            self.images, self.max_probability_diff, PARITY_TOLERANCE, self.max_logit_diff
+        )
+    }
+}
+
+/// What the trainer writes beside a checkpoint (`checkpoint.json` next to `*.safetensors`) so
+/// that `covergenre-train --export CHECKPOINT` can rebuild the network and describe it.
+/// Unknown fields (epoch, optimiser state, ...) are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub spec: ModelSpec,
+    /// Genre slugs in output order.
+    pub genres: Vec<String>,
+    /// Summary of the data the model was trained on (any JSON), recorded as `training_data`.
+    #[serde(default)]
+    pub training_data: Option<serde_json::Value>,
+    /// Dev-set metrics (any JSON), recorded as `dev_metrics`.
+    #[serde(default)]
+    pub dev_metrics: Option<serde_json::Value>,
+    /// Test-set metrics (any JSON), recorded as `test_metrics`.
+    #[serde(default)]
+    pub test_metrics: Option<serde_json::Value>,
+}
+
+impl CheckpointInfo {
+    /// Where the description of `checkpoint` lives: `<stem>.json` beside it when that exists
+    /// (best.safetensors -> best.json), else `checkpoint.json` in the same folder.
+    pub fn path_for(checkpoint: &Path) -> PathBuf {
+        let own = checkpoint.with_extension("json");
+        if own.is_file() {
+            own
+        } else {
+            checkpoint.with_file_name("checkpoint.json")
+        }
+    }
+
+    /// Reads the description of `checkpoint`; errors name the file.
+    pub fn read_for(checkpoint: &Path) -> Result<Self> {
+        use anyhow::Context;
+        let path = Self::path_for(checkpoint);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {} (the spec and genres of checkpoint {})",
+                path.display(),
+                checkpoint.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a checkpoint description (expected JSON with 'spec' and 'genres')",
+                path.display()
+            )
+        })
+    }
+
+    pub fn genre_set(&self) -> GenreSet {
+        GenreSet::from_slugs(self.genres.iter().cloned())
+    }
+
+    /// The metadata an export of this checkpoint records.
+    pub fn metadata(&self) -> ModelMetadata {
+        let mut extra = BTreeMap::new();
+        let entries = [
+            (crate::metadata::TRAINING_DATA, &self.training_data),
+            (crate::metadata::DEV_METRICS, &self.dev_metrics),
+            (crate::metadata::TEST_METRICS, &self.test_metrics),
+        ];
+        for (key, value) in entries {
+            if let Some(value) = value {
+                extra.insert(key.to_string(), value.to_string());
+            }
+        }
+        metadata_for(&self.spec, &self.genre_set(), extra)
+    }
+}
+
+/// Metadata for a model of `spec` over `genres`, with free-form `extra` entries
+/// (training data summary, metrics) and the toolkit version and date filled in.
+pub fn metadata_for(
+    spec: &ModelSpec,
+    genres: &GenreSet,
+    extra: BTreeMap<String, String>,
+) -> ModelMetadata {
+    let mut metadata = ModelMetadata {
+        genres: genres.clone(),
+        preprocess: spec.preprocess,
+        variant: spec.name.clone(),
+        extra,
+    };
+    stamp(&mut metadata);
+    metadata
+}
+
+/// Adds the toolkit version and creation date unless the caller recorded them already.
+fn stamp(metadata: &mut ModelMetadata) {
+    metadata
+        .extra
+        .entry(TOOLKIT_VERSION.into())
+        .or_insert_with(|| format!("covergenre {}", crate::VERSION));
+    metadata
+        .extra
+        .entry(CREATED.into())
+        .or_insert_with(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+}
+
+/// Serialises the inference model of `spec` with `weights` as ONNX bytes. Needs no tch.
+///
+/// The genres and input size come from `genres` and `spec` (the metadata must agree with them:
+/// a disagreement is a bug in the caller and is refused); the variant name defaults to the spec's.
+pub fn onnx_model_bytes(
+    spec: &ModelSpec,
+    genres: &GenreSet,
+    weights: &Weights,
+    metadata: &ModelMetadata,
+) -> Result<Vec<u8>> {
+    ensure!(!genres.is_empty(), "cannot export a model with no genres");
+    ensure!(
+        metadata.genres == *genres,
+        "the metadata's genres {:?} differ from the model's {:?}",
+        metadata.genres.slugs(),
+        genres.slugs()
+    );
+    ensure!(
+        metadata.preprocess == spec.preprocess,
+        "the metadata's preprocessing {:?} differs from the spec's {:?}",
+        metadata.preprocess,
+        spec.preprocess
+    );
+    let mut metadata = metadata.clone();
+    if metadata.variant.is_empty() {
+        metadata.variant = spec.name.clone();
+    }
+    stamp(&mut metadata);
+    let graph = onnx::build_graph(spec, genres.len(), weights)?;
+    let model = proto::ModelProto {
+        ir_version: IR_VERSION,
+        producer_name: "covergenre".into(),
+        producer_version: crate::VERSION.into(),
+        domain: String::new(),
+        model_version: 1,
+        doc_string: format!("{}: {}", spec.name, spec.description),
+        graph: Some(graph),
+        opset_import: vec![proto::OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        metadata_props: metadata
+            .to_props()
+            .into_iter()
+            .map(|(key, value)| proto::StringStringEntryProto { key, value })
+            .collect(),
+    };
+    Ok(model.encode_to_vec())
+}
+
+/// Reads the metadata_props of ONNX bytes without onnxruntime (checks and tools).
+pub fn read_metadata_props(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
+    let model =
+        proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))?;
+    Ok(model
+        .metadata_props
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect())
+}

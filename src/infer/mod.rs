@@ -1,5 +1,261 @@
-//! onnxruntime inference. The model core (sessions, metadata) is being written on the `export`
-//! branch; [`pipeline`] is the streaming decode -> batch -> predict engine shared by
-//! `covergenre-classify` and `covergenre-eval`.
+//! onnxruntime inference: finding the runtime library, opening exported models (with their
+//! metadata), and running batches of resized images through them. [`pipeline`] is the
+//! streaming decode -> batch -> predict engine shared by `covergenre-classify` and `covergenre-eval`.
+//!
+//! ort is built with `load-dynamic`: every ort call panics until the library is loaded, so
+//! everything here goes through [`init_runtime`] first and turns a missing library into an error.
 
 pub mod pipeline;
+
+use crate::genres::GenreSet;
+use crate::metadata::{ModelMetadata, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME};
+use crate::preprocess::Preprocess;
+use anyhow::{bail, ensure, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// File name of the onnxruntime library covergenre is built against.
+pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
+
+/// Outcome of the one attempt to load the runtime (the error is kept as text so every caller
+/// gets the same message).
+static RUNTIME: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+    OnceLock::new();
+
+/// Loads onnxruntime once per process. Looks in `$ORT_DYLIB_PATH`, then beside the executable,
+/// then where scripts/setup.sh installed it at build time. Never panics; safe to call often.
+pub fn init_runtime() -> Result<()> {
+    environment().map(|_| ())
+}
+
+fn environment() -> Result<&'static ort::environment::Environment> {
+    match RUNTIME.get_or_init(load_runtime) {
+        Ok(environment) => Ok(environment),
+        Err(message) => bail!("{message}"),
+    }
+}
+
+/// Where [`init_runtime`] looks, in order.
+pub fn runtime_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        candidates.push(PathBuf::from(path));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(dir.join(ORT_LIBRARY));
+    }
+    candidates.push(PathBuf::from(env!("COVERGENRE_ORT_DEFAULT")));
+    candidates
+}
+
+fn load_runtime() -> std::result::Result<ort::environment::Environment, String> {
+    let candidates = runtime_candidates();
+    let Some(found) = candidates.iter().find(|p| p.is_file()) else {
+        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "onnxruntime library not found (looked in {}): run scripts/setup.sh, or set ORT_DYLIB_PATH",
+            looked.join(", ")
+        ));
+    };
+    let cannot = |e: &dyn std::fmt::Display| {
+        format!("cannot load onnxruntime from {}: {e}", found.display())
+    };
+    ort::init_from(found)
+        .map_err(|e| cannot(&e))?
+        .with_name("covergenre")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| cannot(&e))
+}
+
+/// Probabilities and logits of a batch, row-major `n x classes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    pub classes: usize,
+    pub probabilities: Vec<f32>,
+    pub logits: Vec<f32>,
+}
+
+impl Predictions {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.probabilities
+            .len()
+            .checked_div(self.classes)
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Probabilities of image `i`, one per genre in model output order.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.probabilities[i * self.classes..(i + 1) * self.classes]
+    }
+
+    /// Logits of image `i`.
+    pub fn logits_row(&self, i: usize) -> &[f32] {
+        &self.logits[i * self.classes..(i + 1) * self.classes]
+    }
+}
+
+/// An exported covergenre model, opened in onnxruntime, with its metadata.
+pub struct Model {
+    session: ort::session::Session,
+    metadata: ModelMetadata,
+    name: String,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("name", &self.name)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// Opens a model file; `threads` is onnxruntime's intra-op thread count (0 = its default).
+    /// Refuses models without covergenre metadata; every error names the file.
+    pub fn open(path: &Path, threads: usize) -> Result<Model> {
+        init_runtime()?;
+        let name = path.display().to_string();
+        ensure!(path.is_file(), "model {name}: no such file");
+        let session = session_builder(threads)
+            .and_then(|mut builder| {
+                builder
+                    .commit_from_file(path)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .with_context(|| format!("cannot open model {name}"))?;
+        Self::from_session(session, name)
+    }
+
+    /// Opens a model from its bytes; `name` is used in messages.
+    pub fn from_bytes(bytes: &[u8], threads: usize, name: &str) -> Result<Model> {
+        init_runtime()?;
+        let session = session_builder(threads)
+            .and_then(|mut builder| {
+                builder
+                    .commit_from_memory(bytes)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .with_context(|| format!("cannot open model {name}"))?;
+        Self::from_session(session, name.to_string())
+    }
+
+    fn from_session(session: ort::session::Session, name: String) -> Result<Model> {
+        let metadata =
+            read_metadata(&session).with_context(|| format!("model {name} cannot be used"))?;
+        check_signature(&session).with_context(|| format!("model {name} cannot be used"))?;
+        Ok(Model {
+            session,
+            metadata,
+            name,
+        })
+    }
+
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    pub fn genres(&self) -> &GenreSet {
+        &self.metadata.genres
+    }
+
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.metadata.preprocess
+    }
+
+    /// The file name (or the name given to [`Model::from_bytes`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `n` images, each `height x width x 3` u8 RGB as [`Model::preprocess`] describes,
+    /// laid end to end in `images`.
+    pub fn predict(&mut self, images: &[u8], n: usize) -> Result<Predictions> {
+        let classes = self.metadata.genres.len();
+        let (h, w) = (
+            self.metadata.preprocess.height as usize,
+            self.metadata.preprocess.width as usize,
+        );
+        ensure!(
+            images.len() == n * h * w * 3,
+            "model {}: expected {n} images of {h}x{w}x3 bytes ({} in all), got {} bytes",
+            self.name,
+            n * h * w * 3,
+            images.len()
+        );
+        if n == 0 {
+            return Ok(Predictions {
+                classes,
+                probabilities: Vec::new(),
+                logits: Vec::new(),
+            });
+        }
+        let mut run = || -> Result<Predictions> {
+            let input = ort::value::TensorRef::from_array_view(([n, h, w, 3], images))?;
+            let outputs = self.session.run(ort::inputs![INPUT_NAME => input])?;
+            let extract = |name: &str| -> Result<Vec<f32>> {
+                let (shape, values) = outputs[name].try_extract_tensor::<f32>()?;
+                let dims: &[i64] = shape;
+                ensure!(
+                    dims == [n as i64, classes as i64],
+                    "output '{name}' has shape {dims:?}, expected [{n}, {classes}] (one column per genre in the metadata)"
+                );
+                Ok(values.to_vec())
+            };
+            Ok(Predictions {
+                classes,
+                probabilities: extract(PROBABILITIES_NAME)?,
+                logits: extract(LOGITS_NAME)?,
+            })
+        };
+        run().with_context(|| format!("model {}: inference failed", self.name))
+    }
+}
+
+fn session_builder(threads: usize) -> Result<ort::session::builder::SessionBuilder> {
+    let builder =
+        ort::session::Session::builder(environment()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if threads == 0 {
+        return Ok(builder);
+    }
+    builder
+        .with_intra_threads(threads)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn read_metadata(session: &ort::session::Session) -> Result<ModelMetadata> {
+    let metadata = session.metadata()?;
+    let props: BTreeMap<String, String> = metadata
+        .custom_keys()?
+        .into_iter()
+        .filter_map(|key| metadata.custom(&key).map(|value| (key, value)))
+        .collect();
+    Ok(ModelMetadata::from_props(&props)?)
+}
+
+/// The model must take `image` and give `probabilities` and `logits`.
+fn check_signature(session: &ort::session::Session) -> Result<()> {
+    let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+    let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    ensure!(
+        inputs == [INPUT_NAME],
+        "expected one input named '{INPUT_NAME}', found {inputs:?}"
+    );
+    for name in [PROBABILITIES_NAME, LOGITS_NAME] {
+        ensure!(
+            outputs.contains(&name),
+            "expected an output named '{name}', found {outputs:?}"
+        );
+    }
+    Ok(())
+}

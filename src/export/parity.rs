@@ -1,0 +1,1 @@
+//! Parity between the written ONNX model and the tch network (feature `train`).
