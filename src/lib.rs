@@ -16,6 +16,7 @@
 //! - [`export`]: ONNX writing (parity checks need feature `train`).
 //! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline.
 //! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report.
+//! - [`library`]: finding covers: image files under folders, or one per album of a music library.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`report`]: tables, machine-readable formats and plots.
 
@@ -25,6 +26,7 @@ pub mod exit;
 pub mod export;
 pub mod genres;
 pub mod infer;
+pub mod library;
 pub mod metadata;
 pub mod metrics;
 pub mod preprocess;

@@ -1,8 +1,9 @@
 //! Reports: what an evaluation found, as one serialisable value ([`EvalReport`]) and its
 //! renderings — prettytable text ([`table`]), JSON/CSV/markdown ([`formats`]) and the confusion
-//! heatmap ([`plot`]). Renderers only read an [`EvalReport`]; the numbers come from
+//! heatmap ([`plot`]); [`classify`] renders classify results. Renderers only read an [`EvalReport`]; the numbers come from
 //! [`crate::metrics`], so every format shows the same ones.
 
+pub mod classify;
 pub mod formats;
 pub mod plot;
 pub mod table;

@@ -1,0 +1,234 @@
+//! Finding covers to classify: image files under the given paths, or one cover per album folder
+//! of a music library (a cover file by its usual names, else the picture embedded in the
+//! album's audio files).
+//!
+//! Everything here is lazy (walks are iterators feeding [`crate::infer::pipeline`]) and
+//! read-only: files are opened for reading, tags are parsed without writing anything back.
+//! Problems met while walking (unreadable folders, symlink loops, missing paths) come out as
+//! [`Failure`] items in their place, so they are reported like bad images.
+
+use crate::infer::pipeline::{Failure, Source};
+use lofty::config::ParseOptions;
+use lofty::file::TaggedFileExt;
+use lofty::picture::PictureType;
+use lofty::probe::Probe;
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+/// Image extensions classify looks at, matched case-insensitively.
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "gif", "bmp"];
+/// Audio extensions whose embedded pictures library mode reads, matched case-insensitively.
+pub const AUDIO_EXTENSIONS: [&str; 6] = ["mp3", "flac", "m4a", "mp4", "ogg", "opus"];
+
+/// True when the path's extension is one of `extensions`, ignoring case.
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+pub fn is_image_path(path: &Path) -> bool {
+    has_extension(path, &IMAGE_EXTENSIONS)
+}
+
+pub fn is_audio_path(path: &Path) -> bool {
+    has_extension(path, &AUDIO_EXTENSIONS)
+}
+
+/// Hidden entries (`.DS_Store`, macOS `._cover.jpg` resource forks) are never covers.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+/// A walk that follows symlinks (so linked folders are searched) in a stable order; walkdir
+/// detects symlink loops and reports them as errors.
+fn walk(root: &Path) -> walkdir::IntoIter {
+    WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+}
+
+/// A walk error as a failure naming the path and the problem.
+fn walk_failure(root: &Path, error: walkdir::Error) -> Failure {
+    let path = error.path().unwrap_or(root).to_path_buf();
+    let reason = match (error.loop_ancestor(), error.io_error()) {
+        (Some(ancestor), _) => format!("symlink loop back to {}", ancestor.display()),
+        (None, Some(io)) => format!("cannot read: {io}"),
+        (None, None) => error.to_string(),
+    };
+    Failure::new(path, reason)
+}
+
+/// Every image under `paths`, in a stable order. A file named on the command line is tried
+/// whatever its extension (the user asked for it); inside folders only image extensions count.
+/// A folder named like an image (`x.jpg/`) is passed on, so decoding reports it, and still
+/// searched. Hidden entries are skipped.
+pub fn image_sources(paths: Vec<PathBuf>) -> impl Iterator<Item = Result<Source, Failure>> + Send {
+    paths.into_iter().flat_map(sources_under)
+}
+
+fn sources_under(path: PathBuf) -> Box<dyn Iterator<Item = Result<Source, Failure>> + Send> {
+    match std::fs::metadata(&path) {
+        Err(e) => Box::new(std::iter::once(Err(Failure::new(
+            path,
+            format!("cannot read: {e}"),
+        )))),
+        Ok(meta) if !meta.is_dir() => Box::new(std::iter::once(Ok(Source::file(path)))),
+        Ok(_) => {
+            let root = path.clone();
+            Box::new(walk(&path).filter_map(move |entry| match entry {
+                Err(e) => Some(Err(walk_failure(&root, e))),
+                Ok(entry) if entry.depth() > 0 && is_hidden(entry.path()) => None,
+                Ok(entry) if entry.depth() > 0 && is_image_path(entry.path()) => {
+                    Some(Ok(Source::file(entry.into_path())))
+                }
+                Ok(_) => None,
+            }))
+        }
+    }
+}
+
+/// How likely a file name is to be the album's front cover; lower is better, `None` is not a
+/// cover name. Windows Media Player's `AlbumArt_{GUID}_Large.jpg` beats its `_Small` twin.
+pub fn cover_name_rank(path: &Path) -> Option<u8> {
+    if !is_image_path(path) || is_hidden(path) {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+    match stem.as_str() {
+        "cover" => Some(0),
+        "folder" => Some(1),
+        "front" => Some(2),
+        "albumart" => Some(4),
+        s if s.starts_with("albumart") && s.contains("large") => Some(3),
+        s if s.starts_with("albumart") && s.contains("small") => Some(6),
+        s if s.starts_with("albumart") => Some(5),
+        _ => None,
+    }
+}
+
+/// One result per album folder under `root`: a folder is an album when it holds audio files
+/// or a cover file directly. Its cover is the best-named cover file; without one, the picture
+/// embedded in its audio files (read when decoding, in parallel). Folders without either
+/// (artist folders, the root) are not albums.
+pub fn album_sources(root: PathBuf) -> Box<dyn Iterator<Item = Result<Source, Failure>> + Send> {
+    match std::fs::metadata(&root) {
+        Err(e) => Box::new(std::iter::once(Err(Failure::new(
+            root,
+            format!("cannot read: {e}"),
+        )))),
+        Ok(meta) if !meta.is_dir() => Box::new(std::iter::once(Err(Failure::new(
+            root,
+            "is not a folder (library mode takes the music library's folder)",
+        )))),
+        Ok(_) => {
+            let top = root.clone();
+            Box::new(walk(&root).filter_map(move |entry| match entry {
+                Err(e) => Some(Err(walk_failure(&top, e))),
+                Ok(entry) if entry.file_type().is_dir() && !is_hidden(entry.path()) => {
+                    album_in(entry.path())
+                }
+                Ok(_) => None,
+            }))
+        }
+    }
+}
+
+/// The album source for one folder, `None` when the folder is not an album.
+fn album_in(folder: &Path) -> Option<Result<Source, Failure>> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) => return Some(Err(Failure::new(folder, format!("cannot read: {e}")))),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let cover = files
+        .iter()
+        .filter_map(|f| cover_name_rank(f).map(|rank| (rank, f)))
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, f)| f.clone());
+    if let Some(cover) = cover {
+        return Some(Ok(Source {
+            path: folder.to_path_buf(),
+            kind: crate::infer::pipeline::SourceKind::File(cover),
+        }));
+    }
+    let audio: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| is_audio_path(f) && !is_hidden(f))
+        .collect();
+    (!audio.is_empty()).then(|| Ok(Source::embedded(folder, audio)))
+}
+
+/// The album picture embedded in the first of `audio_files` that has one: the front cover
+/// when a file has several pictures, else its first picture. Files are only read.
+pub fn embedded_picture(audio_files: &[PathBuf]) -> Result<Vec<u8>, String> {
+    let mut unreadable = Vec::new();
+    for file in audio_files {
+        match pictures_in(file) {
+            Ok(Some(picture)) => return Ok(picture),
+            Ok(None) => {}
+            Err(reason) => unreadable.push(format!("{}: {reason}", file.display())),
+        }
+    }
+    let mut reason = format!(
+        "no cover image file, and none of its {} audio file(s) has an embedded picture",
+        audio_files.len()
+    );
+    if !unreadable.is_empty() {
+        reason.push_str(&format!(
+            " (could not read tags of {})",
+            unreadable.join("; ")
+        ));
+    }
+    Err(reason)
+}
+
+/// The best picture in one audio file's tags.
+fn pictures_in(file: &Path) -> Result<Option<Vec<u8>>, String> {
+    let tagged = Probe::open(file)
+        .map_err(|e| e.to_string())?
+        .options(ParseOptions::new().read_properties(false))
+        .guess_file_type()
+        .map_err(|e| e.to_string())?
+        .read()
+        .map_err(|e| e.to_string())?;
+    let pictures: Vec<_> = tagged.tags().iter().flat_map(|t| t.pictures()).collect();
+    let front = pictures
+        .iter()
+        .find(|p| p.pic_type() == PictureType::CoverFront)
+        .or(pictures.first());
+    Ok(front.map(|p| p.data().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cover_names_rank_front_covers_first_and_ignore_other_images() {
+        let rank = |name: &str| cover_name_rank(Path::new(name));
+        assert_eq!(rank("Cover.JPG"), Some(0));
+        assert!(rank("folder.jpg") < rank("front.png"));
+        assert!(rank("AlbumArt_{1234}_Large.jpg") < rank("AlbumArt_{1234}_Small.jpg"));
+        assert!(rank("front.png") < rank("AlbumArtSmall.jpg"));
+        assert_eq!(rank("back.jpg"), None);
+        assert_eq!(rank("cover.txt"), None);
+        assert_eq!(rank("._cover.jpg"), None);
+    }
+
+    #[test]
+    fn extensions_match_regardless_of_case() {
+        assert!(is_image_path(Path::new("a/B.JpEg")));
+        assert!(is_audio_path(Path::new("01 Song.FLAC")));
+        assert!(!is_image_path(Path::new("notes.txt")));
+        assert!(!is_image_path(Path::new("jpg")));
+    }
+}

@@ -1,0 +1,436 @@
+//! Output of `covergenre-classify`: one [`Record`] per classified cover, written as a table,
+//! CSV, JSON or JSON lines, plus the run [`Summary`].
+//!
+//! Stable shapes (eval's `--predictions` reads the CSV and JSONL back with [`read_predictions`]):
+//! - CSV: `path,genre,probability,top1,p1,top2,p2,...` (k = `--top-k`, at most the class count).
+//!   `genre` is [`UNCERTAIN`] when the best probability is under `--min-confidence`; `top1` is
+//!   always the model's best guess.
+//! - JSONL: one `{"path","genre","probability","top":[{"genre","probability"},...]}` per line.
+//! - JSON: `{"results":[records...],"failures":[{"path","reason"}],"summary":{...}}`.
+//! - Table: path, genre, probability and the top-k, for people.
+//!
+//! Failures are not rows of the CSV/JSONL/table (they go to stderr), so every row is a prediction.
+
+use crate::genres::GenreSet;
+use crate::infer::pipeline::{Classified, Failure};
+use anyhow::{bail, Context, Result};
+use prettytable::{Cell, Row, Table};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+/// The genre given when the model's best probability is under the confidence bar.
+pub const UNCERTAIN: &str = "uncertain";
+
+/// Output formats of classify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Jsonl,
+}
+
+/// One ranked genre.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    pub genre: String,
+    pub probability: f32,
+}
+
+/// The result for one cover.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub path: String,
+    /// Genre slug, or [`UNCERTAIN`].
+    pub genre: String,
+    /// The best probability (also when the genre is uncertain).
+    pub probability: f32,
+    /// The top-k genres, most probable first.
+    pub top: Vec<Ranked>,
+}
+
+impl Record {
+    /// Builds a record from a pipeline result; `min_confidence` turns weak guesses into
+    /// [`UNCERTAIN`].
+    pub fn new(
+        item: &Classified,
+        genres: &GenreSet,
+        top_k: usize,
+        min_confidence: Option<f32>,
+    ) -> Self {
+        let slug = |i: usize| {
+            genres
+                .get(i)
+                .map_or_else(|| format!("class-{i}"), |g| g.slug.clone())
+        };
+        let top: Vec<Ranked> = item
+            .top_k(top_k.max(1))
+            .into_iter()
+            .map(|(i, probability)| Ranked {
+                genre: slug(i),
+                probability,
+            })
+            .collect();
+        let (best, probability) = item.best();
+        let genre = match min_confidence {
+            Some(bar) if probability < bar => UNCERTAIN.to_string(),
+            _ => slug(best),
+        };
+        Self {
+            path: item.path().display().to_string(),
+            genre,
+            probability,
+            top,
+        }
+    }
+}
+
+/// Counts and timing of one classify run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Summary {
+    /// Covers per genre given (including [`UNCERTAIN`]), genres with none left out.
+    pub genres: BTreeMap<String, usize>,
+    pub classified: usize,
+    pub failed: usize,
+    pub stopped_early: bool,
+    pub seconds: f64,
+    pub images_per_second: f64,
+}
+
+impl Summary {
+    pub fn count(&mut self, record: &Record) {
+        *self.genres.entry(record.genre.clone()).or_default() += 1;
+    }
+
+    /// The lines printed on stderr after a run.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .genres
+            .iter()
+            .map(|(genre, n)| format!("  {genre:<20} {n:>7}"))
+            .collect();
+        lines.insert(0, "covers per genre:".to_string());
+        lines.push(format!(
+            "classified {} cover(s), {} failed{}, in {:.2} s ({:.1} images/s)",
+            self.classified,
+            self.failed,
+            if self.stopped_early {
+                " (stopped at the first failure: --strict)"
+            } else {
+                ""
+            },
+            self.seconds,
+            self.images_per_second
+        ));
+        lines
+    }
+}
+
+#[derive(Serialize)]
+struct FailureRow<'a> {
+    path: String,
+    reason: &'a str,
+}
+
+/// Streams records to a writer in one format; tables and JSON failures are kept until
+/// [`RecordWriter::finish`] (rows are small: the images themselves are never kept).
+pub struct RecordWriter<'w> {
+    out: &'w mut dyn Write,
+    format: Format,
+    top_k: usize,
+    rows_written: usize,
+    table: Vec<Record>,
+    failures: Vec<Failure>,
+}
+
+impl<'w> RecordWriter<'w> {
+    /// Starts the output (CSV header, JSON opening); `top_k` is the number of ranked columns.
+    pub fn new(out: &'w mut dyn Write, format: Format, top_k: usize) -> Result<Self> {
+        let mut writer = Self {
+            out,
+            format,
+            top_k: top_k.max(1),
+            rows_written: 0,
+            table: Vec::new(),
+            failures: Vec::new(),
+        };
+        match format {
+            Format::Csv => writer.csv_row(&csv_header(writer.top_k))?,
+            Format::Json => write!(writer.out, "{{\"results\":[")?,
+            Format::Table | Format::Jsonl => {}
+        }
+        Ok(writer)
+    }
+
+    pub fn record(&mut self, record: &Record) -> Result<()> {
+        match self.format {
+            Format::Table => self.table.push(record.clone()),
+            Format::Csv => self.csv_row(&csv_fields(record, self.top_k))?,
+            Format::Jsonl => {
+                serde_json::to_writer(&mut *self.out, record)?;
+                writeln!(self.out)?;
+            }
+            Format::Json => {
+                if self.rows_written > 0 {
+                    write!(self.out, ",")?;
+                }
+                writeln!(self.out)?;
+                serde_json::to_writer(&mut *self.out, record)?;
+            }
+        }
+        self.rows_written += 1;
+        Ok(())
+    }
+
+    /// Failures appear in the JSON document; other formats leave them to stderr.
+    pub fn failure(&mut self, failure: &Failure) {
+        if self.format == Format::Json {
+            self.failures.push(failure.clone());
+        }
+    }
+
+    /// Ends the output (table body, JSON failures and summary).
+    pub fn finish(self, summary: &Summary) -> Result<()> {
+        match self.format {
+            Format::Table => {
+                render_table(&self.table, self.top_k).print(self.out)?;
+            }
+            Format::Json => {
+                let failures: Vec<FailureRow> = self
+                    .failures
+                    .iter()
+                    .map(|f| FailureRow {
+                        path: f.path.display().to_string(),
+                        reason: &f.reason,
+                    })
+                    .collect();
+                write!(self.out, "\n],\"failures\":")?;
+                serde_json::to_writer(&mut *self.out, &failures)?;
+                write!(self.out, ",\"summary\":")?;
+                serde_json::to_writer(&mut *self.out, summary)?;
+                writeln!(self.out, "}}")?;
+            }
+            Format::Csv | Format::Jsonl => {}
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn csv_row(&mut self, fields: &[String]) -> Result<()> {
+        // A csv::Writer per row keeps quoting right without owning the output.
+        let mut csv = csv::WriterBuilder::new().from_writer(&mut *self.out);
+        csv.write_record(fields)?;
+        csv.flush()?;
+        Ok(())
+    }
+}
+
+fn csv_header(top_k: usize) -> Vec<String> {
+    let mut header = vec!["path".into(), "genre".into(), "probability".into()];
+    for i in 1..=top_k {
+        header.push(format!("top{i}"));
+        header.push(format!("p{i}"));
+    }
+    header
+}
+
+fn csv_fields(record: &Record, top_k: usize) -> Vec<String> {
+    let mut fields = vec![
+        record.path.clone(),
+        record.genre.clone(),
+        record.probability.to_string(),
+    ];
+    for i in 0..top_k {
+        match record.top.get(i) {
+            Some(r) => fields.extend([r.genre.clone(), r.probability.to_string()]),
+            None => fields.extend([String::new(), String::new()]),
+        }
+    }
+    fields
+}
+
+fn render_table(records: &[Record], top_k: usize) -> Table {
+    let mut table = Table::new();
+    table.set_format(*prettytable::format::consts::FORMAT_NO_LINESEP_WITH_TITLE);
+    table.set_titles(Row::new(
+        ["path", "genre", "probability", &format!("top {top_k}")]
+            .iter()
+            .map(|t| Cell::new(t))
+            .collect(),
+    ));
+    for r in records {
+        let top = r
+            .top
+            .iter()
+            .map(|t| format!("{} {:.3}", t.genre, t.probability))
+            .collect::<Vec<_>>()
+            .join(", ");
+        table.add_row(Row::new(vec![
+            Cell::new(&r.path),
+            Cell::new(&r.genre),
+            Cell::new(&format!("{:.3}", r.probability)),
+            Cell::new(&top),
+        ]));
+    }
+    table
+}
+
+/// Reads classify output back: CSV (by its `path,genre,probability` header) or JSON lines.
+pub fn read_predictions(path: &Path) -> Result<Vec<Record>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = std::io::BufReader::new(file);
+    let starts_with_brace =
+        reader.fill_buf()?.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let parsed = if starts_with_brace {
+        parse_jsonl(reader)
+    } else {
+        parse_csv(reader)
+    };
+    parsed.with_context(|| format!("{} is not classify output", path.display()))
+}
+
+/// Parses the JSON-lines format.
+pub fn parse_jsonl(reader: impl BufRead) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    for (number, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        records.push(serde_json::from_str(&line).with_context(|| format!("line {}", number + 1))?);
+    }
+    Ok(records)
+}
+
+/// Parses the CSV format.
+pub fn parse_csv(reader: impl std::io::Read) -> Result<Vec<Record>> {
+    let mut csv = csv::Reader::from_reader(reader);
+    let header = csv.headers()?.clone();
+    if header.iter().take(3).collect::<Vec<_>>() != ["path", "genre", "probability"] {
+        bail!("the CSV header must begin path,genre,probability");
+    }
+    let mut records = Vec::new();
+    for (number, row) in csv.records().enumerate() {
+        let row = row?;
+        let line = number + 2;
+        let number_at = |i: usize| -> Result<f32> {
+            row.get(i)
+                .unwrap_or_default()
+                .parse()
+                .with_context(|| format!("line {line}: column {} is not a number", i + 1))
+        };
+        let mut top = Vec::new();
+        for i in (3..row.len()).step_by(2) {
+            if !row[i].is_empty() {
+                top.push(Ranked {
+                    genre: row[i].to_string(),
+                    probability: number_at(i + 1)?,
+                });
+            }
+        }
+        records.push(Record {
+            path: row[0].to_string(),
+            genre: row[1].to_string(),
+            probability: number_at(2)?,
+            top,
+        });
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infer::pipeline::Source;
+
+    fn record(path: &str, probabilities: Vec<f32>, bar: Option<f32>) -> Record {
+        let item = Classified {
+            source: Source::file(path),
+            probabilities,
+        };
+        Record::new(&item, &GenreSet::mumu(), 3, bar)
+    }
+
+    fn written(format: Format, records: &[Record]) -> String {
+        let mut out = Vec::new();
+        let mut writer = RecordWriter::new(&mut out, format, 3).unwrap();
+        let mut summary = Summary::default();
+        for r in records {
+            writer.record(r).unwrap();
+            summary.count(r);
+        }
+        writer.failure(&Failure::new("bad.jpg", "empty file"));
+        writer.finish(&summary).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn sample() -> Vec<Record> {
+        let mut p = vec![0.0; 12];
+        p[8] = 0.7;
+        p[0] = 0.2;
+        p[3] = 0.1;
+        let mut flat = vec![1.0 / 12.0; 12];
+        flat[11] += 0.01;
+        vec![
+            record("a, \"odd\" name.jpg", p, Some(0.5)),
+            record("b.jpg", flat, Some(0.5)),
+        ]
+    }
+
+    #[test]
+    fn records_rank_genres_and_mark_weak_guesses_uncertain() {
+        let records = sample();
+        assert_eq!(records[0].genre, "metal");
+        assert_eq!(records[0].probability, 0.7);
+        let top: Vec<&str> = records[0].top.iter().map(|r| r.genre.as_str()).collect();
+        assert_eq!(top, ["metal", "alternative-rock", "country"]);
+        assert_eq!(records[1].genre, UNCERTAIN);
+        assert_eq!(
+            records[1].top[0].genre, "reggae",
+            "the guess is still listed"
+        );
+    }
+
+    #[test]
+    fn csv_and_jsonl_parse_back_to_the_same_records() {
+        let records = sample();
+        let csv = written(Format::Csv, &records);
+        assert!(
+            csv.starts_with("path,genre,probability,top1,p1,top2,p2,top3,p3\n"),
+            "{csv}"
+        );
+        assert_eq!(parse_csv(csv.as_bytes()).unwrap(), records);
+        let jsonl = written(Format::Jsonl, &records);
+        assert_eq!(jsonl.lines().count(), 2);
+        assert_eq!(parse_jsonl(jsonl.as_bytes()).unwrap(), records);
+    }
+
+    #[test]
+    fn json_holds_results_failures_and_summary() {
+        let json: serde_json::Value =
+            serde_json::from_str(&written(Format::Json, &sample())).unwrap();
+        assert_eq!(json["results"].as_array().unwrap().len(), 2);
+        assert_eq!(json["results"][0]["genre"], "metal");
+        assert_eq!(json["failures"][0]["path"], "bad.jpg");
+        assert_eq!(json["failures"][0]["reason"], "empty file");
+        assert_eq!(json["summary"]["genres"]["metal"], 1);
+        assert_eq!(json["summary"]["genres"][UNCERTAIN], 1);
+    }
+
+    #[test]
+    fn an_empty_json_run_is_still_valid_json() {
+        let json: serde_json::Value = serde_json::from_str(&written(Format::Json, &[])).unwrap();
+        assert_eq!(json["results"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn the_table_shows_every_record() {
+        let table = written(Format::Table, &sample());
+        assert!(table.contains("metal 0.700"), "{table}");
+        assert!(table.contains(UNCERTAIN));
+        assert!(table.contains("b.jpg"));
+    }
+}
