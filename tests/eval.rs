@@ -594,3 +594,186 @@ fn help_has_examples() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("EXAMPLES:") && help.contains("--fail-under macro_f1=0.3"));
 }
+
+// --- A real ONNX model, end to end ----------------------------------------------------------
+
+mod real_model {
+    use super::*;
+    use covergenre::evaluate::model;
+    use covergenre::export::{self, Weights};
+    use covergenre::infer::pipeline::{self as pipe};
+    use covergenre::infer::Model;
+    use covergenre::preprocess::{Normalisation, Preprocess};
+    use covergenre::report::classify::{self as classify_report, Record, RecordWriter};
+    use covergenre::spec::{self, Layer};
+
+    /// Mean-colour model: genre g (red, green, blue) scores 10 * mean(channel g) - 1; a fourth
+    /// genre, folk, has no weights and a low bias, so it is never predicted (and has no covers).
+    fn colour_model(dir: &Path) -> PathBuf {
+        let mut spec = spec::variant("baseline").unwrap();
+        spec.name = "colour".into();
+        spec.preprocess = Preprocess::square(24, Normalisation::UNIT);
+        spec.layers = vec![Layer::GlobalAvgPool, Layer::Logits];
+        let genres = GenreSet::from_slugs(["red", "green", "blue", "folk"].map(String::from));
+        let mut w = vec![0.0f32; 12];
+        for g in 0..3 {
+            w[g * 3 + g] = 10.0;
+        }
+        let weights = Weights::from([
+            ("1.weight".to_string(), (vec![4, 3], w)),
+            (
+                "1.bias".to_string(),
+                (vec![4], vec![-1.0, -1.0, -1.0, -5.0]),
+            ),
+        ]);
+        let metadata = export::metadata_for(&spec, &genres, Default::default());
+        let bytes = export::onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap();
+        let path = dir.join("colour.onnx");
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Split folders of coloured covers (test: 4 per genre), one red cover filed under blue,
+    /// and one text file named .png.
+    fn coloured_covers(root: &Path) {
+        common::split_folders(root, &["red", "blue", "green"], [2, 1, 4], 32);
+        common::write_image(
+            &root.join("test/blue/mislabelled.png"),
+            &common::genre_cover(0, 99, 32),
+        );
+        std::fs::write(root.join("test/green/broken.png"), b"not an image").unwrap();
+    }
+
+    #[test]
+    fn eval_on_a_model_equals_eval_of_classify_output_on_the_same_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_path = colour_model(dir.path());
+        let data = dir.path().join("covers");
+        coloured_covers(&data);
+
+        // Eval through the binary, on the model.
+        let out = eval_bin()
+            .args([
+                "--format",
+                "json",
+                "--errors",
+                "3",
+                "--threads",
+                "2",
+                "--model",
+            ])
+            .arg(&model_path)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "one broken cover: {stderr}");
+        assert!(
+            stderr.contains("broken.png") && stderr.contains("not an image"),
+            "{stderr}"
+        );
+        let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(direct["total"], 13);
+        // Only the mislabelled cover is wrong: predicted red, labelled blue.
+        assert!(close(direct["accuracy"].as_f64().unwrap(), 12.0 / 13.0));
+        assert_eq!(direct["absent_genres"], serde_json::json!(["folk"]));
+        assert_eq!(direct["errors"][0]["truth"], "blue");
+        assert_eq!(direct["errors"][0]["predicted"], "red");
+
+        // Classify's writer on the same covers, then eval --predictions on its CSV.
+        let (dataset, samples, _) = model::load_covers(&data, None).unwrap();
+        let mut net = Model::open(&model_path, 1).unwrap();
+        let genres = net.genres().clone();
+        let decoder = model::FileDecoder {
+            preprocess: *net.preprocess(),
+            limits: Default::default(),
+        };
+        let mut csv = Vec::new();
+        {
+            let mut writer = RecordWriter::new(&mut csv, classify_report::Format::Csv, 3).unwrap();
+            let sources = samples.iter().map(|s| Ok(Source::file(s.path.clone())));
+            let options = PipelineOptions {
+                threads: 2,
+                batch_size: 4,
+                strict: false,
+            };
+            pipe::run_with(
+                sources,
+                &decoder,
+                model::ModelPredictor(&mut net),
+                &options,
+                |outcome| {
+                    if let Ok(item) = outcome {
+                        writer
+                            .record(&Record::new(&item, &genres, 3, None))
+                            .unwrap();
+                    }
+                },
+            )
+            .unwrap();
+            writer.finish(&Default::default()).unwrap();
+        }
+        let preds = dir.path().join("preds.csv");
+        std::fs::write(&preds, csv).unwrap();
+        let out = eval_bin()
+            .args(["--format", "json", "--predictions"])
+            .arg(&preds)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let from_file: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in [
+            "total",
+            "accuracy",
+            "balanced_accuracy",
+            "macro_f1",
+            "weighted_f1",
+            "top3_accuracy",
+        ] {
+            let (a, b) = (&direct[key], &from_file[key]);
+            assert!(
+                close(a.as_f64().unwrap(), b.as_f64().unwrap()),
+                "{key}: {a} vs {b}"
+            );
+        }
+        for genre in dataset.genres.iter() {
+            let find = |v: &Value| {
+                v["per_genre"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|g| g["genre"] == genre.slug.as_str())
+                    .cloned()
+                    .unwrap()
+            };
+            assert_eq!(find(&direct), find(&from_file), "{}", genre.slug);
+        }
+    }
+
+    #[test]
+    fn data_genres_unknown_to_the_model_stop_eval_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_path = colour_model(dir.path());
+        let data = dir.path().join("covers");
+        common::split_folders(&data, &["red", "purple"], [1, 1, 1], 32);
+        let out = eval_bin()
+            .arg("--model")
+            .arg(&model_path)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("the model does not know: purple"),
+            "{stderr}"
+        );
+    }
+}

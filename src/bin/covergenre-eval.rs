@@ -3,9 +3,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use covergenre::data::Split;
 use covergenre::evaluate::predictions::{self, Labels};
-use covergenre::evaluate::Described;
+use covergenre::evaluate::{model, Described, EvalSettings};
 use covergenre::exit;
+use covergenre::infer::pipeline::PipelineOptions;
 use covergenre::metrics::{gate_failures, parse_bar, Bar};
 use covergenre::report::formats::{self, Format};
 use covergenre::report::{plot, EvalReport};
@@ -127,8 +129,39 @@ fn evaluate_predictions_file(args: &Args, file: &std::path::Path) -> Result<Eval
     ))
 }
 
-fn evaluate_models(_args: &Args) -> Result<Vec<EvalReport>> {
-    bail!("evaluating a model needs the onnxruntime model core, which is not merged into this build yet; use --predictions")
+fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
+    let Some(data) = &args.data else {
+        bail!("--data DIR is required to evaluate a model (or give --predictions FILE)");
+    };
+    let split = args.split.map(|s| match s {
+        SplitChoice::Test => model::SplitChoice::One(Split::Test),
+        SplitChoice::Dev => model::SplitChoice::One(Split::Dev),
+        SplitChoice::Train => model::SplitChoice::One(Split::Train),
+        SplitChoice::All => model::SplitChoice::All,
+    });
+    let (dataset, samples, covers) = model::load_covers(data, split)?;
+    let settings = EvalSettings {
+        pipeline: PipelineOptions {
+            threads: args.threads.unwrap_or(PipelineOptions::default().threads),
+            batch_size: args.batch_size.max(1),
+            strict: false,
+        },
+        keep_errors: args.errors,
+    };
+    let models = if args.compare.is_empty() {
+        vec![args.model.clone().unwrap_or_else(shipped_model)]
+    } else {
+        args.compare.clone()
+    };
+    models
+        .iter()
+        .map(|m| model::evaluate_model_file(m, &dataset, &samples, &covers, &settings))
+        .collect()
+}
+
+/// The model shipped in the repository's models/ folder.
+fn shipped_model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/covergenre.onnx")
 }
 
 /// Prints (or writes) the report and draws the heatmap of the first model.

@@ -9,6 +9,7 @@
 //! model knows (otherwise the numbers would be meaningless, so it is an error); genres the model
 //! knows but the data lacks are kept, shown, and left out of macro averages.
 
+pub mod model;
 pub mod predictions;
 
 use crate::data::{Sample, Skipped};

@@ -24,8 +24,8 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-/// The word classify writes instead of a genre below `--min-confidence`.
-pub const UNCERTAIN: &str = "uncertain";
+// The word classify writes instead of a genre below `--min-confidence`.
+pub use crate::report::classify::UNCERTAIN;
 
 /// One classified cover read back from a file: genres with probabilities, best first.
 #[derive(Debug, Clone, PartialEq)]

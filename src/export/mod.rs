@@ -22,7 +22,6 @@ pub mod onnx;
 mod parity;
 pub mod proto;
 
-
 /// Trained parameters by [`crate::spec::param_prefix`] name: (shape, row-major values).
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 

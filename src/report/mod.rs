@@ -1,7 +1,8 @@
 //! Reports: what an evaluation found, as one serialisable value ([`EvalReport`]) and its
 //! renderings — prettytable text ([`table`]), JSON/CSV/markdown ([`formats`]) and the confusion
-//! heatmap ([`plot`]); [`classify`] renders classify results. Renderers only read an [`EvalReport`]; the numbers come from
-//! [`crate::metrics`], so every format shows the same ones.
+//! heatmap ([`plot`]). Renderers only read an [`EvalReport`]; the numbers come from
+//! [`crate::metrics`], so every format shows the same ones. [`classify`] renders classify's
+//! per-cover results.
 
 pub mod classify;
 pub mod formats;
