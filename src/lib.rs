@@ -16,12 +16,14 @@
 //! - [`export`]: ONNX writing (parity checks need feature `train`).
 //! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline.
 //! - [`classify`]: the classify command as a library call (find, decode, predict, write).
+//! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report.
 //! - [`library`]: finding covers: image files under folders, or one per album of a music library.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`report`]: tables, machine-readable formats and plots.
 
 pub mod classify;
 pub mod data;
+pub mod evaluate;
 pub mod exit;
 pub mod export;
 pub mod genres;

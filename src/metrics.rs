@@ -5,6 +5,7 @@
 //! true example ("support"): a genre the model knows but the data lacks says nothing about the model.
 
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// Rows are true labels, columns predictions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +150,301 @@ impl Confusion {
     }
 }
 
+/// The headline numbers of one evaluation (or of a baseline), under the keys JSON uses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub macro_f1: f64,
+    pub weighted_f1: f64,
+    /// None when the predictions do not rank enough genres (a classify file written with
+    /// `--top-k 1` or 2 cannot say whether the truth was among the first three).
+    pub top3_accuracy: Option<f64>,
+}
+
+impl Confusion {
+    /// Genres with no true example: shown in reports, left out of macro averages.
+    pub fn absent_classes(&self) -> Vec<usize> {
+        (0..self.classes)
+            .filter(|&c| self.support(c) == 0)
+            .collect()
+    }
+
+    /// Genres with true examples that the model never predicted (precision 0 by convention).
+    pub fn never_predicted_classes(&self) -> Vec<usize> {
+        (0..self.classes)
+            .filter(|&c| self.support(c) > 0 && self.predicted_count(c) == 0)
+            .collect()
+    }
+
+    /// Genres ordered by support, largest first (lowest index first on ties, so the result is
+    /// stable whatever order the covers came in).
+    pub fn classes_by_support(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.classes).collect();
+        order.sort_by(|&a, &b| self.support(b).cmp(&self.support(a)).then(a.cmp(&b)));
+        order
+    }
+
+    /// The most frequent true genre, or None for an empty matrix.
+    pub fn majority_class(&self) -> Option<usize> {
+        self.classes_by_support()
+            .first()
+            .copied()
+            .filter(|&c| self.support(c) > 0)
+    }
+
+    /// What a classifier that always answers the majority genre would have scored on the same
+    /// covers: the same supports, every cover in the majority column.
+    pub fn majority_baseline(&self) -> Confusion {
+        let mut baseline = Confusion::new(self.classes);
+        if let Some(majority) = self.majority_class() {
+            for truth in 0..self.classes {
+                baseline.counts[truth * self.classes + majority] = self.support(truth);
+            }
+        }
+        baseline
+    }
+
+    /// Top-k accuracy of the majority baseline: always ranking the k most frequent genres first.
+    pub fn majority_top_k_accuracy(&self, k: usize) -> f64 {
+        let hits = self
+            .classes_by_support()
+            .iter()
+            .take(k)
+            .map(|&c| self.support(c))
+            .sum();
+        ratio(hits, self.total())
+    }
+
+    /// The headline numbers, with a top-3 accuracy counted elsewhere (it needs rankings).
+    pub fn summary(&self, top3_accuracy: Option<f64>) -> Summary {
+        Summary {
+            accuracy: self.accuracy(),
+            balanced_accuracy: self.balanced_accuracy(),
+            macro_f1: self.macro_f1(),
+            weighted_f1: self.weighted_f1(),
+            top3_accuracy,
+        }
+    }
+
+    /// The majority baseline's headline numbers.
+    pub fn baseline_summary(&self) -> Summary {
+        self.majority_baseline()
+            .summary(Some(self.majority_top_k_accuracy(3)))
+    }
+}
+
+/// One wrong prediction, kept for the "most confident mistakes" listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mistake {
+    pub path: PathBuf,
+    pub truth: usize,
+    pub predicted: usize,
+    pub probability: f32,
+}
+
+/// Accumulates an evaluation one cover at a time, so a pipeline can stream results into it
+/// without keeping every probability vector.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    confusion: Confusion,
+    top3_hits: u64,
+    /// False once a cover arrives with fewer than 3 ranked genres (while the model knows more).
+    top3_known: bool,
+    keep_mistakes: usize,
+    mistakes: Vec<Mistake>,
+}
+
+impl Tally {
+    /// `keep_mistakes`: how many of the most confident wrong predictions to remember.
+    pub fn new(classes: usize, keep_mistakes: usize) -> Self {
+        Self {
+            confusion: Confusion::new(classes),
+            top3_hits: 0,
+            top3_known: true,
+            keep_mistakes,
+            mistakes: Vec::new(),
+        }
+    }
+
+    /// Adds one cover. `ranked` holds (genre, probability) best first: a model's whole output or
+    /// the top-k a classify file kept. Empty rankings are ignored (there is no prediction).
+    pub fn add(&mut self, path: &Path, truth: usize, ranked: &[(usize, f32)]) {
+        let Some(&(predicted, probability)) = ranked.first() else {
+            return;
+        };
+        self.confusion.add(truth, predicted);
+        let ranks_enough = ranked.len() >= 3.min(self.confusion.classes());
+        if !ranks_enough {
+            self.top3_known = false;
+        }
+        if ranked.iter().take(3).any(|&(genre, _)| genre == truth) {
+            self.top3_hits += 1;
+        }
+        if predicted != truth && self.keep_mistakes > 0 {
+            self.remember_mistake(Mistake {
+                path: path.to_path_buf(),
+                truth,
+                predicted,
+                probability,
+            });
+        }
+    }
+
+    /// Adds one cover from a model's full probability vector.
+    pub fn add_probabilities(&mut self, path: &Path, truth: usize, probabilities: &[f32]) {
+        let ranked: Vec<(usize, f32)> = top_k(probabilities, probabilities.len())
+            .into_iter()
+            .map(|c| (c, probabilities[c]))
+            .collect();
+        self.add(path, truth, &ranked);
+    }
+
+    // Kept sorted and trimmed as we go so memory stays bounded by `keep_mistakes`.
+    fn remember_mistake(&mut self, mistake: Mistake) {
+        let position = self
+            .mistakes
+            .partition_point(|m| m.probability >= mistake.probability);
+        if position < self.keep_mistakes {
+            self.mistakes.insert(position, mistake);
+            self.mistakes.truncate(self.keep_mistakes);
+        }
+    }
+
+    pub fn confusion(&self) -> &Confusion {
+        &self.confusion
+    }
+
+    pub fn top3_accuracy(&self) -> Option<f64> {
+        self.top3_known
+            .then(|| ratio(self.top3_hits, self.confusion.total()))
+    }
+
+    /// The most confident wrong predictions, most confident first.
+    pub fn mistakes(&self) -> &[Mistake] {
+        &self.mistakes
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.confusion.summary(self.top3_accuracy())
+    }
+}
+
+/// A headline metric by its stable (JSON) name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Accuracy,
+    BalancedAccuracy,
+    MacroF1,
+    WeightedF1,
+    Top3Accuracy,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::Accuracy,
+        Metric::BalancedAccuracy,
+        Metric::MacroF1,
+        Metric::WeightedF1,
+        Metric::Top3Accuracy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::BalancedAccuracy => "balanced_accuracy",
+            Metric::MacroF1 => "macro_f1",
+            Metric::WeightedF1 => "weighted_f1",
+            Metric::Top3Accuracy => "top3_accuracy",
+        }
+    }
+
+    /// Accepts the JSON name, with `-` for `_` and any case.
+    pub fn parse(name: &str) -> Option<Metric> {
+        let wanted = name.trim().to_lowercase().replace('-', "_");
+        Metric::ALL.into_iter().find(|m| m.name() == wanted)
+    }
+
+    /// The value in a summary; None only for a top-3 accuracy that could not be counted.
+    pub fn value(self, summary: &Summary) -> Option<f64> {
+        match self {
+            Metric::Accuracy => Some(summary.accuracy),
+            Metric::BalancedAccuracy => Some(summary.balanced_accuracy),
+            Metric::MacroF1 => Some(summary.macro_f1),
+            Metric::WeightedF1 => Some(summary.weighted_f1),
+            Metric::Top3Accuracy => summary.top3_accuracy,
+        }
+    }
+}
+
+/// One `METRIC=VALUE` bar of a `--fail-under` gate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub metric: Metric,
+    pub minimum: f64,
+}
+
+/// Parses `macro_f1=0.3,accuracy=0.4`. Values are fractions in [0, 1], as in the JSON output.
+pub fn parse_gate(spec: &str) -> Result<Vec<Bar>, String> {
+    spec.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(parse_bar)
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|bars| {
+            if bars.is_empty() {
+                Err(format!("empty gate {spec:?}: expected METRIC=VALUE[,...]"))
+            } else {
+                Ok(bars)
+            }
+        })
+}
+
+/// Parses one `METRIC=VALUE` bar.
+pub fn parse_bar(part: &str) -> Result<Bar, String> {
+    let known = || {
+        Metric::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (name, value) = part
+        .split_once('=')
+        .ok_or_else(|| format!("{part:?} is not METRIC=VALUE (metrics: {})", known()))?;
+    let metric = Metric::parse(name)
+        .ok_or_else(|| format!("unknown metric {:?} (metrics: {})", name.trim(), known()))?;
+    let minimum: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{part:?}: {:?} is not a number", value.trim()))?;
+    if !(0.0..=1.0).contains(&minimum) {
+        return Err(format!(
+            "{part:?}: bars are fractions between 0 and 1 (write 0.4, not 40)"
+        ));
+    }
+    Ok(Bar { metric, minimum })
+}
+
+/// One message per bar the summary does not reach; empty when the gate passes. A metric that
+/// could not be measured fails its bar: a CI gate must not pass by accident.
+pub fn gate_failures(summary: &Summary, bars: &[Bar]) -> Vec<String> {
+    bars.iter()
+        .filter_map(|bar| match bar.metric.value(summary) {
+            Some(value) if value >= bar.minimum => None,
+            Some(value) => Some(format!(
+                "{} is {value:.4}, below the bar of {:.4}",
+                bar.metric.name(),
+                bar.minimum
+            )),
+            None => Some(format!(
+                "{} could not be measured (the predictions rank fewer than 3 genres), bar {:.4}",
+                bar.metric.name(),
+                bar.minimum
+            )),
+        })
+        .collect()
+}
+
 fn ratio(numerator: u64, denominator: u64) -> f64 {
     if denominator == 0 {
         0.0
@@ -216,5 +512,104 @@ mod tests {
         assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.1]), Some(1));
         assert_eq!(argmax(&[]), None);
         assert_eq!(top_k(&[0.1, 0.5, 0.2, 0.9], 3), vec![3, 1, 2]);
+    }
+
+    /// The same hand-worked case, seen through the always-genre-0 baseline:
+    /// baseline matrix [[3,0,0],[2,0,0],[0,0,0]].
+    #[test]
+    fn majority_baseline_of_the_hand_worked_case() {
+        let c = Confusion::from_pairs(3, &[0, 0, 0, 1, 1], &[0, 0, 2, 0, 0]);
+        assert_eq!(c.absent_classes(), vec![2]);
+        assert_eq!(c.never_predicted_classes(), vec![1]);
+        assert_eq!(c.majority_class(), Some(0));
+        let b = c.majority_baseline();
+        assert_eq!(b.rows(), vec![vec![3, 0, 0], vec![2, 0, 0], vec![0, 0, 0]]);
+        let s = c.baseline_summary();
+        assert!((s.accuracy - 0.6).abs() < 1e-12);
+        // Genre 0: precision 3/5, recall 1, F1 = 0.75; genre 1: F1 0; genre 2 absent.
+        assert!((s.macro_f1 - 0.375).abs() < 1e-12);
+        assert!((s.balanced_accuracy - 0.5).abs() < 1e-12);
+        assert!((s.weighted_f1 - 0.45).abs() < 1e-12);
+        // Only three genres, so "always rank them all" finds every cover.
+        assert_eq!(s.top3_accuracy, Some(1.0));
+        assert!((c.majority_top_k_accuracy(1) - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn majority_ties_go_to_the_lower_index_and_empty_has_none() {
+        let c = Confusion::from_pairs(3, &[2, 2, 1, 1], &[0, 0, 0, 0]);
+        assert_eq!(c.majority_class(), Some(1));
+        assert_eq!(Confusion::new(3).majority_class(), None);
+        assert_eq!(Confusion::new(3).majority_baseline().total(), 0);
+    }
+
+    #[test]
+    fn tally_counts_top3_hits_and_keeps_the_most_confident_mistakes() {
+        let mut tally = Tally::new(5, 2);
+        let p = Path::new;
+        // Right at rank 1.
+        tally.add_probabilities(p("a"), 0, &[0.6, 0.1, 0.1, 0.1, 0.1]);
+        // Wrong, truth at rank 3: a top-3 hit.
+        tally.add_probabilities(p("b"), 2, &[0.05, 0.5, 0.2, 0.05, 0.2]);
+        // Wrong, truth at rank 5.
+        tally.add_probabilities(p("c"), 4, &[0.9, 0.04, 0.03, 0.02, 0.01]);
+        // Wrong, least confident: falls off the 2-long list.
+        tally.add_probabilities(p("d"), 1, &[0.1, 0.2, 0.3, 0.35, 0.05]);
+        assert_eq!(tally.confusion().total(), 4);
+        assert_eq!(tally.confusion().get(2, 1), 1);
+        assert_eq!(tally.top3_accuracy(), Some(0.75));
+        let paths: Vec<_> = tally.mistakes().iter().map(|m| m.path.clone()).collect();
+        assert_eq!(paths, [PathBuf::from("c"), PathBuf::from("b")]);
+        assert_eq!(tally.mistakes()[0].predicted, 0);
+        assert_eq!(tally.mistakes()[0].truth, 4);
+        assert!((tally.mistakes()[0].probability - 0.9).abs() < 1e-6);
+        assert!((tally.summary().accuracy - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn top3_is_unknown_when_a_ranking_is_too_short() {
+        let mut tally = Tally::new(5, 0);
+        tally.add(Path::new("a"), 1, &[(1, 0.9), (0, 0.05), (2, 0.01)]);
+        assert_eq!(tally.top3_accuracy(), Some(1.0));
+        tally.add(Path::new("b"), 1, &[(1, 0.9)]);
+        assert_eq!(tally.top3_accuracy(), None);
+        assert_eq!(tally.confusion().total(), 2);
+        // A model with two genres ranks everything it can: top-3 is still known.
+        let mut small = Tally::new(2, 0);
+        small.add(Path::new("a"), 1, &[(0, 0.7), (1, 0.3)]);
+        assert_eq!(small.top3_accuracy(), Some(1.0));
+    }
+
+    #[test]
+    fn gate_parses_bars_and_names_each_metric_below_its_bar() {
+        let bars = parse_gate("macro_f1=0.3, Accuracy=0.4,top3-accuracy=0.5").unwrap();
+        assert_eq!(bars.len(), 3);
+        assert_eq!(bars[1].metric, Metric::Accuracy);
+        let summary = Summary {
+            accuracy: 0.45,
+            balanced_accuracy: 0.2,
+            macro_f1: 0.25,
+            weighted_f1: 0.3,
+            top3_accuracy: None,
+        };
+        let failures = gate_failures(&summary, &bars);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].starts_with("macro_f1 is 0.2500, below the bar of 0.3000"));
+        assert!(failures[1].contains("top3_accuracy could not be measured"));
+        let passing = parse_gate("accuracy=0.45").unwrap();
+        assert!(gate_failures(&summary, &passing).is_empty());
+    }
+
+    #[test]
+    fn gate_rejects_unknown_metrics_bad_numbers_and_percentages() {
+        assert!(parse_gate("f2=0.3")
+            .unwrap_err()
+            .contains("unknown metric \"f2\""));
+        assert!(parse_gate("accuracy").unwrap_err().contains("METRIC=VALUE"));
+        assert!(parse_gate("accuracy=high")
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(parse_gate("accuracy=40").unwrap_err().contains("not 40"));
+        assert!(parse_gate(" , ").is_err());
     }
 }

@@ -1,4 +1,211 @@
+//! `covergenre-eval`: how well a model tells genres on labelled covers. Parses arguments, calls
+//! [`covergenre::evaluate`] and [`covergenre::report`], maps the outcome to an exit code.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use covergenre::data::Split;
+use covergenre::evaluate::predictions::{self, Labels};
+use covergenre::evaluate::{model, Described, EvalSettings};
+use covergenre::exit;
+use covergenre::infer::pipeline::PipelineOptions;
+use covergenre::metrics::{gate_failures, parse_bar, Bar};
+use covergenre::report::formats::{self, Format};
+use covergenre::report::{plot, EvalReport};
+use covergenre::util::write_atomic;
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+EXAMPLES:
+  # The shipped model on the test split, as tables
+  covergenre-eval --data ../shared/data/covers-v1
+
+  # A CI gate: exit 1 when macro-F1 or accuracy falls below its bar; markdown for the job summary
+  covergenre-eval --model run/best.onnx --data covers --format markdown \\
+      --fail-under macro_f1=0.3,accuracy=0.4 >> \"$GITHUB_STEP_SUMMARY\"
+
+  # Two models side by side on the dev split, with a heatmap of the first
+  covergenre-eval --data covers --split dev --compare a.onnx b.onnx --plot confusion.png
+
+  # Evaluate classify's output without running a model (labels from the covers' genre folders)
+  covergenre-classify covers/test --format csv --output preds.csv
+  covergenre-eval --predictions preds.csv --errors 10
+
+EXIT CODES:
+  0 all went well; 1 a --fail-under bar was missed; 2 bad arguments or a fatal error;
+  3 finished, but some covers could not be read (they are listed and left out)";
+
+/// Evaluate a genre model on labelled album covers: confusion matrix, per-genre precision,
+/// recall and F1, accuracy, balanced accuracy, macro/weighted F1 and top-3 accuracy beside the
+/// majority-genre baseline.
+#[derive(Debug, Parser)]
+#[command(name = "covergenre-eval", version, after_help = EXAMPLES)]
+struct Args {
+    /// The ONNX model to evaluate [default: the shipped model].
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    model: Option<PathBuf>,
+    /// Labelled covers, in any layout the data layer reads.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Which split to evaluate [default: test, or everything when the data has no splits].
+    #[arg(long, value_enum)]
+    split: Option<SplitChoice>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit 1 when a metric is below its bar, e.g. `macro_f1=0.3,accuracy=0.4`. Metrics:
+    /// accuracy, balanced_accuracy, macro_f1, weighted_f1, top3_accuracy.
+    #[arg(long, value_name = "METRIC=VALUE[,...]", value_delimiter = ',', value_parser = parse_bar)]
+    fail_under: Vec<Bar>,
+    /// Draw the confusion matrix as a row-normalised heatmap PNG.
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
+    /// Several models side by side on the same covers.
+    #[arg(long, value_name = "MODEL", num_args = 2..)]
+    compare: Vec<PathBuf>,
+    /// Evaluate a covergenre-classify CSV or JSONL file instead of running a model.
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
+    predictions: Option<PathBuf>,
+    /// List the N most confident wrong predictions.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    errors: usize,
+    /// Decode threads (inference runs beside them).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Images per inference batch.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    batch_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SplitChoice {
+    Test,
+    Dev,
+    Train,
+    All,
+}
+
 fn main() {
-    eprintln!("covergenre-eval: not written yet");
-    std::process::exit(covergenre::exit::FATAL);
+    let args = Args::parse();
+    let code = match run(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("covergenre-eval: error: {error:#}");
+            exit::FATAL
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(args: &Args) -> Result<i32> {
+    let reports = if let Some(file) = &args.predictions {
+        vec![evaluate_predictions_file(args, file)?]
+    } else {
+        evaluate_models(args)?
+    };
+    emit(args, &reports)?;
+    Ok(exit_code(args, &reports))
+}
+
+fn evaluate_predictions_file(args: &Args, file: &std::path::Path) -> Result<EvalReport> {
+    if args.data.is_some() {
+        bail!("--predictions with --data is not supported yet: labels come from each cover's genre folder");
+    }
+    let read = predictions::read_predictions(file)?;
+    let labels = Labels::ParentFolder;
+    let genres = predictions::genres_seen(&read, &labels);
+    let described = Described {
+        model: file.display().to_string(),
+        covers: "the covers listed in the file (labels from their genre folders)".into(),
+    };
+    Ok(predictions::evaluate_predictions(
+        read,
+        &labels,
+        &genres,
+        args.errors,
+        described,
+    ))
+}
+
+fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
+    let Some(data) = &args.data else {
+        bail!("--data DIR is required to evaluate a model (or give --predictions FILE)");
+    };
+    let split = args.split.map(|s| match s {
+        SplitChoice::Test => model::SplitChoice::One(Split::Test),
+        SplitChoice::Dev => model::SplitChoice::One(Split::Dev),
+        SplitChoice::Train => model::SplitChoice::One(Split::Train),
+        SplitChoice::All => model::SplitChoice::All,
+    });
+    let (dataset, samples, covers) = model::load_covers(data, split)?;
+    let settings = EvalSettings {
+        pipeline: PipelineOptions {
+            threads: args.threads.unwrap_or(PipelineOptions::default().threads),
+            batch_size: args.batch_size.max(1),
+            strict: false,
+        },
+        keep_errors: args.errors,
+    };
+    let models = if args.compare.is_empty() {
+        vec![args.model.clone().unwrap_or_else(shipped_model)]
+    } else {
+        args.compare.clone()
+    };
+    models
+        .iter()
+        .map(|m| model::evaluate_model_file(m, &dataset, &samples, &covers, &settings))
+        .collect()
+}
+
+/// The model shipped in the repository's models/ folder.
+fn shipped_model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/covergenre.onnx")
+}
+
+/// Prints (or writes) the report and draws the heatmap of the first model.
+fn emit(args: &Args, reports: &[EvalReport]) -> Result<()> {
+    for report in reports {
+        for failure in &report.failures {
+            eprintln!(
+                "covergenre-eval: skipped {}: {}",
+                failure.path.display(),
+                failure.reason
+            );
+        }
+    }
+    let text = formats::render(reports, args.format)?;
+    match &args.output {
+        Some(path) => write_atomic(path, text.as_bytes())
+            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    if let (Some(path), Some(first)) = (&args.plot, reports.first()) {
+        plot::write_heatmap(first, path)?;
+        eprintln!("covergenre-eval: heatmap written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// 1 when any model misses a bar (each miss named on stderr), else 3 when covers failed, else 0.
+fn exit_code(args: &Args, reports: &[EvalReport]) -> i32 {
+    let bars = &args.fail_under;
+    let mut gate_failed = false;
+    for report in reports {
+        for failure in gate_failures(&report.summary, bars) {
+            eprintln!(
+                "covergenre-eval: gate failed for {}: {failure}",
+                report.model
+            );
+            gate_failed = true;
+        }
+    }
+    if gate_failed {
+        exit::GATE_FAILED
+    } else if reports.iter().any(|r| !r.failures.is_empty()) {
+        exit::SOME_FILES_FAILED
+    } else {
+        exit::SUCCESS
+    }
 }

@@ -1,5 +1,6 @@
 //! onnxruntime inference: finding the runtime library, opening exported models (with their
-//! metadata), and running batches of resized images through them.
+//! metadata), and running batches of resized images through them. [`pipeline`] is the
+//! streaming decode -> batch -> predict engine shared by `covergenre-classify` and `covergenre-eval`.
 //!
 //! ort is built with `load-dynamic`: every ort call panics until the library is loaded, so
 //! everything here goes through [`init_runtime`] first and turns a missing library into an error.

@@ -1,0 +1,124 @@
+//! Evaluating an ONNX model on a discovered dataset: the glue between [`crate::data`],
+//! [`crate::infer::Model`] and [`super::evaluate_samples`]. Decoding is the data layer's
+//! (same orientation, resize filter and limits as classify), inference the model's own.
+
+use super::{evaluate_samples, Described, EvalSettings};
+use crate::data::decode::{decode_file, DecodeLimits};
+use crate::data::discover::{discover, DiscoverOptions};
+use crate::data::{Dataset, Sample, Split};
+use crate::infer::pipeline::{Decoder, Predictor, Source, SourceKind};
+use crate::infer::Model;
+use crate::preprocess::Preprocess;
+use crate::report::EvalReport;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+/// Decodes cover files to a model's input size.
+pub struct FileDecoder {
+    pub preprocess: Preprocess,
+    pub limits: DecodeLimits,
+}
+
+impl Decoder for FileDecoder {
+    fn image_len(&self) -> usize {
+        self.preprocess.image_len()
+    }
+    fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+        match &source.kind {
+            SourceKind::File(path) => {
+                decode_file(path, &self.preprocess, &self.limits).map_err(|e| e.to_string())
+            }
+            _ => Err("eval reads cover files only".into()),
+        }
+    }
+}
+
+/// A [`Model`] as the pipeline's predictor (a wrapper, so the impl cannot clash with others).
+pub struct ModelPredictor<'m>(pub &'m mut Model);
+
+impl Predictor for ModelPredictor<'_> {
+    fn classes(&self) -> usize {
+        self.0.genres().len()
+    }
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+        Ok(self.0.predict(images, n)?.probabilities)
+    }
+}
+
+/// Which covers of a dataset to evaluate: one split, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitChoice {
+    One(Split),
+    All,
+}
+
+/// Finds the dataset and picks its covers. With no choice: the test split when the data has
+/// splits on disk, everything when it has none (a generated test split would be arbitrary).
+pub fn load_covers(
+    root: &Path,
+    choice: Option<SplitChoice>,
+) -> Result<(Dataset, Vec<Sample>, String)> {
+    let dataset = discover(root, &DiscoverOptions::default())?;
+    let choice = choice.unwrap_or(if dataset.generated_splits {
+        SplitChoice::All
+    } else {
+        SplitChoice::One(Split::Test)
+    });
+    let (samples, name): (Vec<Sample>, &str) = match choice {
+        SplitChoice::All => (dataset.splits.values().flatten().cloned().collect(), "all"),
+        SplitChoice::One(split) => (dataset.split(split).to_vec(), split.as_str()),
+    };
+    if samples.is_empty() {
+        bail!("{}: no covers in the {name} split", root.display());
+    }
+    let described = format!("{} ({name})", root.display());
+    Ok((dataset, samples, described))
+}
+
+/// Evaluates one model file on the given covers.
+pub fn evaluate_model_file(
+    model_path: &Path,
+    dataset: &Dataset,
+    samples: &[Sample],
+    covers: &str,
+    settings: &EvalSettings,
+) -> Result<EvalReport> {
+    let mut model = Model::open(model_path, 1)?;
+    evaluate_model(
+        &mut model,
+        &model_path.display().to_string(),
+        dataset,
+        samples,
+        covers,
+        settings,
+    )
+}
+
+/// Evaluates an open model on the given covers.
+pub fn evaluate_model(
+    model: &mut Model,
+    name: &str,
+    dataset: &Dataset,
+    samples: &[Sample],
+    covers: &str,
+    settings: &EvalSettings,
+) -> Result<EvalReport> {
+    let decoder = FileDecoder {
+        preprocess: *model.preprocess(),
+        limits: DecodeLimits::default(),
+    };
+    let model_genres = model.genres().clone();
+    let described = Described {
+        model: name.to_string(),
+        covers: covers.to_string(),
+    };
+    evaluate_samples(
+        samples,
+        &dataset.genres,
+        &model_genres,
+        &decoder,
+        ModelPredictor(model),
+        settings,
+        described,
+    )
+}

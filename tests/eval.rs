@@ -1,0 +1,779 @@
+//! covergenre-eval: report formats, the CI gate, the heatmap, predictions files, evaluation
+//! through the shared pipeline, and eval against classify-style output on the same covers.
+
+mod common;
+
+use covergenre::data::{Sample, Skipped};
+use covergenre::evaluate::predictions::{self, Labels, PredictionsFile};
+use covergenre::evaluate::{evaluate_samples, map_labels, Described, EvalSettings};
+use covergenre::genres::GenreSet;
+use covergenre::infer::pipeline::{Decoder, PipelineOptions, Predictor, Source, SourceKind};
+use covergenre::metrics::Tally;
+use covergenre::report::formats::{self, Format};
+use covergenre::report::{plot, EvalReport};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+fn described(model: &str) -> Described {
+    Described {
+        model: model.into(),
+        covers: "covers (test)".into(),
+    }
+}
+
+/// Hand-worked: genres jazz, metal, folk; folk has no covers, metal is never predicted.
+/// truth:     jazz jazz jazz metal metal
+/// predicted: jazz jazz folk jazz  jazz
+/// accuracy 2/5; jazz P 1/2 R 2/3 F1 4/7; macro-F1 over jazz+metal = 2/7; weighted 12/35.
+fn hand_worked_report(model: &str) -> EvalReport {
+    let genres = GenreSet::from_slugs(["jazz", "metal", "folk"].map(String::from));
+    let mut tally = Tally::new(3, 2);
+    let covers: [(&str, usize, [f32; 3]); 5] = [
+        ("a.jpg", 0, [0.8, 0.1, 0.1]),
+        ("b.jpg", 0, [0.6, 0.3, 0.1]),
+        ("c.jpg", 0, [0.2, 0.1, 0.7]),
+        ("d.jpg", 1, [0.9, 0.05, 0.05]),
+        ("e.jpg", 1, [0.5, 0.2, 0.3]),
+    ];
+    for (path, truth, probabilities) in covers {
+        tally.add_probabilities(Path::new(path), truth, &probabilities);
+    }
+    let d = described(model);
+    EvalReport::from_tally(d.model, d.covers, &genres, &tally, vec![])
+}
+
+#[test]
+fn json_holds_every_number_under_stable_keys() {
+    let text = formats::render(&[hand_worked_report("m.onnx")], Format::Json).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["genres"], serde_json::json!(["jazz", "metal", "folk"]));
+    assert_eq!(
+        json["confusion"],
+        serde_json::json!([[2, 0, 1], [2, 0, 0], [0, 0, 0]])
+    );
+    assert!(close(json["accuracy"].as_f64().unwrap(), 0.4));
+    assert!(close(json["macro_f1"].as_f64().unwrap(), 2.0 / 7.0));
+    assert!(close(
+        json["balanced_accuracy"].as_f64().unwrap(),
+        1.0 / 3.0
+    ));
+    assert!(close(json["weighted_f1"].as_f64().unwrap(), 12.0 / 35.0));
+    assert!(close(json["top3_accuracy"].as_f64().unwrap(), 1.0));
+    assert!(close(json["baseline"]["accuracy"].as_f64().unwrap(), 0.6));
+    assert_eq!(json["baseline"]["genre"], "jazz");
+    assert_eq!(json["per_genre"][0]["support"], 3);
+    assert!(close(
+        json["per_genre"][0]["f1"].as_f64().unwrap(),
+        4.0 / 7.0
+    ));
+    assert_eq!(json["per_genre"][2]["in_macro_average"], false);
+    assert_eq!(json["absent_genres"], serde_json::json!(["folk"]));
+    assert_eq!(json["never_predicted"], serde_json::json!(["metal"]));
+    assert_eq!(json["errors"][0]["path"], "d.jpg");
+    // The JSON reads back into the same report.
+    let back: EvalReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, hand_worked_report("m.onnx"));
+}
+
+#[test]
+fn csv_has_one_number_per_row_and_parses_back() {
+    let text = formats::render(&[hand_worked_report("m.onnx")], Format::Csv).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["model", "scope", "metric", "value"]
+    );
+    let rows: Vec<[String; 4]> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            std::array::from_fn(|i| r[i].to_string())
+        })
+        .collect();
+    let value = |scope: &str, metric: &str| -> f64 {
+        let row = rows.iter().find(|r| r[1] == scope && r[2] == metric);
+        row.unwrap_or_else(|| panic!("no row {scope},{metric}"))[3]
+            .parse()
+            .unwrap()
+    };
+    assert!(close(value("overall", "macro_f1"), 2.0 / 7.0));
+    assert!(close(value("baseline", "weighted_f1"), 0.45));
+    assert!(close(value("jazz", "precision"), 0.5));
+    assert_eq!(value("confusion:jazz", "folk"), 1.0);
+    assert_eq!(value("confusion:metal", "jazz"), 2.0);
+    // 2 x (total + 5 metrics) + baseline genre + 3 genres x 5 + 9 confusion cells.
+    assert_eq!(rows.len(), 12 + 1 + 15 + 9);
+}
+
+#[test]
+fn table_and_markdown_show_names_on_both_axes_and_the_notes() {
+    let report = hand_worked_report("m.onnx");
+    let table = formats::render(std::slice::from_ref(&report), Format::Table).unwrap();
+    assert!(
+        table.contains("│ true \\ predicted │ Jazz │ Metal │ Folk │"),
+        "{table}"
+    );
+    assert!(
+        table.contains("│ Metal            │    2 │     0 │    0 │"),
+        "{table}"
+    );
+    assert!(table.contains("Folk (no covers)"));
+    assert!(table.contains("No covers of Folk here: shown, but left out of macro-F1"));
+    assert!(table.contains("Never predicted: Metal"));
+    assert!(table.contains("most frequent genre of these covers (Jazz, 3 of 5)"));
+    assert!(
+        table.contains("│ macro_f1          │ 0.2857 │            0.3750 │"),
+        "{table}"
+    );
+    assert!(table.contains("d.jpg") && table.contains("0.9000"));
+
+    let markdown = formats::render(&[report], Format::Markdown).unwrap();
+    assert!(
+        markdown.contains("| macro_f1 | 0.2857 | 0.3750 |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| Metal | 2 | 0 | 0 |"));
+    assert!(markdown.contains("|---|---:|---:|---:|"));
+    assert!(markdown.contains("> No covers of Folk here"));
+}
+
+#[test]
+fn several_models_sit_side_by_side() {
+    let reports = [hand_worked_report("a.onnx"), hand_worked_report("b.onnx")];
+    let json: Value =
+        serde_json::from_str(&formats::render(&reports, Format::Json).unwrap()).unwrap();
+    assert_eq!(json["models"].as_array().unwrap().len(), 2);
+    assert_eq!(json["models"][1]["model"], "b.onnx");
+    let table = formats::render(&reports, Format::Table).unwrap();
+    assert!(
+        table.contains("│ Metric            │ a      │ b      │ Majority baseline │"),
+        "{table}"
+    );
+    assert!(table.contains("F1 a") && table.contains("F1 b"));
+    let csv = formats::render(&reports, Format::Csv).unwrap();
+    assert!(
+        csv.contains("a.onnx,overall,accuracy,0.4") && csv.contains("b.onnx,overall,accuracy,0.4")
+    );
+}
+
+#[test]
+fn heatmap_is_a_png_of_the_expected_size_shaded_by_row_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plots/confusion.png");
+    plot::write_heatmap(&hand_worked_report("m.onnx"), &path).unwrap();
+    assert_eq!(
+        image::ImageFormat::from_path(&path).unwrap(),
+        image::ImageFormat::Png
+    );
+    let image = image::open(&path).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), plot::heatmap_size(3));
+    // Sample just inside each cell's corner (away from its text).
+    let pixel = |row, column| {
+        let (x, y) = plot::cell_origin(row, column);
+        image.get_pixel(x as u32 + 4, y as u32 + 4).0
+    };
+    let darkness = |p: [u8; 3]| 765 - p.iter().map(|&c| u32::from(c)).sum::<u32>();
+    assert_eq!(pixel(1, 1), [255, 255, 255], "an empty cell is white");
+    // Metal -> Jazz holds 100% of its row, Jazz -> Jazz 67%, Jazz -> Folk 33%.
+    assert!(darkness(pixel(1, 0)) > darkness(pixel(0, 0)));
+    assert!(darkness(pixel(0, 0)) > darkness(pixel(0, 2)));
+    assert!(darkness(pixel(0, 2)) > 0);
+    // Text was drawn: the title area is not blank.
+    let title_ink = (0..image.width())
+        .filter(|&x| image.get_pixel(x, 24).0 != [255, 255, 255])
+        .count();
+    assert!(title_ink > 20, "the title should be rendered");
+}
+
+// --- Predictions files ---------------------------------------------------------------------
+
+const CSV: &str = "path,genre,probability,top1,p1,top2,p2,top3,p3
+covers/jazz/a.jpg,jazz,0.8,jazz,0.8,metal,0.15,folk,0.05
+covers/metal/b.jpg,uncertain,0.4,jazz,0.4,metal,0.35,folk,0.25
+covers/metal/c.jpg,metal,0.9,metal,0.9,jazz,0.05,folk,0.05
+covers/jazz/bad.jpg,,,,,,,,
+covers/jazz/d.jpg,jazz,lots,jazz,lots,metal,0.1,folk,0.1
+";
+
+#[test]
+fn classify_csv_reads_back_with_bad_rows_named() {
+    let file = predictions::parse_csv(CSV, Path::new("p.csv")).unwrap();
+    assert_eq!(file.records.len(), 3);
+    // Under --min-confidence the genre column says "uncertain"; the ranking still knows.
+    assert_eq!(file.records[1].ranked[0], ("jazz".to_string(), 0.4));
+    assert_eq!(file.records[1].ranked.len(), 3);
+    assert_eq!(file.failures.len(), 2);
+    assert_eq!(file.failures[0].path, PathBuf::from("covers/jazz/bad.jpg"));
+    assert!(
+        file.failures[0].reason.contains("line 5: no genre"),
+        "{:?}",
+        file.failures
+    );
+    assert!(file.failures[1]
+        .reason
+        .contains("p1 \"lots\" is not a number"));
+}
+
+#[test]
+fn classify_jsonl_reads_back_in_each_shape() {
+    let text = r#"{"path":"covers/jazz/a.jpg","genre":"jazz","probability":0.8,"top":[{"genre":"jazz","probability":0.8},{"genre":"metal","probability":0.2}]}
+{"path":"covers/metal/b.jpg","top":[["metal",0.7],["jazz",0.3]]}
+{"path":"covers/metal/c.jpg","top1":"jazz","p1":0.6,"top2":"metal","p2":0.4}
+{"path":"covers/jazz/e.jpg","probabilities":{"metal":0.1,"jazz":0.9}}
+{"path":"covers/jazz/broken.jpg","error":"truncated JPEG"}
+not json
+
+"#;
+    let file = predictions::parse_jsonl(text, Path::new("p.jsonl"));
+    let firsts: Vec<&str> = file
+        .records
+        .iter()
+        .map(|r| r.ranked[0].0.as_str())
+        .collect();
+    assert_eq!(firsts, ["jazz", "metal", "jazz", "jazz"]);
+    assert_eq!(
+        file.records[3].ranked,
+        vec![("jazz".into(), 0.9), ("metal".into(), 0.1)]
+    );
+    assert_eq!(
+        file.failures[0],
+        Skipped {
+            path: "covers/jazz/broken.jpg".into(),
+            reason: "truncated JPEG".into()
+        }
+    );
+    assert!(
+        file.failures[1].reason.starts_with("line 6:"),
+        "{:?}",
+        file.failures
+    );
+    assert_eq!(file.failures.len(), 2);
+}
+
+#[test]
+fn predictions_are_scored_against_folder_labels() {
+    let file = predictions::parse_csv(CSV, Path::new("p.csv")).unwrap();
+    let genres = predictions::genres_seen(&file, &Labels::ParentFolder);
+    // jazz, metal and folk are MUMU genres: the report lists all twelve, like a MUMU model.
+    assert_eq!(genres.len(), 12);
+    let report = predictions::evaluate_predictions(
+        file,
+        &Labels::ParentFolder,
+        &genres,
+        5,
+        described("p.csv"),
+    );
+    // a: jazz->jazz, b: metal->jazz, c: metal->metal.
+    assert_eq!(report.total, 3);
+    assert!(close(report.summary.accuracy, 2.0 / 3.0));
+    assert!(close(report.summary.balanced_accuracy, 0.75)); // (1 + 1/2) / 2
+    assert_eq!(report.summary.top3_accuracy, Some(1.0));
+    assert_eq!(report.failures.len(), 2);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].truth, "metal");
+    assert_eq!(report.absent_genres.len(), 10);
+}
+
+#[test]
+fn predictions_outside_the_labelled_data_are_failures_not_guesses() {
+    let file = PredictionsFile {
+        records: vec![predictions::PredictionRecord {
+            path: "x/unknown.jpg".into(),
+            ranked: vec![("jazz".into(), 1.0)],
+        }],
+        failures: vec![],
+    };
+    let labels = Labels::Paths(Default::default());
+    let genres = GenreSet::from_slugs(["jazz".to_string()]);
+    let report = predictions::evaluate_predictions(file, &labels, &genres, 0, described("p.csv"));
+    assert_eq!(report.total, 0);
+    assert!(report.failures[0].reason.contains("no label"));
+}
+
+// --- Through the shared pipeline ------------------------------------------------------------
+
+/// Each test "image" is a one-byte file holding the genre the fake model will answer; a file
+/// whose byte is not a digit cannot be decoded.
+struct ByteDecoder;
+
+impl Decoder for ByteDecoder {
+    fn image_len(&self) -> usize {
+        1
+    }
+    fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+        let SourceKind::File(path) = &source.kind else {
+            return Err("not a file".into());
+        };
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        match bytes.as_slice() {
+            [b @ b'0'..=b'9'] => Ok(vec![b - b'0']),
+            _ => Err("not a test image".into()),
+        }
+    }
+}
+
+/// Puts 0.7 on the genre in the image, the rest spread evenly.
+struct ByteModel {
+    classes: usize,
+}
+
+impl Predictor for ByteModel {
+    fn classes(&self) -> usize {
+        self.classes
+    }
+    fn predict(&mut self, images: &[u8], n: usize) -> anyhow::Result<Vec<f32>> {
+        let rest = 0.3 / (self.classes - 1) as f32;
+        Ok((0..n)
+            .flat_map(|i| {
+                (0..self.classes).map(move |c| if c == images[i] as usize { 0.7 } else { rest })
+            })
+            .collect())
+    }
+}
+
+/// Writes covers under `<dir>/<genre>/<i>.img`; `answers[i]` is what the fake model will say.
+fn byte_covers(dir: &Path, data: &GenreSet, covers: &[(usize, &[u8])]) -> Vec<Sample> {
+    covers
+        .iter()
+        .enumerate()
+        .map(|(i, &(label, content))| {
+            let path = dir
+                .join(&data.get(label).unwrap().slug)
+                .join(format!("{i}.img"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+            Sample { path, label }
+        })
+        .collect()
+}
+
+fn settings() -> EvalSettings {
+    EvalSettings {
+        pipeline: PipelineOptions {
+            threads: 2,
+            batch_size: 3,
+            strict: false,
+        },
+        keep_errors: 3,
+    }
+}
+
+#[test]
+fn pipeline_evaluation_maps_genres_by_slug_and_lists_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // The data lists its genres in another order than the model, and lacks "folk".
+    let data = GenreSet::from_slugs(["metal", "jazz"].map(String::from));
+    let model = GenreSet::from_slugs(["jazz", "folk", "metal"].map(String::from));
+    // Answers are model indices: 0 jazz, 2 metal.
+    let covers: &[(usize, &[u8])] = &[
+        (0, b"2"),
+        (0, b"2"),
+        (0, b"0"),
+        (1, b"0"),
+        (1, b"0"),
+        (1, b"garbage"),
+    ];
+    let samples = byte_covers(dir.path(), &data, covers);
+    let report = evaluate_samples(
+        &samples,
+        &data,
+        &model,
+        &ByteDecoder,
+        ByteModel { classes: 3 },
+        &settings(),
+        described("fake.onnx"),
+    )
+    .unwrap();
+    assert_eq!(report.genres, ["jazz", "folk", "metal"]);
+    // Rows: jazz (2 right), folk (none), metal (2 right, 1 called jazz).
+    assert_eq!(
+        report.confusion,
+        vec![vec![2, 0, 0], vec![0, 0, 0], vec![1, 0, 2]]
+    );
+    assert_eq!(report.absent_genres, ["folk"]);
+    assert_eq!(report.failures.len(), 1);
+    assert!(report.failures[0].path.ends_with("5.img"));
+    assert_eq!(report.failures[0].reason, "not a test image");
+    assert!(close(report.summary.accuracy, 0.8));
+    assert!(close(
+        report.summary.balanced_accuracy,
+        (1.0 + 2.0 / 3.0) / 2.0
+    ));
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(
+        (
+            report.errors[0].truth.as_str(),
+            report.errors[0].predicted.as_str()
+        ),
+        ("metal", "jazz")
+    );
+}
+
+#[test]
+fn data_genres_the_model_lacks_are_a_clear_error() {
+    let data = GenreSet::from_slugs(["jazz", "polka"].map(String::from));
+    let model = GenreSet::from_slugs(["jazz", "metal"].map(String::from));
+    let err = map_labels(&data, &model).unwrap_err().to_string();
+    assert!(err.contains("the model does not know: polka"), "{err}");
+    assert!(err.contains("jazz, metal"));
+}
+
+/// Writes what classify writes for each outcome (CSV, top-3), then evaluates that file: the
+/// numbers must equal those of evaluating through the pipeline directly.
+#[test]
+fn eval_numbers_equal_those_from_a_classify_csv_of_the_same_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let genres = GenreSet::from_slugs(["jazz", "metal", "reggae", "country"].map(String::from));
+    let covers: &[(usize, &[u8])] = &[
+        (0, b"0"),
+        (0, b"1"),
+        (1, b"1"),
+        (1, b"3"),
+        (2, b"2"),
+        (2, b"0"),
+        (3, b"3"),
+    ];
+    let samples = byte_covers(dir.path(), &genres, covers);
+    let direct = evaluate_samples(
+        &samples,
+        &genres,
+        &genres,
+        &ByteDecoder,
+        ByteModel { classes: 4 },
+        &settings(),
+        described("m.onnx"),
+    )
+    .unwrap();
+
+    let mut csv = String::from("path,genre,probability,top1,p1,top2,p2,top3,p3\n");
+    let mut model = ByteModel { classes: 4 };
+    for sample in &samples {
+        let image = ByteDecoder
+            .decode(&Source::file(sample.path.clone()))
+            .unwrap();
+        let probabilities = model.predict(&image, 1).unwrap();
+        let top = covergenre::metrics::top_k(&probabilities, 3);
+        let slug = |i: usize| genres.get(i).unwrap().slug.clone();
+        let ranked: Vec<String> = top
+            .iter()
+            .map(|&g| format!("{},{}", slug(g), probabilities[g]))
+            .collect();
+        csv += &format!(
+            "{},{},{},{}\n",
+            sample.path.display(),
+            slug(top[0]),
+            probabilities[top[0]],
+            ranked.join(",")
+        );
+    }
+    let file = predictions::parse_csv(&csv, Path::new("p.csv")).unwrap();
+    let labels = Labels::ParentFolder;
+    let from_file =
+        predictions::evaluate_predictions(file, &labels, &genres, 3, described("m.onnx"));
+    assert_eq!(from_file.confusion, direct.confusion);
+    assert_eq!(from_file.summary, direct.summary);
+    assert_eq!(from_file.per_genre, direct.per_genre);
+    assert_eq!(from_file.baseline, direct.baseline);
+}
+
+// --- The binary ---------------------------------------------------------------------------
+
+fn eval_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_covergenre-eval"))
+}
+
+/// A predictions CSV whose covers live in genre folders: accuracy 2/3, macro-F1 2/3 * ...
+fn write_predictions(dir: &Path) -> PathBuf {
+    let text = CSV.replace("covers/", &format!("{}/", dir.display()));
+    let path = dir.join("preds.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn gate_exits_1_naming_each_metric_below_its_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    let preds = write_predictions(dir.path());
+    let out = eval_bin()
+        .args([
+            "--format",
+            "json",
+            "--fail-under",
+            "macro_f1=0.99,accuracy=0.5",
+            "--fail-under",
+            "top3_accuracy=0.9",
+            "--predictions",
+        ])
+        .arg(&preds)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("macro_f1 is 0.6667, below the bar of 0.9900"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("accuracy is"),
+        "accuracy 0.667 passes its bar of 0.5: {stderr}"
+    );
+    // The report is still printed, and the bad rows are named.
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(close(json["accuracy"].as_f64().unwrap(), 2.0 / 3.0));
+    assert!(stderr.contains("bad.jpg"));
+}
+
+#[test]
+fn passing_gate_with_failed_rows_exits_3_and_a_bad_gate_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let preds = write_predictions(dir.path());
+    let out = eval_bin()
+        .args(["--fail-under", "accuracy=0.6", "--predictions"])
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = eval_bin()
+        .args(["--fail-under", "accuracy=60", "--predictions"])
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write 0.4, not 40"));
+    let out = eval_bin()
+        .args(["--predictions"])
+        .arg(dir.path().join("missing.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.csv"));
+}
+
+#[test]
+fn output_and_plot_files_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let preds = write_predictions(dir.path());
+    let (report, png) = (
+        dir.path().join("out/report.md"),
+        dir.path().join("heat.png"),
+    );
+    let out = eval_bin()
+        .args(["--format", "markdown", "--errors", "5", "--output"])
+        .arg(&report)
+        .arg("--plot")
+        .arg(&png)
+        .arg("--predictions")
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "the report goes to --output");
+    let markdown = std::fs::read_to_string(&report).unwrap();
+    assert!(markdown.contains("#### Most confident mistakes"));
+    assert_eq!(image::open(&png).unwrap().width(), plot::heatmap_size(12).0);
+}
+
+#[test]
+fn help_has_examples() {
+    let out = eval_bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("EXAMPLES:") && help.contains("--fail-under macro_f1=0.3"));
+}
+
+// --- A real ONNX model, end to end ----------------------------------------------------------
+
+mod real_model {
+    use super::*;
+    use covergenre::evaluate::model;
+    use covergenre::export::{self, Weights};
+    use covergenre::infer::pipeline::{self as pipe};
+    use covergenre::infer::Model;
+    use covergenre::preprocess::{Normalisation, Preprocess};
+    use covergenre::report::classify::{self as classify_report, Record, RecordWriter};
+    use covergenre::spec::{self, Layer};
+
+    /// Mean-colour model: genre g (red, green, blue) scores 10 * mean(channel g) - 1; a fourth
+    /// genre, folk, has no weights and a low bias, so it is never predicted (and has no covers).
+    fn colour_model(dir: &Path) -> PathBuf {
+        let mut spec = spec::variant("baseline").unwrap();
+        spec.name = "colour".into();
+        spec.preprocess = Preprocess::square(24, Normalisation::UNIT);
+        spec.layers = vec![Layer::GlobalAvgPool, Layer::Logits];
+        let genres = GenreSet::from_slugs(["red", "green", "blue", "folk"].map(String::from));
+        let mut w = vec![0.0f32; 12];
+        for g in 0..3 {
+            w[g * 3 + g] = 10.0;
+        }
+        let weights = Weights::from([
+            ("1.weight".to_string(), (vec![4, 3], w)),
+            (
+                "1.bias".to_string(),
+                (vec![4], vec![-1.0, -1.0, -1.0, -5.0]),
+            ),
+        ]);
+        let metadata = export::metadata_for(&spec, &genres, Default::default());
+        let bytes = export::onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap();
+        let path = dir.join("colour.onnx");
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Split folders of coloured covers (test: 4 per genre), one red cover filed under blue,
+    /// and one text file named .png.
+    fn coloured_covers(root: &Path) {
+        common::split_folders(root, &["red", "blue", "green"], [2, 1, 4], 32);
+        common::write_image(
+            &root.join("test/blue/mislabelled.png"),
+            &common::genre_cover(0, 99, 32),
+        );
+        std::fs::write(root.join("test/green/broken.png"), b"not an image").unwrap();
+    }
+
+    #[test]
+    fn eval_on_a_model_equals_eval_of_classify_output_on_the_same_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_path = colour_model(dir.path());
+        let data = dir.path().join("covers");
+        coloured_covers(&data);
+
+        // Eval through the binary, on the model.
+        let out = eval_bin()
+            .args([
+                "--format",
+                "json",
+                "--errors",
+                "3",
+                "--threads",
+                "2",
+                "--model",
+            ])
+            .arg(&model_path)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "one broken cover: {stderr}");
+        assert!(
+            stderr.contains("broken.png") && stderr.contains("not an image"),
+            "{stderr}"
+        );
+        let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(direct["total"], 13);
+        // Only the mislabelled cover is wrong: predicted red, labelled blue.
+        assert!(close(direct["accuracy"].as_f64().unwrap(), 12.0 / 13.0));
+        assert_eq!(direct["absent_genres"], serde_json::json!(["folk"]));
+        assert_eq!(direct["errors"][0]["truth"], "blue");
+        assert_eq!(direct["errors"][0]["predicted"], "red");
+
+        // Classify's writer on the same covers, then eval --predictions on its CSV.
+        let (dataset, samples, _) = model::load_covers(&data, None).unwrap();
+        let mut net = Model::open(&model_path, 1).unwrap();
+        let genres = net.genres().clone();
+        let decoder = model::FileDecoder {
+            preprocess: *net.preprocess(),
+            limits: Default::default(),
+        };
+        let mut csv = Vec::new();
+        {
+            let mut writer = RecordWriter::new(&mut csv, classify_report::Format::Csv, 3).unwrap();
+            let sources = samples.iter().map(|s| Ok(Source::file(s.path.clone())));
+            let options = PipelineOptions {
+                threads: 2,
+                batch_size: 4,
+                strict: false,
+            };
+            pipe::run_with(
+                sources,
+                &decoder,
+                model::ModelPredictor(&mut net),
+                &options,
+                |outcome| {
+                    if let Ok(item) = outcome {
+                        writer
+                            .record(&Record::new(&item, &genres, 3, None))
+                            .unwrap();
+                    }
+                },
+            )
+            .unwrap();
+            writer.finish(&Default::default()).unwrap();
+        }
+        let preds = dir.path().join("preds.csv");
+        std::fs::write(&preds, csv).unwrap();
+        let out = eval_bin()
+            .args(["--format", "json", "--predictions"])
+            .arg(&preds)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let from_file: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in [
+            "total",
+            "accuracy",
+            "balanced_accuracy",
+            "macro_f1",
+            "weighted_f1",
+            "top3_accuracy",
+        ] {
+            let (a, b) = (&direct[key], &from_file[key]);
+            assert!(
+                close(a.as_f64().unwrap(), b.as_f64().unwrap()),
+                "{key}: {a} vs {b}"
+            );
+        }
+        for genre in dataset.genres.iter() {
+            let find = |v: &Value| {
+                v["per_genre"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|g| g["genre"] == genre.slug.as_str())
+                    .cloned()
+                    .unwrap()
+            };
+            assert_eq!(find(&direct), find(&from_file), "{}", genre.slug);
+        }
+    }
+
+    #[test]
+    fn data_genres_unknown_to_the_model_stop_eval_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let model_path = colour_model(dir.path());
+        let data = dir.path().join("covers");
+        common::split_folders(&data, &["red", "purple"], [1, 1, 1], 32);
+        let out = eval_bin()
+            .arg("--model")
+            .arg(&model_path)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("the model does not know: purple"),
+            "{stderr}"
+        );
+    }
+}
