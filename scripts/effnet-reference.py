@@ -15,6 +15,7 @@ covergenre's Normalisation::EFFICIENTNET_LITE (pixel * scale + shift, in float32
 Usage:
     .deps/venv/bin/python scripts/effnet-reference.py [WEIGHTS.pth] [-o tests/data/effnet-lite0-reference.json]
     .deps/venv/bin/python scripts/effnet-reference.py WEIGHTS.pth --padding symmetric   # what-if
+    .deps/venv/bin/python scripts/effnet-reference.py --write-tiny-fixture tests/data/tiny-legacy.pth
 
 Writes the top-5 indices and logits, and all 1000 logits (6 decimals).
 """
@@ -183,6 +184,68 @@ def forward(t, x, mode):
     return t["_fc.weight"] @ pooled + t["_fc.bias"]
 
 
+def write_tiny_fixture(path):
+    """A tiny checkpoint in torch's legacy layout for the Rust reader's unit tests, written with
+    Python's own pickle (no torch): fake torch classes are registered so that pickle emits the
+    same GLOBALs, persistent ids and REDUCE calls torch.save does."""
+    import types
+
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*args):
+        raise NotImplementedError
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    storage_classes = {}
+    for name in ("FloatStorage", "LongStorage"):
+        cls = type(name, (), {"__module__": "torch", "__qualname__": name})
+        setattr(torch, name, cls)
+        storage_classes[name] = cls
+    sys.modules.setdefault("torch", torch)
+    sys.modules.setdefault("torch._utils", utils)
+
+    class Storage:
+        def __init__(self, key, kind, data):
+            self.key, self.kind, self.data = key, kind, np.asarray(data)
+
+    class Tensor:
+        def __init__(self, storage, offset, size, stride):
+            self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, self.args)
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", storage_classes[obj.kind], obj.key, "cpu", obj.data.size, None)
+            return None
+
+    weights = Storage("0", "FloatStorage", np.arange(6, dtype="<f4"))
+    means = Storage("1", "FloatStorage", np.array([9, 7, 8], dtype="<f4"))
+    count = Storage("2", "LongStorage", np.array([42], dtype="<i8"))
+    state = collections.OrderedDict()
+    state["conv.weight"] = Tensor(weights, 0, (2, 3), (1, 2))
+    state["bn.running_mean"] = Tensor(means, 1, (2,), (1,))
+    state["bn.num_batches_tracked"] = Tensor(count, 0, (), ())
+    state["shared"] = Tensor(weights, 3, (3,), (1,))
+    state._metadata = collections.OrderedDict([("conv", {"version": 1})])
+    with open(path, "wb") as f:
+        for header in (LEGACY_MAGIC, LEGACY_PROTOCOL,
+                       {"protocol_version": LEGACY_PROTOCOL, "little_endian": True,
+                        "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+            pickle.dump(header, f, protocol=2)
+        Pickler(f, protocol=2).dump(state)
+        storages = sorted([weights, means, count], key=lambda s: s.key)
+        pickle.dump([s.key for s in storages], f, protocol=2)
+        for s in storages:
+            f.write(struct.pack("<q", s.data.size))
+            f.write(s.data.tobytes())
+
+
 def default_weights():
     base = os.environ.get("COVERGENRE_WEIGHTS")
     if base is None:
@@ -197,7 +260,12 @@ def main():
     parser.add_argument("weights", nargs="?", default=None)
     parser.add_argument("-o", "--output", help="write the reference JSON here")
     parser.add_argument("--padding", choices=["tf-same", "symmetric"], default="tf-same")
+    parser.add_argument("--write-tiny-fixture", metavar="PATH",
+                        help="only write the tiny legacy checkpoint used by the Rust unit tests")
     args = parser.parse_args()
+    if args.write_tiny_fixture:
+        write_tiny_fixture(args.write_tiny_fixture)
+        return
     weights = args.weights or default_weights()
     tensors = load_legacy_state_dict(weights)
     logits = forward(tensors, normalise(reference_image()), args.padding).astype(np.float64)
