@@ -14,6 +14,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// A list that every reference to it sees, as in Python.
+pub type SharedList = Rc<RefCell<Vec<Value>>>;
+/// A dict (insertion-ordered pairs) that every reference to it sees.
+pub type SharedDict = Rc<RefCell<Vec<(Value, Value)>>>;
+
 /// A value read from a pickle.
 #[derive(Debug, Clone)]
 pub enum Value {
@@ -25,9 +30,9 @@ pub enum Value {
     Str(String),
     Bytes(Vec<u8>),
     Tuple(Vec<Value>),
-    List(Rc<RefCell<Vec<Value>>>),
+    List(SharedList),
     /// Insertion-ordered key/value pairs (pickle dicts may have unhashable-in-Rust keys).
-    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
+    Dict(SharedDict),
     /// A class or function reference (`module.name`), never resolved.
     Global {
         module: String,
@@ -332,14 +337,14 @@ impl Machine<'_> {
         self.stack.last().ok_or_else(|| anyhow!("empty stack"))
     }
 
-    fn list_top(&self) -> Result<Rc<RefCell<Vec<Value>>>> {
+    fn list_top(&self) -> Result<SharedList> {
         match self.top()? {
             Value::List(list) => Ok(list.clone()),
             other => bail!("expected a list, found a {}", other.kind()),
         }
     }
 
-    fn dict_top(&self) -> Result<Rc<RefCell<Vec<(Value, Value)>>>> {
+    fn dict_top(&self) -> Result<SharedDict> {
         match self.top()? {
             Value::Dict(dict) => Ok(dict.clone()),
             other => bail!("expected a dict, found a {}", other.kind()),
