@@ -4,13 +4,25 @@
 //! - [`decode`]: file -> RGB u8 HWC at the model's input size (EXIF orientation, alpha on white).
 //! - [`cache`]: decoded images cached as u8 on disk and in memory, keyed by file identity and size.
 //! - [`split`]: seeded, stratified splits.
+//! - [`inspect`]: the `covergenre-train --inspect` report (layout, counts, skipped files).
+//!
+//! [`load_samples`] ties them together: a list of samples in, their pixels out, bad files
+//! listed rather than fatal.
 
 pub mod cache;
 pub mod decode;
 pub mod discover;
+pub mod inspect;
 pub mod split;
 
+pub use cache::{CacheStats, ImageCache};
+pub use decode::{decode_bytes, decode_file, resize_rgb, DecodeError, DecodeLimits};
+pub use discover::{discover, DiscoverOptions};
+pub use split::{stratified_holdout, stratified_split};
+
 use crate::genres::GenreSet;
+use crate::preprocess::Preprocess;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -93,4 +105,71 @@ impl Dataset {
         }
         counts
     }
+}
+
+/// Decoded samples, in input order, without the ones that failed.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedImages {
+    /// N x H x W x 3, RGB u8, one image after another.
+    pub pixels: Vec<u8>,
+    pub labels: Vec<usize>,
+    pub paths: Vec<PathBuf>,
+    /// Files that could not be decoded, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+impl LoadedImages {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `index` (H x W x 3).
+    pub fn image(&self, index: usize, pre: &Preprocess) -> &[u8] {
+        let len = pre.image_len();
+        &self.pixels[index * len..(index + 1) * len]
+    }
+}
+
+/// Decodes (or fetches from `cache`) every sample in parallel, keeping their order. A file that
+/// fails is listed in `skipped` with its reason and the rest go on.
+pub fn load_samples(
+    samples: &[Sample],
+    pre: &Preprocess,
+    cache: &ImageCache,
+    limits: &decode::DecodeLimits,
+    progress_label: &str,
+) -> LoadedImages {
+    let bar = crate::util::progress_bar(samples.len() as u64, progress_label);
+    let results: Vec<_> = samples
+        .par_iter()
+        .map(|sample| {
+            let result = cache.load(&sample.path, pre, limits);
+            bar.inc(1);
+            result
+        })
+        .collect();
+    bar.finish_and_clear();
+
+    let mut loaded = LoadedImages {
+        pixels: Vec::with_capacity(samples.len() * pre.image_len()),
+        ..LoadedImages::default()
+    };
+    for (sample, result) in samples.iter().zip(results) {
+        match result {
+            Ok(pixels) => {
+                loaded.pixels.extend_from_slice(&pixels);
+                loaded.labels.push(sample.label);
+                loaded.paths.push(sample.path.clone());
+            }
+            Err(error) => loaded.skipped.push(Skipped {
+                path: sample.path.clone(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+    loaded
 }

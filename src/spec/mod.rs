@@ -473,7 +473,9 @@ pub fn output_shapes(
     Ok(shapes)
 }
 
-fn layer_output_shape(
+/// Shape of one layer's output given its input shape (channels, height, width); the builder
+/// and the ONNX writer use it to size Dense inputs and residual bodies.
+pub fn layer_output_shape(
     layer: &Layer,
     (c, h, w): (usize, usize, usize),
     classes: usize,

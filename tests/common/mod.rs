@@ -14,7 +14,10 @@ pub fn shared_covers(test: &str) -> Option<PathBuf> {
     if path.join("train").is_dir() {
         Some(path)
     } else {
-        eprintln!("SKIPPED {test}: {} not found (set COVERGENRE_SHARED_DATA to the covers-v1 folder)", path.display());
+        eprintln!(
+            "SKIPPED {test}: {} not found (set COVERGENRE_SHARED_DATA to the covers-v1 folder)",
+            path.display()
+        );
         None
     }
 }
@@ -23,7 +26,14 @@ pub fn shared_covers(test: &str) -> Option<PathBuf> {
 /// with per-image noise so no two covers are identical.
 pub fn genre_cover(genre: usize, seed: u64, size: u32) -> RgbImage {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ (genre as u64) << 32);
-    let palette = [[220u8, 40, 40], [40, 60, 220], [40, 200, 60], [230, 200, 40], [160, 40, 200], [40, 200, 210]];
+    let palette = [
+        [220u8, 40, 40],
+        [40, 60, 220],
+        [40, 200, 60],
+        [230, 200, 40],
+        [160, 40, 200],
+        [40, 200, 210],
+    ];
     let base = palette[genre % palette.len()];
     let vertical = genre % 2 == 1;
     RgbImage::from_fn(size, size, |x, y| {
@@ -42,7 +52,13 @@ pub fn write_image(path: &Path, image: &RgbImage) {
 }
 
 /// `<root>/<genre>/<i>.png` for each genre name, `per_genre` covers each.
-pub fn genre_folders(root: &Path, genres: &[&str], per_genre: usize, size: u32, seed: u64) -> Vec<PathBuf> {
+pub fn genre_folders(
+    root: &Path,
+    genres: &[&str],
+    per_genre: usize,
+    size: u32,
+    seed: u64,
+) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     for (g, name) in genres.iter().enumerate() {
         for i in 0..per_genre {
@@ -57,6 +73,12 @@ pub fn genre_folders(root: &Path, genres: &[&str], per_genre: usize, size: u32, 
 /// `<root>/{train,dev,test}/<genre>/*.png` with the given number of covers per genre in each split.
 pub fn split_folders(root: &Path, genres: &[&str], per_split: [usize; 3], size: u32) {
     for (s, split) in ["train", "dev", "test"].iter().enumerate() {
-        genre_folders(&root.join(split), genres, per_split[s], size, 1000 * s as u64);
+        genre_folders(
+            &root.join(split),
+            genres,
+            per_split[s],
+            size,
+            1000 * s as u64,
+        );
     }
 }

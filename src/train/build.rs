@@ -1,0 +1,255 @@
+//! Spec -> tch module. The builder walks [`ModelSpec::layers`] exactly as the ONNX writer does and
+//! names every parameter with [`spec::param_prefix`], so trained weights, checkpoints and the exported
+//! graph all agree on "3.weight", "5.2.running_mean" and so on.
+
+use crate::preprocess::Preprocess;
+use crate::spec::{self, Layer, ModelSpec};
+use anyhow::{anyhow, Result};
+use std::collections::BTreeMap;
+use tch::{nn, Kind, Tensor};
+
+/// One built layer. Parameters live in the caller's `VarStore`; the blocks only hold handles.
+#[derive(Debug)]
+enum Block {
+    Conv(nn::Conv2D),
+    BatchNorm(nn::BatchNorm),
+    Relu,
+    Relu6,
+    MaxPool { kernel: i64, stride: i64 },
+    AvgPool { kernel: i64, stride: i64 },
+    GlobalAvgPool,
+    Flatten,
+    Linear(nn::Linear),
+    Dropout(f64),
+    ActivityL1(f64),
+    Residual(Vec<Block>),
+}
+
+/// A CNN built from a spec. Input: float NCHW, already normalised (see [`normalise`]).
+#[derive(Debug)]
+pub struct Network {
+    blocks: Vec<Block>,
+    classes: usize,
+    input: (i64, i64),
+}
+
+impl Network {
+    /// Builds the network's parameters under `vs`, one sub-path per layer index.
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, classes: usize) -> Result<Self> {
+        if classes == 0 {
+            return Err(anyhow!("{}: a model needs at least one class", spec.name));
+        }
+        // Validates the whole spec (kernels that fit, residuals that keep their shape) up front,
+        // so a bad spec is a clear error rather than a libtorch shape panic mid-training.
+        spec::output_shapes(spec, classes).map_err(|e| anyhow!("variant {}: {e}", spec.name))?;
+        let input = (
+            3,
+            spec.preprocess.height as usize,
+            spec.preprocess.width as usize,
+        );
+        let (blocks, _) = build_blocks(vs, &[], &spec.layers, input, classes)?;
+        Ok(Self {
+            blocks,
+            classes,
+            input: (spec.preprocess.height as i64, spec.preprocess.width as i64),
+        })
+    }
+
+    /// Number of outputs (logits).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Input (height, width) the network was built for.
+    pub fn input_size(&self) -> (i64, i64) {
+        self.input
+    }
+
+    /// Returns (logits [N, classes], activity-L1 penalty as a scalar). Dropout and the L1
+    /// penalty act only when `train` is true; BatchNorm uses batch statistics (and updates its
+    /// running averages) only then.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
+        let mut penalty = Tensor::zeros([], (Kind::Float, x.device()));
+        let logits = run_blocks(&self.blocks, x, train, &mut penalty);
+        (logits, penalty)
+    }
+}
+
+type Shape = (usize, usize, usize);
+
+fn build_blocks(
+    vs: &nn::Path,
+    prefix: &[usize],
+    layers: &[Layer],
+    mut shape: Shape,
+    classes: usize,
+) -> Result<(Vec<Block>, Shape)> {
+    let mut blocks = Vec::with_capacity(layers.len());
+    for (index, layer) in layers.iter().enumerate() {
+        let mut path_indices = prefix.to_vec();
+        path_indices.push(index);
+        let path = vs.sub(spec::param_prefix(&[index]));
+        let (block, next) = build_block(&path, &path_indices, layer, shape, classes)?;
+        blocks.push(block);
+        shape = next;
+    }
+    Ok((blocks, shape))
+}
+
+fn build_block(
+    path: &nn::Path,
+    indices: &[usize],
+    layer: &Layer,
+    shape: Shape,
+    classes: usize,
+) -> Result<(Block, Shape)> {
+    let (channels, height, width) = shape;
+    let block = match layer {
+        Layer::Conv {
+            out,
+            kernel,
+            stride,
+            padding,
+            groups,
+            bias,
+        } => {
+            let config = nn::ConvConfig {
+                stride: *stride as i64,
+                padding: *padding as i64,
+                groups: *groups as i64,
+                bias: *bias,
+                ..Default::default()
+            };
+            Block::Conv(nn::conv2d(
+                path,
+                channels as i64,
+                *out as i64,
+                *kernel as i64,
+                config,
+            ))
+        }
+        Layer::BatchNorm => {
+            let config = nn::BatchNormConfig {
+                eps: spec::BATCH_NORM_EPS,
+                momentum: spec::BATCH_NORM_MOMENTUM,
+                // PyTorch and Keras start BatchNorm as the identity: gamma 1, beta 0.
+                ws_init: nn::Init::Const(1.0),
+                bs_init: nn::Init::Const(0.0),
+                ..Default::default()
+            };
+            Block::BatchNorm(nn::batch_norm2d(path, channels as i64, config))
+        }
+        Layer::Relu => Block::Relu,
+        Layer::Relu6 => Block::Relu6,
+        Layer::MaxPool { kernel, stride } => Block::MaxPool {
+            kernel: *kernel as i64,
+            stride: *stride as i64,
+        },
+        Layer::AvgPool { kernel, stride } => Block::AvgPool {
+            kernel: *kernel as i64,
+            stride: *stride as i64,
+        },
+        Layer::GlobalAvgPool => Block::GlobalAvgPool,
+        Layer::Flatten => Block::Flatten,
+        Layer::Dense { units } => Block::Linear(linear(path, channels * height * width, *units)),
+        Layer::Logits => Block::Linear(linear(path, channels * height * width, classes)),
+        Layer::Dropout { p } => Block::Dropout(*p),
+        Layer::ActivityL1 { weight } => Block::ActivityL1(*weight),
+        Layer::Residual { body } => {
+            let (inner, _) = build_blocks(path, indices, body, shape, classes)?;
+            Block::Residual(inner)
+        }
+    };
+    let next = spec::layer_output_shape(layer, shape, classes)
+        .map_err(|e| anyhow!("layer {}: {e}", spec::param_prefix(indices)))?;
+    Ok((block, next))
+}
+
+fn linear(path: &nn::Path, inputs: usize, outputs: usize) -> nn::Linear {
+    nn::linear(path, inputs as i64, outputs as i64, Default::default())
+}
+
+fn run_blocks(blocks: &[Block], x: &Tensor, train: bool, penalty: &mut Tensor) -> Tensor {
+    let mut x = x.shallow_clone();
+    for block in blocks {
+        x = run_block(block, &x, train, penalty);
+    }
+    x
+}
+
+fn run_block(block: &Block, x: &Tensor, train: bool, penalty: &mut Tensor) -> Tensor {
+    use nn::{Module, ModuleT};
+    match block {
+        Block::Conv(conv) => conv.forward(x),
+        Block::BatchNorm(bn) => bn.forward_t(x, train),
+        Block::Relu => x.relu(),
+        Block::Relu6 => x.clamp(0.0, 6.0),
+        Block::MaxPool { kernel, stride } => x.max_pool2d(
+            [*kernel, *kernel],
+            [*stride, *stride],
+            [0, 0],
+            [1, 1],
+            false,
+        ),
+        Block::AvgPool { kernel, stride } => x.avg_pool2d(
+            [*kernel, *kernel],
+            [*stride, *stride],
+            [0, 0],
+            false,
+            true,
+            None,
+        ),
+        Block::GlobalAvgPool => x.mean_dim([2i64, 3].as_slice(), true, Kind::Float),
+        Block::Flatten => x.flatten(1, -1),
+        // Dense layers also accept [N, C, 1, 1] straight from global pooling.
+        Block::Linear(linear) => linear.forward(&x.flatten(1, -1)),
+        Block::Dropout(p) => x.dropout(*p, train),
+        Block::ActivityL1(weight) => {
+            if train {
+                *penalty = &*penalty + x.abs().mean(Kind::Float) * *weight;
+            }
+            x.shallow_clone()
+        }
+        Block::Residual(body) => x + run_blocks(body, x, train, penalty),
+    }
+}
+
+/// u8 NHWC pixels -> normalised f32 NCHW, with the same per-channel `pixel * scale + shift` the
+/// ONNX graph applies ([`crate::preprocess::Normalisation::affine`]).
+pub fn normalise(pixels: &Tensor, pre: &Preprocess) -> Tensor {
+    let nchw = pixels.to_kind(Kind::Float).permute([0, 3, 1, 2]);
+    normalise_float(&nchw, pre)
+}
+
+/// Float NCHW pixels in [0, 255] (e.g. after augmentation) -> normalised network input.
+pub fn normalise_float(pixels: &Tensor, pre: &Preprocess) -> Tensor {
+    let affine = pre.normalisation.affine();
+    let device = pixels.device();
+    let scale = Tensor::from_slice(&affine.map(|(s, _)| s))
+        .view([1, 3, 1, 1])
+        .to_device(device);
+    let shift = Tensor::from_slice(&affine.map(|(_, b)| b))
+        .view([1, 3, 1, 1])
+        .to_device(device);
+    pixels * scale + shift
+}
+
+/// Every variable of a store (trainable weights and BatchNorm running statistics) as
+/// name -> (shape, row-major f32 values): the form the ONNX writer and safetensors use.
+pub fn named_weights(vs: &nn::VarStore) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    vs.variables()
+        .into_iter()
+        .map(|(name, tensor)| {
+            let shape = tensor.size().iter().map(|&d| d as usize).collect();
+            let flat = tensor
+                .detach()
+                .to_device(tch::Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous()
+                .flatten(0, -1);
+            let values = Vec::<f32>::try_from(&flat)
+                .expect("a contiguous f32 CPU tensor converts to Vec<f32>");
+            (name, (shape, values))
+        })
+        .collect()
+}

@@ -1,0 +1,502 @@
+//! The training loop for one run of one variant: batches, augmentation, loss, optimiser,
+//! per-epoch selection metrics, early stopping, the log, checkpoints and resume.
+
+use super::augment::augment;
+use super::build::{normalise_float, Network};
+use super::checkpoint::{self, RunState};
+use super::optim::Optimiser;
+use crate::metrics::Confusion;
+use crate::spec::{ModelSpec, Schedule};
+use crate::util::{progress_bar, write_atomic_with};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+pub const LOG_FILE: &str = "log.csv";
+pub const BEST_WEIGHTS: &str = "best.safetensors";
+/// Batch size for evaluation (no gradients, so larger than training batches).
+const EVAL_BATCH: i64 = 256;
+
+/// Decoded images in memory: u8 HWC each, all the same size, with their labels.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSet {
+    pub pixels: Vec<u8>,
+    pub labels: Vec<usize>,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ImageSet {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The images as one u8 NHWC tensor and the labels as i64, on `device`.
+    fn to_tensors(&self, device: Device) -> (Tensor, Tensor) {
+        let n = self.len() as i64;
+        let images = Tensor::from_slice(&self.pixels)
+            .view([n, self.height as i64, self.width as i64, 3])
+            .to_device(device);
+        let labels: Vec<i64> = self.labels.iter().map(|&l| l as i64).collect();
+        (images, Tensor::from_slice(&labels).to_device(device))
+    }
+}
+
+/// How to run one training run (the architecture and hyper-parameters are in the spec).
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub seed: u64,
+    pub device: Device,
+    /// The run's folder: log, checkpoint, best weights.
+    pub dir: PathBuf,
+    /// Continue from the folder's checkpoint if there is one.
+    pub resume: bool,
+    /// Stop after this many epochs as if the process had been killed (checkpoint written,
+    /// run not finished): how tests exercise `--resume`.
+    pub halt_after_epochs: Option<usize>,
+    /// Shown before progress lines, e.g. "baseline run 2/5".
+    pub label: String,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// The objective optimised (label smoothing, class weights and L1 penalty included).
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub train_macro_f1: f64,
+    /// Plain cross-entropy on the selection set (dev, or the held-back slice of train).
+    pub dev_loss: f64,
+    pub dev_accuracy: f64,
+    pub dev_macro_f1: f64,
+    pub dev_balanced_accuracy: f64,
+    pub learning_rate: f64,
+    pub seconds: f64,
+    /// Training images per second in this epoch (batching and augmentation included).
+    pub images_per_second: f64,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub history: Vec<EpochRecord>,
+    pub best: EpochRecord,
+    pub stopped_early: bool,
+    /// False when the run was halted (`halt_after_epochs`) before its last epoch.
+    pub finished: bool,
+    pub best_weights: PathBuf,
+}
+
+/// Trains `spec` on `train`, selecting on `select`, in `settings.dir`.
+pub fn fit(
+    spec: &ModelSpec,
+    classes: usize,
+    train: &ImageSet,
+    select: &ImageSet,
+    settings: &RunSettings,
+) -> Result<RunOutcome> {
+    validate(spec, train, select)?;
+    let _rng = super::rng_guard();
+    std::fs::create_dir_all(&settings.dir)
+        .with_context(|| format!("cannot create {}", settings.dir.display()))?;
+
+    tch::manual_seed(derive_seed(settings.seed, 0));
+    let vs = nn::VarStore::new(settings.device);
+    let net = Network::new(&vs.root(), spec, classes)?;
+    let mut optimiser = Optimiser::new(&vs, &spec.optimiser);
+    let mut state = initial_state(spec, classes, settings, &vs, &mut optimiser)?;
+
+    let (train_x, train_y) = train.to_tensors(settings.device);
+    let (select_x, select_y) = select.to_tensors(settings.device);
+    let class_weights = spec
+        .balanced_class_weights
+        .then(|| balanced_class_weights(&train.labels, classes).to_device(settings.device));
+    let steps_per_epoch = train.len().div_ceil(spec.batch_size);
+
+    while state.epochs_done < spec.epochs && !state.stopped_early {
+        let epoch = state.epochs_done + 1;
+        tch::manual_seed(derive_seed(settings.seed, epoch as u64));
+        let started = Instant::now();
+        let batch = Batches {
+            spec,
+            net: &net,
+            class_weights: class_weights.as_ref(),
+            steps_per_epoch,
+        };
+        let trained = batch.train_epoch(&train_x, &train_y, &mut optimiser, settings, epoch)?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let selected = evaluate(&net, spec, &select_x, &select_y, classes);
+        let record = EpochRecord {
+            epoch,
+            train_loss: trained.loss,
+            train_accuracy: trained.confusion.accuracy(),
+            train_macro_f1: trained.confusion.macro_f1(),
+            dev_loss: selected.loss,
+            dev_accuracy: selected.confusion.accuracy(),
+            dev_macro_f1: selected.confusion.macro_f1(),
+            dev_balanced_accuracy: selected.confusion.balanced_accuracy(),
+            learning_rate: optimiser.learning_rate(),
+            seconds: started.elapsed().as_secs_f64(),
+            images_per_second: train.len() as f64 / train_seconds.max(1e-9),
+        };
+        report_epoch(settings, spec, &record);
+        end_epoch(&mut state, record, spec, settings, &vs, &optimiser)?;
+        if settings.halt_after_epochs == Some(epoch) && epoch < spec.epochs {
+            return outcome(&state, settings, false);
+        }
+    }
+    outcome(&state, settings, true)
+}
+
+fn validate(spec: &ModelSpec, train: &ImageSet, select: &ImageSet) -> Result<()> {
+    if spec.epochs == 0 {
+        bail!("{}: epochs must be at least 1", spec.name);
+    }
+    if spec.batch_size == 0 {
+        bail!("{}: batch size must be at least 1", spec.name);
+    }
+    if !(spec.optimiser.learning_rate > 0.0 && spec.optimiser.learning_rate.is_finite()) {
+        bail!("{}: the learning rate must be a positive number", spec.name);
+    }
+    if train.is_empty() {
+        bail!("{}: no training images", spec.name);
+    }
+    if select.is_empty() {
+        bail!(
+            "{}: no images to select on (dev or held-back train)",
+            spec.name
+        );
+    }
+    let (h, w) = (
+        spec.preprocess.height as usize,
+        spec.preprocess.width as usize,
+    );
+    for (what, set) in [("training", train), ("selection", select)] {
+        if (set.height, set.width) != (h, w) || set.pixels.len() != set.len() * h * w * 3 {
+            bail!(
+                "{}: {what} images are {}x{} ({} bytes for {} images), the spec wants {h}x{w}",
+                spec.name,
+                set.height,
+                set.width,
+                set.pixels.len(),
+                set.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A fresh state, or the checkpoint's when resuming (weights and optimiser restored).
+fn initial_state(
+    spec: &ModelSpec,
+    classes: usize,
+    settings: &RunSettings,
+    vs: &nn::VarStore,
+    optimiser: &mut Optimiser,
+) -> Result<RunState> {
+    let fresh = RunState {
+        spec: spec.clone(),
+        seed: settings.seed,
+        classes,
+        epochs_done: 0,
+        optimiser_steps: 0,
+        history: Vec::new(),
+        best: None,
+        epochs_since_best: 0,
+        stopped_early: false,
+    };
+    let existing = checkpoint::load(&settings.dir)?;
+    let Some(saved) = existing else {
+        return Ok(fresh);
+    };
+    if !settings.resume {
+        bail!(
+            "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
+            settings.dir.display()
+        );
+    }
+    if (&saved.state.spec, saved.state.seed, saved.state.classes) != (spec, settings.seed, classes)
+    {
+        bail!(
+            "cannot resume {}: its checkpoint was made with other settings (variant, overrides, \
+             seed or genres differ); use the same command line, or another --out",
+            settings.dir.display()
+        );
+    }
+    saved.restore(vs, optimiser)?;
+    Ok(saved.state)
+}
+
+fn end_epoch(
+    state: &mut RunState,
+    record: EpochRecord,
+    spec: &ModelSpec,
+    settings: &RunSettings,
+    vs: &nn::VarStore,
+    optimiser: &Optimiser,
+) -> Result<()> {
+    let improved = state
+        .best
+        .as_ref()
+        .is_none_or(|best| record.dev_macro_f1 > best.dev_macro_f1);
+    if improved {
+        checkpoint::save_weights(&settings.dir.join(BEST_WEIGHTS), vs)?;
+        state.best = Some(record.clone());
+        state.epochs_since_best = 0;
+    } else {
+        state.epochs_since_best += 1;
+    }
+    state.stopped_early = spec
+        .early_stopping_patience
+        .is_some_and(|patience| state.epochs_since_best >= patience);
+    state.epochs_done = record.epoch;
+    state.optimiser_steps = optimiser.steps();
+    state.history.push(record);
+    write_log(&settings.dir.join(LOG_FILE), &state.history)?;
+    checkpoint::save(&settings.dir, vs, optimiser, state)
+}
+
+fn outcome(state: &RunState, settings: &RunSettings, finished: bool) -> Result<RunOutcome> {
+    let best = state
+        .best
+        .clone()
+        .context("the run ended before its first epoch")?;
+    Ok(RunOutcome {
+        history: state.history.clone(),
+        best,
+        stopped_early: state.stopped_early,
+        finished,
+        best_weights: settings.dir.join(BEST_WEIGHTS),
+    })
+}
+
+/// Writes the whole log (it is small) atomically, so a kill never leaves half a line.
+pub fn write_log(path: &Path, history: &[EpochRecord]) -> Result<()> {
+    write_atomic_with(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        for record in history {
+            csv.serialize(record)?;
+        }
+        csv.flush()?;
+        Ok(())
+    })
+}
+
+/// Reads a log written by [`write_log`].
+pub fn read_log(path: &Path) -> Result<Vec<EpochRecord>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("bad log {}", path.display()))
+}
+
+/// Independent, reproducible seeds per (run seed, stream): stream 0 initialises the weights,
+/// stream k seeds epoch k (SplitMix64 finaliser, so neighbouring seeds share nothing).
+pub fn derive_seed(seed: u64, stream: u64) -> i64 {
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(stream.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+
+/// sklearn's "balanced" weights, n / (k * n_c), over the k classes present; absent classes
+/// (Folk in covers-v1) get 0 since they never appear as targets.
+pub fn balanced_class_weights(labels: &[usize], classes: usize) -> Tensor {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
+    let weights: Vec<f32> = counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                labels.len() as f32 / (present * c) as f32
+            }
+        })
+        .collect();
+    Tensor::from_slice(&weights)
+}
+
+/// Learning rate at a global step for the spec's schedule.
+pub fn learning_rate_at(spec: &ModelSpec, step: usize, steps_per_epoch: usize) -> f64 {
+    let base = spec.optimiser.learning_rate;
+    match spec.schedule {
+        Schedule::Constant => base,
+        Schedule::Cosine { warmup_epochs } => {
+            let warmup = warmup_epochs * steps_per_epoch;
+            let total = spec.epochs * steps_per_epoch;
+            if step < warmup {
+                base * (step + 1) as f64 / warmup as f64
+            } else {
+                let progress = (step - warmup) as f64 / (total - warmup).max(1) as f64;
+                base * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            }
+        }
+    }
+}
+
+struct Batches<'a> {
+    spec: &'a ModelSpec,
+    net: &'a Network,
+    class_weights: Option<&'a Tensor>,
+    steps_per_epoch: usize,
+}
+
+struct EpochTotals {
+    loss: f64,
+    confusion: Confusion,
+}
+
+impl Batches<'_> {
+    fn train_epoch(
+        &self,
+        images: &Tensor,
+        labels: &Tensor,
+        optimiser: &mut Optimiser,
+        settings: &RunSettings,
+        epoch: usize,
+    ) -> Result<EpochTotals> {
+        let n = labels.size()[0];
+        let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).to_device(images.device());
+        let batch_size = self.spec.batch_size as i64;
+        let bar = progress_bar(self.steps_per_epoch as u64, &settings.label);
+        let mut confusion = Confusion::new(self.net.classes());
+        let (mut loss_sum, mut seen) = (0.0, 0i64);
+        for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
+            let global_step = (epoch - 1) * self.steps_per_epoch + step;
+            optimiser.set_learning_rate(learning_rate_at(
+                self.spec,
+                global_step,
+                self.steps_per_epoch,
+            ));
+            let index = order.narrow(0, start, batch_size.min(n - start));
+            let x = self.inputs(&images.index_select(0, &index));
+            let y = labels.index_select(0, &index);
+            let (logits, penalty) = self.net.forward_t(&x, true);
+            let loss = logits.cross_entropy_loss(
+                &y,
+                self.class_weights,
+                Reduction::Mean,
+                -100,
+                self.spec.label_smoothing,
+            ) + penalty;
+            optimiser.zero_grad();
+            loss.backward();
+            optimiser.step();
+            let batch_loss = loss.double_value(&[]);
+            if !batch_loss.is_finite() {
+                bail!(
+                    "{}: the loss became {batch_loss} in epoch {epoch}; try a lower learning rate",
+                    settings.label
+                );
+            }
+            let count = index.size()[0];
+            loss_sum += batch_loss * count as f64;
+            seen += count;
+            add_predictions(&mut confusion, &logits, &y);
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.4} acc {:.3}",
+                loss_sum / seen as f64,
+                confusion.accuracy()
+            ));
+        }
+        bar.finish_and_clear();
+        Ok(EpochTotals {
+            loss: loss_sum / seen.max(1) as f64,
+            confusion,
+        })
+    }
+
+    /// u8 NHWC batch -> augmented, normalised float NCHW.
+    fn inputs(&self, batch: &Tensor) -> Tensor {
+        // Permuting NHWC to NCHW without a copy leaves the data channels-last in memory, which
+        // libtorch's CPU convolutions handle natively.
+        let pixels = batch.to_kind(Kind::Float).permute([0, 3, 1, 2]);
+        let pixels = match &self.spec.augment {
+            Some(a) => augment(&pixels, a),
+            None => pixels,
+        };
+        normalise_float(&pixels, &self.spec.preprocess)
+    }
+}
+
+fn add_predictions(confusion: &mut Confusion, logits: &Tensor, labels: &Tensor) {
+    let predicted =
+        Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu)).unwrap_or_default();
+    let truth = Vec::<i64>::try_from(labels.to_device(Device::Cpu)).unwrap_or_default();
+    for (t, p) in truth.into_iter().zip(predicted) {
+        confusion.add(t as usize, p as usize);
+    }
+}
+
+/// Plain cross-entropy and a confusion matrix over a whole set, in inference mode.
+pub struct Evaluation {
+    pub loss: f64,
+    pub confusion: Confusion,
+}
+
+/// Evaluates a network on u8 NHWC images in batches, without gradients or dropout.
+pub fn evaluate(
+    net: &Network,
+    spec: &ModelSpec,
+    images: &Tensor,
+    labels: &Tensor,
+    classes: usize,
+) -> Evaluation {
+    let n = labels.size()[0];
+    let mut confusion = Confusion::new(classes);
+    let mut loss_sum = 0.0;
+    tch::no_grad(|| {
+        for start in (0..n).step_by(EVAL_BATCH as usize) {
+            let len = EVAL_BATCH.min(n - start);
+            let batch = images.narrow(0, start, len);
+            let x = normalise_float(
+                &batch.to_kind(Kind::Float).permute([0, 3, 1, 2]),
+                &spec.preprocess,
+            );
+            let y = labels.narrow(0, start, len);
+            let (logits, _) = net.forward_t(&x, false);
+            let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0);
+            loss_sum += loss.double_value(&[]);
+            add_predictions(&mut confusion, &logits, &y);
+        }
+    });
+    Evaluation {
+        loss: loss_sum / n.max(1) as f64,
+        confusion,
+    }
+}
+
+/// One plain line per epoch: the whole story in a log file, and the summary under a live bar.
+fn report_epoch(settings: &RunSettings, spec: &ModelSpec, r: &EpochRecord) {
+    let line = format!(
+        "{} epoch {}/{}: train loss {:.4} acc {:.3} | dev loss {:.4} acc {:.3} macro-F1 {:.3} | {:.1} s, {:.0} img/s",
+        settings.label,
+        r.epoch,
+        spec.epochs,
+        r.train_loss,
+        r.train_accuracy,
+        r.dev_loss,
+        r.dev_accuracy,
+        r.dev_macro_f1,
+        r.seconds,
+        r.images_per_second
+    );
+    // Printed on a terminal too: the bar is cleared by then, and the line stays as a record.
+    eprintln!("{line}");
+}
