@@ -101,7 +101,9 @@ fn discover_options(args: &Args) -> DiscoverOptions {
 }
 
 fn run_export(checkpoint: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<i32> {
-    let out = out.ok_or_else(|| anyhow::anyhow!("--export needs --out FILE.onnx: where to write the model"))?;
+    let out = out.ok_or_else(|| {
+        anyhow::anyhow!("--export needs --out FILE.onnx: where to write the model")
+    })?;
     let report = covergenre::export::export_checkpoint(checkpoint, out)?;
     println!("wrote {} ({report})", out.display());
     Ok(exit::SUCCESS)

@@ -1,8 +1,497 @@
-//! Pretrained-backbone variants (EfficientNet-Lite0). Filled in by the transfer-learning work.
+//! Pretrained-backbone variants: EfficientNet-Lite0 with ImageNet weights.
+//!
+//! The network is written with the ordinary [`Layer`]s, so the tch builder and the ONNX writer
+//! need nothing special for it:
+//!
+//! - stem: conv 3x3 stride 2 (32) + BN + ReLU6;
+//! - 16 MBConv blocks ([`LITE0_STAGES`]): expand 1x1 conv + BN + ReLU6 (when the ratio is not 1),
+//!   depthwise kxk conv + BN + ReLU6, project 1x1 conv + BN; wrapped in a [`Layer::Residual`] when
+//!   the block keeps the shape (stride 1, same channels), laid out flat otherwise. Lite has no
+//!   squeeze-excite and no swish;
+//! - head: conv 1x1 (1280) + BN + ReLU6, global average pooling, dropout 0.2, logits.
+//!
+//! **Padding.** The ImageNet weights come from TensorFlow, where the stride-2 convolutions use
+//! "SAME" padding: on an even input that pads one pixel less before than after (k=3: 0 and 1;
+//! k=5: 1 and 2). Symmetric `kernel / 2` padding would shift every stride-2 layer by a pixel
+//! (ImageNet check on a baboon photo: 0.84 with SAME vs 0.52 symmetric). Our Conv padding is
+//! symmetric, so such a layer is written as a (k+1)x(k+1) kernel with the larger padding, and the
+//! loader puts the checkpoint's kxk kernel in its bottom-right corner with a zero first row and
+//! column ([`CheckpointModule::kernel_offset`]): exactly TF "SAME", with standard convolutions.
+//!
+//! [`lite0_checkpoint_modules`] records where each module of the PyTorch checkpoint
+//! (`_conv_stem`, `_blocks.N._depthwise_conv`, `_bn1`, `_fc`, ...) sits in the layer list; it is
+//! built by the same walk as the layers, so the two cannot drift apart.
 
-use super::ModelSpec;
+use super::{Augment, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained, Schedule, TrainOn};
+use crate::preprocess::{Normalisation, Preprocess};
+
+/// Name of the variant.
+pub const LITE0_NAME: &str = "effnet-lite0";
+/// Name of the weights loader (`Pretrained::loader`).
+pub const LITE0_LOADER: &str = "efficientnet-lite0";
+/// File name of the weights inside the weights folder.
+pub const LITE0_WEIGHTS_FILE: &str = "efficientnet-lite0.pth";
+/// The input size the weights were trained at (and the TF padding was computed for).
+pub const LITE0_INPUT_SIZE: usize = 224;
+/// ImageNet classes of the checkpoint's own head.
+pub const IMAGENET_CLASSES: usize = 1000;
+
+const STEM_CHANNELS: usize = 32;
+const HEAD_CHANNELS: usize = 1280;
+const HEAD_DROPOUT: f64 = 0.2;
+
+/// One stage of MBConv blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    pub expand: usize,
+    pub kernel: usize,
+    /// Stride of the first block; the others use 1.
+    pub stride: usize,
+    pub out: usize,
+    pub repeats: usize,
+}
+
+const fn stage(expand: usize, kernel: usize, stride: usize, out: usize, repeats: usize) -> Stage {
+    Stage {
+        expand,
+        kernel,
+        stride,
+        out,
+        repeats,
+    }
+}
+
+/// EfficientNet-Lite0's stages (width and depth multipliers 1.0).
+pub const LITE0_STAGES: [Stage; 7] = [
+    stage(1, 3, 1, 16, 1),
+    stage(6, 3, 2, 24, 2),
+    stage(6, 5, 2, 40, 2),
+    stage(6, 3, 2, 80, 3),
+    stage(6, 5, 1, 112, 3),
+    stage(6, 5, 2, 192, 4),
+    stage(6, 3, 1, 320, 1),
+];
+
+/// Which kind of layer a checkpoint module was loaded into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    Conv,
+    BatchNorm,
+    /// The ImageNet classifier (`_fc`): loaded only when the head has as many classes.
+    Classifier,
+}
+
+/// Where one module of the PyTorch checkpoint lives in our layer list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointModule {
+    /// Module name in the checkpoint, without the parameter ("_blocks.3._depthwise_conv").
+    pub checkpoint: String,
+    /// Layer index path, as [`super::param_prefix`] takes it.
+    pub path: Vec<usize>,
+    pub kind: ModuleKind,
+    /// Zero rows and columns before the checkpoint kernel inside ours (TF "SAME" padding of a
+    /// stride-2 conv, see the module docs); 0 when the kernels have the same size.
+    pub kernel_offset: usize,
+}
+
+/// The layers of EfficientNet-Lite0 and where each checkpoint module went.
+#[derive(Debug, Clone)]
+pub struct Lite0Layout {
+    pub layers: Vec<Layer>,
+    pub modules: Vec<CheckpointModule>,
+    /// Index in `layers` of the first layer of each MBConv block.
+    pub block_starts: Vec<usize>,
+}
+
+/// TensorFlow "SAME" padding (before, after) of one spatial dimension.
+fn tf_same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
+/// A layer with the checkpoint module (name, kind, kernel offset) it takes weights from.
+type Named = (Layer, Option<(String, ModuleKind, usize)>);
+
+/// Conv (no bias: BN follows) + BN, with TF "SAME" padding at `size` pixels.
+fn conv_bn(
+    name: &str,
+    bn: &str,
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    size: usize,
+) -> [Named; 2] {
+    let (before, after) = tf_same_padding(size, kernel, stride);
+    let offset = after - before;
+    let conv = Layer::Conv {
+        out,
+        kernel: kernel + offset,
+        stride,
+        padding: after,
+        groups,
+        bias: false,
+    };
+    [
+        (conv, Some((name.to_string(), ModuleKind::Conv, offset))),
+        (
+            Layer::BatchNorm,
+            Some((bn.to_string(), ModuleKind::BatchNorm, 0)),
+        ),
+    ]
+}
+
+/// The layers of one MBConv block, at input size `size`.
+fn mbconv(
+    index: usize,
+    expand: usize,
+    kernel: usize,
+    stride: usize,
+    input: usize,
+    out: usize,
+    size: usize,
+) -> Vec<Named> {
+    let p = format!("_blocks.{index}.");
+    let hidden = input * expand;
+    let mut layers = Vec::new();
+    if expand != 1 {
+        layers.extend(conv_bn(
+            &format!("{p}_expand_conv"),
+            &format!("{p}_bn0"),
+            hidden,
+            1,
+            1,
+            1,
+            size,
+        ));
+        layers.push((Layer::Relu6, None));
+    }
+    layers.extend(conv_bn(
+        &format!("{p}_depthwise_conv"),
+        &format!("{p}_bn1"),
+        hidden,
+        kernel,
+        stride,
+        hidden,
+        size,
+    ));
+    layers.push((Layer::Relu6, None));
+    let size = size.div_ceil(stride);
+    layers.extend(conv_bn(
+        &format!("{p}_project_conv"),
+        &format!("{p}_bn2"),
+        out,
+        1,
+        1,
+        1,
+        size,
+    ));
+    layers
+}
+
+/// Collects layers and their checkpoint modules while walking the network.
+#[derive(Default)]
+struct Walk {
+    layout: Vec<Layer>,
+    modules: Vec<CheckpointModule>,
+}
+
+impl Walk {
+    fn record(&mut self, path: Vec<usize>, module: Option<(String, ModuleKind, usize)>) {
+        if let Some((checkpoint, kind, kernel_offset)) = module {
+            self.modules.push(CheckpointModule {
+                checkpoint,
+                path,
+                kind,
+                kernel_offset,
+            });
+        }
+    }
+
+    fn push_flat(&mut self, layers: Vec<Named>) {
+        for (layer, module) in layers {
+            self.record(vec![self.layout.len()], module);
+            self.layout.push(layer);
+        }
+    }
+
+    fn push_residual(&mut self, layers: Vec<Named>) {
+        let index = self.layout.len();
+        let mut body = Vec::with_capacity(layers.len());
+        for (inner, (layer, module)) in layers.into_iter().enumerate() {
+            self.record(vec![index, inner], module);
+            body.push(layer);
+        }
+        self.layout.push(Layer::Residual { body });
+    }
+}
+
+/// Builds EfficientNet-Lite0 as a layer list, with the checkpoint module of every parameterised layer.
+pub fn lite0_layout() -> Lite0Layout {
+    let mut walk = Walk::default();
+    let mut size = LITE0_INPUT_SIZE;
+    walk.push_flat(conv_bn("_conv_stem", "_bn0", STEM_CHANNELS, 3, 2, 1, size).into());
+    walk.push_flat(vec![(Layer::Relu6, None)]);
+    size = size.div_ceil(2);
+
+    let mut channels = STEM_CHANNELS;
+    let mut block_starts = Vec::new();
+    for s in LITE0_STAGES {
+        for repeat in 0..s.repeats {
+            let stride = if repeat == 0 { s.stride } else { 1 };
+            block_starts.push(walk.layout.len());
+            let block = mbconv(
+                block_starts.len() - 1,
+                s.expand,
+                s.kernel,
+                stride,
+                channels,
+                s.out,
+                size,
+            );
+            if stride == 1 && channels == s.out {
+                walk.push_residual(block);
+            } else {
+                walk.push_flat(block);
+            }
+            channels = s.out;
+            size = size.div_ceil(stride);
+        }
+    }
+
+    walk.push_flat(conv_bn("_conv_head", "_bn1", HEAD_CHANNELS, 1, 1, 1, size).into());
+    walk.push_flat(vec![
+        (Layer::Relu6, None),
+        (Layer::GlobalAvgPool, None),
+        (Layer::dropout(HEAD_DROPOUT), None),
+        (
+            Layer::Logits,
+            Some(("_fc".to_string(), ModuleKind::Classifier, 0)),
+        ),
+    ]);
+    Lite0Layout {
+        layers: walk.layout,
+        modules: walk.modules,
+        block_starts,
+    }
+}
+
+/// Where each checkpoint module of EfficientNet-Lite0 lives in [`lite0_layout`]'s layers.
+pub fn lite0_checkpoint_modules() -> Vec<CheckpointModule> {
+    lite0_layout().modules
+}
+
+/// `effnet-lite0`: the ImageNet backbone with a new genre head.
+///
+/// Phase 1 trains the head alone on features cached once (everything up to and including the
+/// global pooling is frozen, so no augmentation there); phase 2 fine-tunes the blocks at 7x7
+/// (blocks 12-15) and the head conv at a tenth of the learning rate, with augmentation.
+pub fn effnet_lite0() -> ModelSpec {
+    let layout = lite0_layout();
+    let pooled = layout
+        .layers
+        .iter()
+        .position(|l| matches!(l, Layer::GlobalAvgPool))
+        .expect("the layout has a global pooling");
+    ModelSpec {
+        name: LITE0_NAME.into(),
+        description: "EfficientNet-Lite0 with ImageNet weights, new genre head: head on cached \
+                      features, then blocks 12-15 fine-tuned at lr x0.1 with augmentation; 224x224"
+            .into(),
+        preprocess: Preprocess::square(LITE0_INPUT_SIZE as u32, Normalisation::EFFICIENTNET_LITE),
+        optimiser: Optimiser {
+            kind: OptimiserKind::AdamW,
+            learning_rate: 1e-3,
+            weight_decay: 1e-2,
+        },
+        schedule: Schedule::Cosine { warmup_epochs: 1 },
+        epochs: 16,
+        batch_size: 32,
+        early_stopping_patience: Some(4),
+        label_smoothing: 0.1,
+        balanced_class_weights: false,
+        augment: Some(Augment {
+            rotation_deg: 10.0,
+            shift: 0.1,
+            shear: 0.0,
+            zoom: 0.1,
+            horizontal_flip: true,
+            brightness: Some((0.8, 1.2)),
+        }),
+        train_on: TrainOn::Train,
+        pretrained: Some(Pretrained {
+            loader: LITE0_LOADER.into(),
+            frozen_layers: pooled + 1,
+            head_epochs: 10,
+            finetune_from_layer: layout.block_starts[12],
+            finetune_lr_scale: 0.1,
+        }),
+        layers: layout.layers,
+    }
+}
 
 /// Variants built on a pretrained backbone.
 pub fn variants() -> Vec<ModelSpec> {
-    Vec::new()
+    vec![effnet_lite0()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::output_shapes;
+    use super::*;
+
+    #[test]
+    fn tf_same_padding_is_asymmetric_only_for_stride_two_on_even_sizes() {
+        assert_eq!(tf_same_padding(224, 3, 2), (0, 1));
+        assert_eq!(tf_same_padding(112, 5, 2), (1, 2));
+        assert_eq!(tf_same_padding(56, 3, 1), (1, 1));
+        assert_eq!(tf_same_padding(14, 5, 1), (2, 2));
+        assert_eq!(tf_same_padding(7, 1, 1), (0, 0));
+        assert_eq!(tf_same_padding(225, 3, 2), (1, 1));
+    }
+
+    #[test]
+    fn lite0_has_the_published_shapes() {
+        let spec = effnet_lite0();
+        let shapes = output_shapes(&spec, IMAGENET_CLASSES).unwrap();
+        // Stem 112x112x32, then the stage outputs, head 7x7x1280, 1000 logits.
+        for expected in [
+            (32, 112, 112),
+            (16, 112, 112),
+            (24, 56, 56),
+            (40, 28, 28),
+            (80, 14, 14),
+            (112, 14, 14),
+            (192, 7, 7),
+            (320, 7, 7),
+            (1280, 7, 7),
+            (1280, 1, 1),
+        ] {
+            assert!(shapes.contains(&expected), "missing {expected:?}");
+        }
+        assert_eq!(*shapes.last().unwrap(), (IMAGENET_CLASSES, 1, 1));
+    }
+
+    #[test]
+    fn blocks_that_keep_their_shape_are_residual() {
+        let layout = lite0_layout();
+        assert_eq!(layout.block_starts.len(), 16);
+        let residual: Vec<usize> = (0..16)
+            .filter(|&b| {
+                matches!(
+                    layout.layers[layout.block_starts[b]],
+                    Layer::Residual { .. }
+                )
+            })
+            .collect();
+        // Every block but the first of each stage, and stage 1 (32 -> 16) has a single block.
+        assert_eq!(residual, vec![2, 4, 6, 7, 9, 10, 12, 13, 14]);
+    }
+
+    #[test]
+    fn every_checkpoint_module_points_at_a_layer_of_its_kind() {
+        let layout = lite0_layout();
+        let find = |path: &[usize]| -> &Layer {
+            match path {
+                [i] => &layout.layers[*i],
+                [i, j] => match &layout.layers[*i] {
+                    Layer::Residual { body } => &body[*j],
+                    other => panic!("{path:?} is inside {other:?}"),
+                },
+                _ => panic!("unexpected path {path:?}"),
+            }
+        };
+        // stem + head: conv + BN each; 16 blocks: 3 conv + 3 BN, but block 0 has no expansion.
+        assert_eq!(layout.modules.len(), 4 + 16 * 6 - 2 + 1);
+        for m in &layout.modules {
+            let layer = find(&m.path);
+            let ok = match m.kind {
+                ModuleKind::Conv => matches!(layer, Layer::Conv { bias: false, .. }),
+                ModuleKind::BatchNorm => matches!(layer, Layer::BatchNorm),
+                ModuleKind::Classifier => matches!(layer, Layer::Logits),
+            };
+            assert!(ok, "{} -> {:?} is {layer:?}", m.checkpoint, m.path);
+        }
+        let names: std::collections::HashSet<_> =
+            layout.modules.iter().map(|m| &m.checkpoint).collect();
+        assert_eq!(
+            names.len(),
+            layout.modules.len(),
+            "checkpoint names are unique"
+        );
+    }
+
+    #[test]
+    fn stride_two_convs_carry_the_tf_same_offset() {
+        let modules = lite0_checkpoint_modules();
+        let offset_of = |name: &str| {
+            modules
+                .iter()
+                .find(|m| m.checkpoint == name)
+                .unwrap()
+                .kernel_offset
+        };
+        assert_eq!(offset_of("_conv_stem"), 1);
+        for block in [1, 3, 5, 11] {
+            assert_eq!(
+                offset_of(&format!("_blocks.{block}._depthwise_conv")),
+                1,
+                "block {block}"
+            );
+        }
+        for block in [0, 2, 4, 6, 8, 12, 15] {
+            assert_eq!(
+                offset_of(&format!("_blocks.{block}._depthwise_conv")),
+                0,
+                "block {block}"
+            );
+        }
+        let shifted = modules.iter().filter(|m| m.kernel_offset > 0).count();
+        assert_eq!(shifted, 5);
+    }
+
+    #[test]
+    fn known_layers_land_where_expected() {
+        let modules = lite0_checkpoint_modules();
+        let path_of = |name: &str| {
+            modules
+                .iter()
+                .find(|m| m.checkpoint == name)
+                .unwrap()
+                .path
+                .clone()
+        };
+        assert_eq!(path_of("_conv_stem"), vec![0]);
+        assert_eq!(path_of("_bn0"), vec![1]);
+        // Block 0 (no expansion, 32 -> 16) is flat from index 3.
+        assert_eq!(path_of("_blocks.0._depthwise_conv"), vec![3]);
+        assert_eq!(path_of("_blocks.0._bn2"), vec![7]);
+        // Block 1 is flat (stride 2), block 2 a residual right after it.
+        assert_eq!(path_of("_blocks.1._expand_conv"), vec![8]);
+        assert_eq!(path_of("_blocks.2._expand_conv"), vec![16, 0]);
+        assert_eq!(path_of("_blocks.2._bn2"), vec![16, 7]);
+        let n = effnet_lite0().layers.len();
+        assert_eq!(path_of("_fc"), vec![n - 1]);
+        assert_eq!(path_of("_conv_head"), vec![n - 6]);
+    }
+
+    #[test]
+    fn the_frozen_part_ends_at_the_pooled_features() {
+        let spec = effnet_lite0();
+        let p = spec.pretrained.as_ref().unwrap();
+        assert!(matches!(
+            spec.layers[p.frozen_layers - 1],
+            Layer::GlobalAvgPool
+        ));
+        assert!(p.finetune_from_layer < p.frozen_layers);
+        let shapes = output_shapes(&spec, 12).unwrap();
+        assert_eq!(shapes[p.frozen_layers - 1], (HEAD_CHANNELS, 1, 1));
+        // Fine-tuning starts at the first 7x7 block after the stride-2 one (block 12).
+        assert_eq!(shapes[p.finetune_from_layer - 1], (192, 7, 7));
+        assert!(matches!(
+            spec.layers[p.finetune_from_layer],
+            Layer::Residual { .. }
+        ));
+    }
 }

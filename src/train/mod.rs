@@ -1,6 +1,7 @@
 //! Training with tch (libtorch), feature `train`.
 //!
 //! - [`build`]: spec -> tch [`build::Network`], parameter names shared with checkpoints and ONNX.
+//! - [`pretrained`]: reading PyTorch checkpoints into our VarStore (EfficientNet-Lite0).
 //! - [`augment`]: random affine + brightness on the training device.
 //! - [`optim`]: Adam / AdamW / SGD on tensors, so their state can be checkpointed.
 //! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod curves;
 pub mod fit;
 pub mod optim;
+pub mod pretrained;
 pub mod session;
 pub mod summary;
 pub use build::{named_weights, normalise, Network};

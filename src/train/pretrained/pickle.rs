@@ -1,0 +1,521 @@
+//! A small Python pickle reader: just enough of protocols 2-4 for PyTorch checkpoints.
+//!
+//! No maintained Rust pickle crate handles persistent ids (how torch.save refers to tensor
+//! storages), so this reads the opcodes torch.save emits into a [`Value`] tree and leaves the
+//! meaning of classes and persistent ids to the caller. Nothing is executed: a class reference is
+//! only recorded ([`Value::Global`]) and calling it gives an [`Value::Object`] that remembers the
+//! call, except `collections.OrderedDict`, which becomes a plain dict so items can be added.
+//!
+//! Lists, dicts and objects are shared (`Rc<RefCell<..>>`), as in Python: a memoised container
+//! that is filled later is seen filled when it is fetched from the memo again.
+
+use anyhow::{anyhow, bail, ensure, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A list that every reference to it sees, as in Python.
+pub type SharedList = Rc<RefCell<Vec<Value>>>;
+/// A dict (insertion-ordered pairs) that every reference to it sees.
+pub type SharedDict = Rc<RefCell<Vec<(Value, Value)>>>;
+
+/// A value read from a pickle.
+#[derive(Debug, Clone)]
+pub enum Value {
+    None,
+    Bool(bool),
+    /// Every pickle integer; i128 covers the 10-byte magic number of legacy torch files.
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Tuple(Vec<Value>),
+    List(SharedList),
+    /// Insertion-ordered key/value pairs (pickle dicts may have unhashable-in-Rust keys).
+    Dict(SharedDict),
+    /// A class or function reference (`module.name`), never resolved.
+    Global {
+        module: String,
+        name: String,
+    },
+    /// The result of calling a global (REDUCE, NEWOBJ), plus any BUILD state.
+    Object(Rc<RefCell<Object>>),
+    /// A persistent id, left for the caller to interpret.
+    Persistent(Box<Value>),
+}
+
+/// A recorded call `callable(*args)`, with the state BUILD gave it.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub callable: Value,
+    pub args: Vec<Value>,
+    pub state: Option<Value>,
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i128> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(*b as i128),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the global `module.name`.
+    pub fn is_global(&self, module: &str, name: &str) -> bool {
+        matches!(self, Value::Global { module: m, name: n } if m == module && n == name)
+    }
+
+    /// A short description for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::None => "None",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Tuple(_) => "tuple",
+            Value::List(_) => "list",
+            Value::Dict(_) => "dict",
+            Value::Global { .. } => "class reference",
+            Value::Object(_) => "object",
+            Value::Persistent(_) => "persistent id",
+        }
+    }
+}
+
+/// Reads one pickle starting at `bytes[start]`; returns the value and the offset just past STOP.
+pub fn read(bytes: &[u8], start: usize) -> Result<(Value, usize)> {
+    let mut machine = Machine {
+        input: bytes,
+        pos: start,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+    };
+    let value = machine.run()?;
+    Ok((value, machine.pos))
+}
+
+struct Machine<'a> {
+    input: &'a [u8],
+    pos: usize,
+    stack: Vec<Value>,
+    /// Stack heights at each MARK.
+    marks: Vec<usize>,
+    memo: HashMap<u32, Value>,
+}
+
+impl Machine<'_> {
+    fn run(&mut self) -> Result<Value> {
+        loop {
+            let at = self.pos;
+            let opcode = self.take(1)?[0];
+            if opcode == b'.' {
+                ensure!(
+                    self.marks.is_empty(),
+                    "pickle ends inside a MARK at byte {at}"
+                );
+                return self
+                    .stack
+                    .pop()
+                    .ok_or_else(|| anyhow!("pickle ends with an empty stack at byte {at}"));
+            }
+            self.step(opcode)
+                .map_err(|e| anyhow!("pickle opcode 0x{opcode:02x} at byte {at}: {e}"))?;
+        }
+    }
+
+    fn step(&mut self, opcode: u8) -> Result<()> {
+        match opcode {
+            0x80 => {
+                let protocol = self.take(1)?[0];
+                ensure!(protocol <= 5, "unsupported pickle protocol {protocol}");
+            }
+            0x95 => {
+                self.take(8)?; // FRAME: a length hint only
+            }
+            b'(' => self.marks.push(self.stack.len()),
+            b'N' => self.stack.push(Value::None),
+            0x88 => self.stack.push(Value::Bool(true)),
+            0x89 => self.stack.push(Value::Bool(false)),
+            b'J' => {
+                let v = i32::from_le_bytes(self.array()?);
+                self.stack.push(Value::Int(v.into()));
+            }
+            b'K' => {
+                let v = self.take(1)?[0];
+                self.stack.push(Value::Int(v.into()));
+            }
+            b'M' => {
+                let v = u16::from_le_bytes(self.array()?);
+                self.stack.push(Value::Int(v.into()));
+            }
+            0x8a => {
+                let n = self.take(1)?[0] as usize;
+                let v = long_from_le(self.take(n)?)?;
+                self.stack.push(Value::Int(v));
+            }
+            b'G' => {
+                let v = f64::from_be_bytes(self.array()?);
+                self.stack.push(Value::Float(v));
+            }
+            b'X' => {
+                let n = u32::from_le_bytes(self.array()?) as usize;
+                self.push_str(n)?;
+            }
+            0x8c => {
+                let n = self.take(1)?[0] as usize;
+                self.push_str(n)?;
+            }
+            0x8d => {
+                let n = usize::try_from(u64::from_le_bytes(self.array()?))?;
+                self.push_str(n)?;
+            }
+            b'U' | b'C' => {
+                let n = self.take(1)?[0] as usize;
+                let v = self.take(n)?.to_vec();
+                self.stack.push(Value::Bytes(v));
+            }
+            b'T' | b'B' => {
+                let n = u32::from_le_bytes(self.array()?) as usize;
+                let v = self.take(n)?.to_vec();
+                self.stack.push(Value::Bytes(v));
+            }
+            b')' => self.stack.push(Value::Tuple(Vec::new())),
+            b't' => {
+                let items = self.pop_mark()?;
+                self.stack.push(Value::Tuple(items));
+            }
+            0x85..=0x87 => {
+                let n = (opcode - 0x84) as usize;
+                let items = self.pop_n(n)?;
+                self.stack.push(Value::Tuple(items));
+            }
+            b']' => self.stack.push(Value::List(Rc::default())),
+            b'l' => {
+                let items = self.pop_mark()?;
+                self.stack.push(Value::List(Rc::new(RefCell::new(items))));
+            }
+            b'a' => {
+                let item = self.pop()?;
+                self.list_top()?.borrow_mut().push(item);
+            }
+            b'e' => {
+                let items = self.pop_mark()?;
+                self.list_top()?.borrow_mut().extend(items);
+            }
+            b'}' => self.stack.push(Value::Dict(Rc::default())),
+            b'd' => {
+                let items = pairs(self.pop_mark()?)?;
+                self.stack.push(Value::Dict(Rc::new(RefCell::new(items))));
+            }
+            b's' => {
+                let value = self.pop()?;
+                let key = self.pop()?;
+                self.dict_top()?.borrow_mut().push((key, value));
+            }
+            b'u' => {
+                let items = pairs(self.pop_mark()?)?;
+                self.dict_top()?.borrow_mut().extend(items);
+            }
+            b'q' => {
+                let index = self.take(1)?[0].into();
+                self.memoise(index)?;
+            }
+            b'r' => {
+                let index = u32::from_le_bytes(self.array()?);
+                self.memoise(index)?;
+            }
+            0x94 => {
+                let index = u32::try_from(self.memo.len())?;
+                self.memoise(index)?;
+            }
+            b'h' => {
+                let index = self.take(1)?[0].into();
+                self.recall(index)?;
+            }
+            b'j' => {
+                let index = u32::from_le_bytes(self.array()?);
+                self.recall(index)?;
+            }
+            b'c' => {
+                let module = self.line()?;
+                let name = self.line()?;
+                self.stack.push(Value::Global { module, name });
+            }
+            0x93 => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let (Value::Str(module), Value::Str(name)) = (module, name) else {
+                    bail!("STACK_GLOBAL needs two strings");
+                };
+                self.stack.push(Value::Global { module, name });
+            }
+            b'R' | 0x81 => {
+                let args = match self.pop()? {
+                    Value::Tuple(items) => items,
+                    other => bail!("call arguments must be a tuple, not a {}", other.kind()),
+                };
+                let callable = self.pop()?;
+                self.stack.push(call(callable, args));
+            }
+            b'b' => {
+                let state = self.pop()?;
+                self.build_top(state)?;
+            }
+            b'Q' => {
+                let pid = self.pop()?;
+                self.stack.push(Value::Persistent(Box::new(pid)));
+            }
+            _ => bail!("unsupported opcode"),
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.input.len())
+            .ok_or_else(|| anyhow!("the data ends early (need {n} bytes at byte {})", self.pos))?;
+        let slice = &self.input[self.pos..end];
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        Ok(self.take(N)?.try_into().expect("take returns N bytes"))
+    }
+
+    fn line(&mut self) -> Result<String> {
+        let rest = &self.input[self.pos..];
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| anyhow!("unterminated GLOBAL name"))?;
+        let text = std::str::from_utf8(&rest[..n])?.to_string();
+        self.pos += n + 1;
+        Ok(text)
+    }
+
+    fn push_str(&mut self, n: usize) -> Result<()> {
+        let text = std::str::from_utf8(self.take(n)?)?.to_string();
+        self.stack.push(Value::Str(text));
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Result<Value> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        ensure!(self.stack.len() > floor, "stack underflow");
+        Ok(self.stack.pop().expect("checked above"))
+    }
+
+    fn pop_n(&mut self, n: usize) -> Result<Vec<Value>> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        ensure!(self.stack.len() >= floor + n, "stack underflow");
+        Ok(self.stack.split_off(self.stack.len() - n))
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+        let mark = self
+            .marks
+            .pop()
+            .ok_or_else(|| anyhow!("no MARK to pop to"))?;
+        Ok(self.stack.split_off(mark))
+    }
+
+    fn top(&self) -> Result<&Value> {
+        self.stack.last().ok_or_else(|| anyhow!("empty stack"))
+    }
+
+    fn list_top(&self) -> Result<SharedList> {
+        match self.top()? {
+            Value::List(list) => Ok(list.clone()),
+            other => bail!("expected a list, found a {}", other.kind()),
+        }
+    }
+
+    fn dict_top(&self) -> Result<SharedDict> {
+        match self.top()? {
+            Value::Dict(dict) => Ok(dict.clone()),
+            other => bail!("expected a dict, found a {}", other.kind()),
+        }
+    }
+
+    /// BUILD: objects keep the state; a dict (an OrderedDict with attributes, as torch's
+    /// state dicts carry `_metadata`) keeps its items and drops the attributes.
+    fn build_top(&mut self, state: Value) -> Result<()> {
+        match self.top()? {
+            Value::Object(object) => object.borrow_mut().state = Some(state),
+            Value::Dict(_) => {}
+            other => bail!("cannot BUILD a {}", other.kind()),
+        }
+        Ok(())
+    }
+
+    fn memoise(&mut self, index: u32) -> Result<()> {
+        let value = self.top()?.clone();
+        self.memo.insert(index, value);
+        Ok(())
+    }
+
+    fn recall(&mut self, index: u32) -> Result<()> {
+        let value = self
+            .memo
+            .get(&index)
+            .cloned()
+            .ok_or_else(|| anyhow!("memo entry {index} was never stored"))?;
+        self.stack.push(value);
+        Ok(())
+    }
+}
+
+/// Calling `collections.OrderedDict()` gives a dict that later SETITEMS fill; anything else is
+/// recorded, not run.
+fn call(callable: Value, args: Vec<Value>) -> Value {
+    if callable.is_global("collections", "OrderedDict") && args.is_empty() {
+        return Value::Dict(Rc::default());
+    }
+    Value::Object(Rc::new(RefCell::new(Object {
+        callable,
+        args,
+        state: None,
+    })))
+}
+
+fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>> {
+    ensure!(items.len() % 2 == 0, "odd number of dict items");
+    let mut it = items.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// Two's-complement little-endian integer of up to 16 bytes (LONG1).
+fn long_from_le(bytes: &[u8]) -> Result<i128> {
+    ensure!(
+        bytes.len() <= 16,
+        "integer of {} bytes is too large",
+        bytes.len()
+    );
+    let negative = bytes.last().is_some_and(|&b| b & 0x80 != 0);
+    let mut buf = [if negative { 0xff } else { 0 }; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Ok(i128::from_le_bytes(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pickle.dumps({'a': [1, 300, -2], 'b': (None, True, 1.5), 'c': 'é'}, protocol=2)`
+    const DICT_P2: &[u8] = b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01M,\x01J\xfe\xff\xff\xffeX\x01\x00\x00\x00bq\x03N\x88G?\xf8\x00\x00\x00\x00\x00\x00\x87q\x04X\x01\x00\x00\x00cq\x05X\x02\x00\x00\x00\xc3\xa9q\x06u.";
+
+    /// `x = []; pickle.dumps((x, x, 2**70, -1), protocol=4)`: a shared list, a LONG1, FRAME, MEMOIZE.
+    const SHARED_P4: &[u8] = b"\x80\x04\x95\x18\x00\x00\x00\x00\x00\x00\x00(]\x94h\x00\x8a\t\x00\x00\x00\x00\x00\x00\x00\x00@J\xff\xff\xff\xfft\x94.";
+
+    fn dict_get<'a>(pairs: &'a [(Value, Value)], key: &str) -> &'a Value {
+        &pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn reads_python_protocol_2_containers_and_scalars() {
+        let (value, end) = read(DICT_P2, 0).unwrap();
+        assert_eq!(end, DICT_P2.len());
+        let Value::Dict(dict) = value else {
+            panic!("not a dict")
+        };
+        let dict = dict.borrow();
+        let Value::List(a) = dict_get(&dict, "a") else {
+            panic!()
+        };
+        let a: Vec<i128> = a.borrow().iter().map(|v| v.as_int().unwrap()).collect();
+        assert_eq!(a, vec![1, 300, -2]);
+        let Value::Tuple(b) = dict_get(&dict, "b") else {
+            panic!()
+        };
+        assert!(matches!(b[..], [Value::None, Value::Bool(true), Value::Float(f)] if f == 1.5));
+        assert_eq!(dict_get(&dict, "c").as_str(), Some("é"));
+    }
+
+    #[test]
+    fn memo_shares_containers_and_long_integers_decode() {
+        let (value, _) = read(SHARED_P4, 0).unwrap();
+        let Value::Tuple(items) = value else {
+            panic!("not a tuple")
+        };
+        let (Value::List(first), Value::List(second)) = (&items[0], &items[1]) else {
+            panic!()
+        };
+        assert!(
+            Rc::ptr_eq(first, second),
+            "the memo must return the same list"
+        );
+        assert_eq!(items[2].as_int(), Some(1i128 << 70));
+        assert_eq!(items[3].as_int(), Some(-1));
+    }
+
+    #[test]
+    fn reads_consecutive_pickles_from_one_buffer() {
+        let mut bytes = DICT_P2.to_vec();
+        bytes.extend_from_slice(SHARED_P4);
+        let (_, end) = read(&bytes, 0).unwrap();
+        let (second, end2) = read(&bytes, end).unwrap();
+        assert!(matches!(second, Value::Tuple(_)));
+        assert_eq!(end2, bytes.len());
+    }
+
+    #[test]
+    fn globals_are_recorded_and_persistent_ids_kept() {
+        // GLOBAL torch._utils _rebuild; MARK 'k' BINPERSID ... built by hand: f(pid('k'), 3)
+        let bytes = b"\x80\x02ctorch._utils\n_rebuild\nq\x00X\x01\x00\x00\x00kQK\x03\x86R.";
+        let (value, _) = read(bytes, 0).unwrap();
+        let Value::Object(object) = value else {
+            panic!("not an object")
+        };
+        let object = object.borrow();
+        assert!(object.callable.is_global("torch._utils", "_rebuild"));
+        assert!(matches!(&object.args[0], Value::Persistent(pid) if pid.as_str() == Some("k")));
+        assert_eq!(object.args[1].as_int(), Some(3));
+    }
+
+    #[test]
+    fn ordered_dict_calls_become_dicts_that_accept_items() {
+        let bytes = b"\x80\x02ccollections\nOrderedDict\n)RX\x01\x00\x00\x00kK\x07s}b.";
+        let (value, _) = read(bytes, 0).unwrap();
+        let Value::Dict(dict) = value else {
+            panic!("not a dict")
+        };
+        assert_eq!(dict.borrow()[0].1.as_int(), Some(7));
+    }
+
+    #[test]
+    fn truncated_and_unknown_input_fail_with_the_position() {
+        let err = read(&DICT_P2[..20], 0).unwrap_err().to_string();
+        assert!(err.contains("ends early"), "{err}");
+        let err = read(b"\x80\x02\xff.", 0).unwrap_err().to_string();
+        assert!(
+            err.contains("0xff at byte 2") && err.contains("unsupported"),
+            "{err}"
+        );
+        let err = read(b"\x80\x02h\x05.", 0).unwrap_err().to_string();
+        assert!(err.contains("memo entry 5"), "{err}");
+        let err = read(b"\x80\x02a.", 0).unwrap_err().to_string();
+        assert!(err.contains("underflow"), "{err}");
+    }
+}
