@@ -445,6 +445,7 @@ mod parity {
     use super::*;
     use covergenre::export::{CheckpointInfo, PARITY_TOLERANCE};
     use covergenre::train::build::Network;
+    use covergenre::train::checkpoint::save_weights;
     use tch::{nn, Device, Kind, Tensor};
 
     /// The smallest input (from 24 px up, by 8) at which the spec's shapes still resolve, so
@@ -555,7 +556,7 @@ mod parity {
         let genres = GenreSet::from_slugs(["jazz", "metal", "reggae"].map(String::from));
         let vs = random_network(&spec, genres.len(), 5);
         let checkpoint = dir.path().join("best.safetensors");
-        vs.save(&checkpoint).unwrap();
+        save_weights(&checkpoint, &vs).unwrap();
         let out = dir.path().join("model.onnx");
 
         // No description beside it: a clear error naming the file it looked for.
@@ -610,7 +611,8 @@ mod parity {
         let mut tensors: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
-            .map(|(name, t)| (format!("model.{name}"), t))
+            // Conv weights are stored channels-last; safetensors wants contiguous data.
+            .map(|(name, t)| (format!("model.{name}"), t.contiguous()))
             .collect();
         tensors.push((
             "optim.0.weight.first".into(),
@@ -636,9 +638,11 @@ mod parity {
         let other = dir.path().join("other");
         std::fs::create_dir(&other).unwrap();
         let compact = shrunk(spec::variant("compact").unwrap());
-        random_network(&compact, 2, 1)
-            .save(other.join("best.safetensors"))
-            .unwrap();
+        save_weights(
+            &other.join("best.safetensors"),
+            &random_network(&compact, 2, 1),
+        )
+        .unwrap();
         std::fs::write(
             other.join("spec.json"),
             serde_json::to_string(&spec).unwrap(),
@@ -661,9 +665,11 @@ mod parity {
     fn covergenre_train_exports_a_checkpoint_from_the_command_line() {
         let dir = tempfile::tempdir().unwrap();
         let spec = shrunk(spec::variant("compact").unwrap());
-        random_network(&spec, 2, 3)
-            .save(dir.path().join("best.safetensors"))
-            .unwrap();
+        save_weights(
+            &dir.path().join("best.safetensors"),
+            &random_network(&spec, 2, 3),
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("spec.json"),
             serde_json::to_string(&spec).unwrap(),
