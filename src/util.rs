@@ -16,22 +16,30 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
+    write_atomic_via_path(path, |tmp| {
+        let file = std::fs::OpenOptions::new().write(true).open(tmp)?;
+        let mut buffered = std::io::BufWriter::new(file);
+        write(&mut buffered)?;
+        buffered.flush()?;
+        Ok(())
+    })
+}
+
+/// Like [`write_atomic`], for writers that insist on a path of their own (libtorch's
+/// safetensors writer): `write` fills the temporary file at the path it is given, which then
+/// replaces `path`. On error the temporary file is removed and `path` is left as it was.
+pub fn write_atomic_via_path(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    {
-        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
-        write(&mut buffered).with_context(|| format!("cannot write {}", path.display()))?;
-        buffered
-            .flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    write(tmp.path()).with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().ok();
+    give_usual_permissions(tmp.as_file(), path);
     tmp.persist(path).map_err(|e| e.error).with_context(|| {
         format!(
             "cannot move the finished file into place at {}",
@@ -39,6 +47,19 @@ pub fn write_atomic_with(
         )
     })?;
     Ok(())
+}
+
+/// Temporary files are created private (0600); an output file should get the permissions the
+/// file it replaces had, or the usual 0644 for a new one, so models and reports can be shared.
+fn give_usual_permissions(file: &std::fs::File, target: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = std::fs::metadata(target)
+            .map(|m| m.permissions())
+            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+        file.set_permissions(permissions).ok();
+    }
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise (callers print plain lines).

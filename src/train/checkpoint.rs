@@ -16,7 +16,7 @@ use crate::spec::ModelSpec;
 use crate::util::write_atomic;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -138,11 +138,6 @@ fn copy_into(vs: &nn::VarStore, tensors: &[(String, Tensor)], prefix: &str) -> R
 }
 
 fn write_tensors_atomic(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<()> {
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // safetensors wants contiguous CPU data.
     let cpu: Vec<(String, Tensor)> = tensors
         .into_iter()
@@ -156,16 +151,5 @@ fn write_tensors_atomic(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<(
             (n, t)
         })
         .collect();
-    let tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    Tensor::write_safetensors(&cpu, tmp.path())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(path).map_err(|e| e.error).with_context(|| {
-        format!(
-            "cannot move the finished file into place at {}",
-            path.display()
-        )
-    })?;
-    Ok(())
+    crate::util::write_atomic_via_path(path, |tmp| Ok(Tensor::write_safetensors(&cpu, tmp)?))
 }
