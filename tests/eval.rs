@@ -357,7 +357,7 @@ fn settings() -> EvalSettings {
         pipeline: PipelineOptions {
             threads: 2,
             batch_size: 3,
-            strict: false,
+            ..PipelineOptions::default()
         },
         keep_errors: 3,
     }
@@ -696,7 +696,7 @@ mod real_model {
             let options = PipelineOptions {
                 threads: 2,
                 batch_size: 4,
-                strict: false,
+                ..PipelineOptions::default()
             };
             pipe::run_with(
                 sources,

@@ -9,18 +9,13 @@ use covergenre::infer::Model;
 use covergenre::report::classify::Format;
 use std::path::PathBuf;
 
-/// The model shipped with covergenre, built into the binary so it works from any folder.
-static SHIPPED_MODEL: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/models/covergenre.onnx"
-));
-
 const AFTER_HELP: &str = "\
 EXAMPLES:
   covergenre-classify cover.jpg
   covergenre-classify --format csv --output genres.csv ~/Pictures/covers
   covergenre-classify --library --min-confidence 0.4 ~/Music
   covergenre-classify --model my-model.onnx --threads 2 --format jsonl covers/ > out.jsonl
+  covergenre-classify --tta --format csv --output genres.csv covers/
 
 OUTPUT:
   CSV columns: path,genre,probability,top1,p1,...,topK,pK. genre is 'uncertain' when the best
@@ -65,6 +60,10 @@ struct Args {
     /// Stop at the first file that cannot be classified.
     #[arg(long)]
     strict: bool,
+    /// Test-time augmentation: average each cover's probabilities with those of its mirror
+    /// image (left-right flip); twice the inference.
+    #[arg(long)]
+    tta: bool,
 }
 
 fn probability(text: &str) -> Result<f32, String> {
@@ -77,8 +76,7 @@ fn probability(text: &str) -> Result<f32, String> {
 fn open_model(args: &Args, threads: usize) -> Result<Model> {
     match &args.model {
         Some(path) => Model::open(path, threads),
-        None => Model::from_bytes(SHIPPED_MODEL, threads, "the built-in model")
-            .context("the built-in model cannot be opened"),
+        None => Model::shipped(threads).context("the built-in model cannot be opened"),
     }
 }
 
@@ -89,6 +87,7 @@ fn run(args: Args) -> Result<i32> {
             .map_or_else(|| PipelineOptions::default().threads, usize::from),
         batch_size: args.batch_size.into(),
         strict: args.strict,
+        tta: args.tta,
     };
     let mut model = open_model(&args, pipeline.threads)?;
     let (genres, preprocess) = (model.genres().clone(), *model.preprocess());

@@ -8,6 +8,7 @@ use covergenre::evaluate::predictions::{self, Labels};
 use covergenre::evaluate::{model, Described, EvalSettings};
 use covergenre::exit;
 use covergenre::infer::pipeline::PipelineOptions;
+use covergenre::infer::{Model, SHIPPED_MODEL_NAME};
 use covergenre::metrics::{gate_failures, parse_bar, Bar};
 use covergenre::report::formats::{self, Format};
 use covergenre::report::{plot, EvalReport};
@@ -25,6 +26,9 @@ EXAMPLES:
 
   # Two models side by side on the dev split, with a heatmap of the first
   covergenre-eval --data covers --split dev --compare a.onnx b.onnx --plot confusion.png
+
+  # The same with test-time augmentation (each cover averaged with its mirror image)
+  covergenre-eval --data ../shared/data/covers-v1 --tta
 
   # Evaluate classify's output without running a model (labels from the covers' genre folders)
   covergenre-classify covers/test --format csv --output preds.csv
@@ -77,6 +81,10 @@ struct Args {
     /// Images per inference batch.
     #[arg(long, value_name = "N", default_value_t = 32)]
     batch_size: usize,
+    /// Test-time augmentation: average each cover's probabilities with those of its mirror
+    /// image (left-right flip), exactly as covergenre-classify --tta does.
+    #[arg(long)]
+    tta: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,23 +153,25 @@ fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
             threads: args.threads.unwrap_or(PipelineOptions::default().threads),
             batch_size: args.batch_size.max(1),
             strict: false,
+            tta: args.tta,
         },
         keep_errors: args.errors,
     };
-    let models = if args.compare.is_empty() {
-        vec![args.model.clone().unwrap_or_else(shipped_model)]
-    } else {
-        args.compare.clone()
+    if args.compare.is_empty() && args.model.is_none() {
+        let mut shipped = Model::shipped(1).context("the built-in model cannot be opened")?;
+        let name = SHIPPED_MODEL_NAME;
+        let report =
+            model::evaluate_model(&mut shipped, name, &dataset, &samples, &covers, &settings)?;
+        return Ok(vec![report]);
+    }
+    let models = match &args.model {
+        Some(path) => vec![path.clone()],
+        None => args.compare.clone(),
     };
     models
         .iter()
         .map(|m| model::evaluate_model_file(m, &dataset, &samples, &covers, &settings))
         .collect()
-}
-
-/// The model shipped in the repository's models/ folder.
-fn shipped_model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/covergenre.onnx")
 }
 
 /// Prints (or writes) the report and draws the heatmap of the first model.

@@ -23,6 +23,9 @@ impl Decoder for FileDecoder {
     fn image_len(&self) -> usize {
         self.preprocess.image_len()
     }
+    fn image_width(&self) -> Option<usize> {
+        Some(self.preprocess.width as usize)
+    }
     fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
         match &source.kind {
             SourceKind::File(path) => {

@@ -15,6 +15,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// The model shipped with covergenre (models/covergenre.onnx), built into the library so every
+/// binary works from any folder, also after `cargo install`.
+static SHIPPED_MODEL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/covergenre.onnx"
+));
+
+/// What messages call the shipped model.
+pub const SHIPPED_MODEL_NAME: &str = "the built-in model";
+
 /// File name of the onnxruntime library covergenre is built against.
 pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
 
@@ -150,6 +160,11 @@ impl Model {
         Self::from_session(session, name.to_string())
     }
 
+    /// Opens the model built into covergenre (see [`SHIPPED_MODEL_NAME`]).
+    pub fn shipped(threads: usize) -> Result<Model> {
+        Self::from_bytes(SHIPPED_MODEL, threads, SHIPPED_MODEL_NAME)
+    }
+
     fn from_session(session: ort::session::Session, name: String) -> Result<Model> {
         let metadata =
             read_metadata(&session).with_context(|| format!("model {name} cannot be used"))?;
@@ -225,6 +240,11 @@ impl Model {
 fn session_builder(threads: usize) -> Result<ort::session::builder::SessionBuilder> {
     let builder =
         ort::session::Session::builder(environment()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The pipeline's decode workers share the cores with these threads: idle intra-op threads
+    // that spin waiting for work take CPU the decoders need (measured in benches/README.md).
+    let builder = builder
+        .with_intra_op_spinning(false)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if threads == 0 {
         return Ok(builder);
     }

@@ -18,6 +18,9 @@
 //! - A bad file becomes an `Err(Failure)` outcome with its path and reason; the rest go on.
 //!   With `strict`, the run stops after the first failure (earlier items are still delivered).
 //! - Only an inference error is fatal: it ends the run with `Err`.
+//! - With [`PipelineOptions::tta`] (test-time augmentation) every image goes through the
+//!   predictor twice, as decoded and mirrored left to right, and the two probability rows are
+//!   averaged. It lives here, once, so classify and eval cannot do it differently.
 
 use crate::data::decode::{decode_bytes, decode_file, DecodeLimits};
 use crate::preprocess::Preprocess;
@@ -125,6 +128,11 @@ pub trait Decoder: Sync {
     fn image_len(&self) -> usize;
     /// The pixels, or the reason they cannot be had (without the path: the pipeline adds it).
     fn decode(&self, source: &Source) -> Result<Vec<u8>, String>;
+    /// Width in pixels of a decoded image, needed to mirror it for test-time augmentation.
+    /// `None` (the default) means the decoder cannot say, and a `tta` run is refused.
+    fn image_width(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Anything that turns a batch of images into class probabilities (an onnxruntime model, or a
@@ -154,6 +162,9 @@ pub struct PipelineOptions {
     pub batch_size: usize,
     /// Stop after the first failed item.
     pub strict: bool,
+    /// Test-time augmentation: average each image's probabilities with those of its horizontal
+    /// mirror (twice the inference per cover).
+    pub tta: bool,
 }
 
 impl Default for PipelineOptions {
@@ -162,6 +173,7 @@ impl Default for PipelineOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 32,
             strict: false,
+            tta: false,
         }
     }
 }
@@ -207,6 +219,11 @@ where
     P: Predictor,
 {
     let started = Instant::now();
+    let mirror_width = match (options.tta, decoder.image_width()) {
+        (false, _) => None,
+        (true, Some(width)) if width > 0 => Some(width),
+        (true, _) => bail!("test-time augmentation needs the width of the decoded images"),
+    };
     let in_flight = options.items_in_flight();
     let (credit_tx, credit_rx) = bounded::<()>(in_flight);
     for _ in 0..in_flight {
@@ -227,6 +244,7 @@ where
         // Only the workers may hold these, so the channels close when the workers stop.
         drop((job_rx, done_tx));
         let mut batcher = Batcher::new(&mut predictor, decoder.image_len(), options, credit_tx);
+        batcher.mirror_width = mirror_width;
         // Returning drops the receiver and the credits, which unblocks and ends the workers
         // and the feeder, however far they got.
         batcher.consume(done_rx, &mut on_result)
@@ -285,6 +303,8 @@ struct Batcher<'p, P: Predictor> {
     image_len: usize,
     batch_size: usize,
     strict: bool,
+    /// Set for test-time augmentation: each image is followed by its mirror in `pixels`.
+    mirror_width: Option<usize>,
     credits: Sender<()>,
     pixels: Vec<u8>,
     images: usize,
@@ -305,6 +325,7 @@ impl<'p, P: Predictor> Batcher<'p, P> {
             image_len,
             batch_size,
             strict: options.strict,
+            mirror_width: None,
             credits,
             pixels: Vec::with_capacity(batch_size * image_len),
             images: 0,
@@ -352,6 +373,9 @@ impl<'p, P: Predictor> Batcher<'p, P> {
             }
             Decoded::Image(source, pixels) => {
                 self.pixels.extend_from_slice(&pixels);
+                if let Some(width) = self.mirror_width {
+                    push_mirrored(&mut self.pixels, &pixels, width);
+                }
                 self.images += 1;
                 self.pending.push_back(Pending::Image(source));
                 if self.images == self.batch_size {
@@ -400,20 +424,43 @@ impl<'p, P: Predictor> Batcher<'p, P> {
         if self.images == 0 {
             return Ok(Vec::new());
         }
-        let n = self.images;
+        let views = if self.mirror_width.is_some() { 2 } else { 1 };
+        let n = self.images * views;
         let probabilities = self.predictor.predict(&self.pixels, n)?;
-        let expected = n * self.predictor.classes();
+        let classes = self.predictor.classes();
+        let expected = n * classes;
         if probabilities.len() != expected || expected == 0 {
             bail!(
-                "the model gave {} values for {n} images of {} classes",
+                "the model gave {} values for {n} images of {classes} classes",
                 probabilities.len(),
-                self.predictor.classes()
             );
         }
         self.pixels.clear();
         self.images = 0;
-        Ok(probabilities)
+        Ok(match views {
+            1 => probabilities,
+            _ => average_pairs(&probabilities, classes),
+        })
     }
+}
+
+/// Appends the left-right mirror of an HWC RGB image `width` pixels wide.
+pub fn push_mirrored(dst: &mut Vec<u8>, image: &[u8], width: usize) {
+    for row in image.chunks_exact(width * 3) {
+        for pixel in row.chunks_exact(3).rev() {
+            dst.extend_from_slice(pixel);
+        }
+    }
+}
+
+/// Rows `2i` and `2i + 1` (an image and its mirror) averaged into row `i`.
+fn average_pairs(rows: &[f32], classes: usize) -> Vec<f32> {
+    rows.chunks_exact(2 * classes)
+        .flat_map(|pair| {
+            let (image, mirror) = pair.split_at(classes);
+            image.iter().zip(mirror).map(|(a, b)| (a + b) / 2.0)
+        })
+        .collect()
 }
 
 /// The standard [`Decoder`]: image files through `data::decode`, embedded album art through
@@ -436,6 +483,10 @@ impl CoverDecoder {
 impl Decoder for CoverDecoder {
     fn image_len(&self) -> usize {
         self.preprocess.image_len()
+    }
+
+    fn image_width(&self) -> Option<usize> {
+        Some(self.preprocess.width as usize)
     }
 
     fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
@@ -597,7 +648,7 @@ mod tests {
         let options = PipelineOptions {
             threads: 3,
             batch_size: 8,
-            strict: false,
+            ..PipelineOptions::default()
         };
         let (outcomes, summary, batches) = run_names(&list, &options);
         let expected: Vec<String> = list
@@ -625,6 +676,7 @@ mod tests {
             threads: 2,
             batch_size: 4,
             strict: true,
+            tta: false,
         };
         let (outcomes, summary, _) = run_names(&list, &options);
         assert_eq!(
@@ -703,7 +755,7 @@ mod tests {
         let options = PipelineOptions {
             threads: 2,
             batch_size: 4,
-            strict: false,
+            ..PipelineOptions::default()
         };
         let limit = options.items_in_flight();
         let mut delivered = 0usize;
@@ -750,6 +802,101 @@ mod tests {
             most_ahead <= limit,
             "pulled {most_ahead} items ahead of delivery, limit {limit}"
         );
+    }
+
+    #[test]
+    fn mirroring_reverses_the_pixels_of_each_row() {
+        // 3 pixels wide, 2 rows; each pixel's bytes are distinct so channel order shows too.
+        let image: Vec<u8> = (0..18).collect();
+        let mut mirrored = vec![99];
+        push_mirrored(&mut mirrored, &image, 3);
+        assert_eq!(
+            mirrored,
+            [99, 6, 7, 8, 3, 4, 5, 0, 1, 2, 15, 16, 17, 12, 13, 14, 9, 10, 11]
+        );
+    }
+
+    /// Class 0 gets the image's first byte / 10, class 1 the rest: a mirror changes the answer.
+    struct FirstPixel;
+
+    impl Predictor for FirstPixel {
+        fn classes(&self) -> usize {
+            2
+        }
+        fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+            let len = images.len() / n;
+            Ok((0..n)
+                .flat_map(|i| {
+                    let p = f32::from(images[i * len]) / 10.0;
+                    [p, 1.0 - p]
+                })
+                .collect())
+        }
+    }
+
+    /// Decodes `<a>_<b>.img` to a 2x1 image whose pixels are all `a` then all `b`; other
+    /// names fail.
+    struct TwoPixels {
+        width_known: bool,
+    }
+
+    impl Decoder for TwoPixels {
+        fn image_len(&self) -> usize {
+            6
+        }
+        fn image_width(&self) -> Option<usize> {
+            self.width_known.then_some(2)
+        }
+        fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+            let stem = source.path.file_stem().unwrap().to_string_lossy();
+            let (a, b) = stem.split_once('_').ok_or("not a two-pixel name")?;
+            let (a, b): (u8, u8) = (a.parse().unwrap(), b.parse().unwrap());
+            Ok(vec![a, a, a, b, b, b])
+        }
+    }
+
+    fn two_pixel_run(tta: bool, width_known: bool) -> Result<Vec<Vec<f32>>> {
+        let options = PipelineOptions {
+            threads: 2,
+            batch_size: 2,
+            strict: false,
+            tta,
+        };
+        let mut rows = Vec::new();
+        run_with(
+            names(&["2_6", "bad", "10_0", "4_4"]),
+            &TwoPixels { width_known },
+            FirstPixel,
+            &options,
+            |o| rows.push(o.map_or_else(|_| Vec::new(), |c| c.probabilities)),
+        )?;
+        Ok(rows)
+    }
+
+    #[test]
+    fn tta_averages_each_image_with_its_mirror_and_keeps_failures_in_place() {
+        let close = |rows: Vec<Vec<f32>>, expected: &[&[f32]]| {
+            assert_eq!(rows.len(), expected.len(), "{rows:?}");
+            for (row, want) in rows.iter().zip(expected) {
+                assert_eq!(row.len(), want.len(), "{rows:?}");
+                assert!(
+                    row.iter().zip(*want).all(|(a, b)| (a - b).abs() < 1e-6),
+                    "{rows:?}"
+                );
+            }
+        };
+        let plain = two_pixel_run(false, true).unwrap();
+        close(plain, &[&[0.2, 0.8], &[], &[1.0, 0.0], &[0.4, 0.6]]);
+        // The mirror of "2_6" starts with 6: (0.2 + 0.6) / 2 = 0.4.
+        let tta = two_pixel_run(true, true).unwrap();
+        close(tta, &[&[0.4, 0.6], &[], &[0.5, 0.5], &[0.4, 0.6]]);
+    }
+
+    #[test]
+    fn tta_is_refused_when_the_decoder_cannot_give_the_width() {
+        assert!(two_pixel_run(false, false).is_ok());
+        let err = two_pixel_run(true, false).unwrap_err();
+        assert!(err.to_string().contains("test-time augmentation"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,76 @@
+//! Is DCT-scaled JPEG decoding a cheaper way to the model's input size? Times, on one thread,
+//! the real decode (`data::decode`: zune-jpeg at full size, then the one resize) against
+//! jpeg-decoder at the smallest DCT scale still >= SIZE (1/2 for 300 -> 128 px) followed by the
+//! same resize, and how far the two results are apart.
+//!
+//!     cargo run --release --example decode-scale -- DIR SIZE MAX_FILES
+//!
+//! Measured 2026-11-25 on covers-v1/test (469 covers, 300 px -> 128): 0.66-0.70 ms/image for
+//! data::decode, 1.09-1.12 ms/image DCT-scaled: no win, so data::decode stays as it is.
+
+use anyhow::{ensure, Context, Result};
+use covergenre::data::decode::{decode_bytes, resize_rgb, DecodeLimits};
+use covergenre::preprocess::{Normalisation, Preprocess};
+use image::RgbImage;
+use std::time::Instant;
+
+/// jpeg-decoder at reduced size, RGB covers only (the trial needs no more).
+fn decode_scaled(bytes: &[u8], size: u16) -> Result<RgbImage> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    let (width, height) = decoder.scale(size, size)?;
+    let pixels = decoder.decode()?;
+    let info = decoder.info().context("no header")?;
+    ensure!(
+        info.pixel_format == jpeg_decoder::PixelFormat::RGB24,
+        "not RGB"
+    );
+    RgbImage::from_raw(width.into(), height.into(), pixels).context("short pixel buffer")
+}
+
+/// Mean and largest absolute byte difference between two sets of images.
+fn difference(a: &[Vec<u8>], b: &[Vec<u8>]) -> (f64, u8) {
+    let pairs = a.iter().flatten().zip(b.iter().flatten());
+    let (sum, max, count) = pairs.fold((0u64, 0u8, 0u64), |(sum, max, count), (p, q)| {
+        let d = p.abs_diff(*q);
+        (sum + u64::from(d), max.max(d), count + 1)
+    });
+    (sum as f64 / count.max(1) as f64, max)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    ensure!(args.len() == 4, "usage: decode-scale DIR SIZE MAX_FILES");
+    let size: u16 = args[2].parse()?;
+    let pre = Preprocess::square(size.into(), Normalisation::UNIT);
+    let mut files: Vec<_> = walkdir::WalkDir::new(&args[1])
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    files.sort();
+    files.truncate(args[3].parse()?);
+    let covers: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let limits = DecodeLimits::default();
+    let n = covers.len().max(1) as f64;
+    for round in 1..=2 {
+        let started = Instant::now();
+        let full: Vec<Vec<u8>> = covers
+            .iter()
+            .map(|bytes| decode_bytes(bytes, &pre, &limits))
+            .collect::<Result<_, _>>()?;
+        let full_ms = started.elapsed().as_secs_f64() / n * 1e3;
+        let started = Instant::now();
+        let scaled: Vec<Vec<u8>> = covers
+            .iter()
+            .map(|bytes| decode_scaled(bytes, size).map(|rgb| resize_rgb(&rgb, &pre)))
+            .collect::<Result<_>>()?;
+        let scaled_ms = started.elapsed().as_secs_f64() / n * 1e3;
+        let (mean, max) = difference(&full, &scaled);
+        println!(
+            "round {round}: {} covers; data::decode {full_ms:.3} ms/image; DCT-scaled {scaled_ms:.3} ms/image; |difference| mean {mean:.2}, max {max}",
+            covers.len()
+        );
+    }
+    Ok(())
+}
