@@ -10,6 +10,7 @@
 #
 # Usage: scripts/bench-classify.sh [MODEL.onnx]   (default: the study's baseline variant with
 # random weights, which costs exactly what a trained baseline costs)
+# Needs scripts/bench/setup-python.sh first (Pillow, onnx, onnxruntime in .deps/bench-venv).
 # Env: COVERGENRE_SHARED_DATA (covers-v1), THREADS (2), PROFILE (release), COVERGENRE_PYTHON,
 #      BENCH_PYTHONPATH (extra site dir with Pillow, if the venv lacks it).
 set -euo pipefail
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 DATA=${COVERGENRE_SHARED_DATA:-../shared/data/covers-v1}
 THREADS=${THREADS:-2}
 PROFILE=${PROFILE:-release}
-PYTHON=${COVERGENRE_PYTHON:-.deps/venv/bin/python}
+PYTHON=${COVERGENRE_PYTHON:-.deps/bench-venv/bin/python}  # made by scripts/bench/setup-python.sh
 [ -d "$DATA/train" ] || { echo "SKIPPED: $DATA not found (set COVERGENRE_SHARED_DATA)"; exit 0; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
