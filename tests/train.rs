@@ -540,6 +540,53 @@ fn cli_trains_two_runs_and_writes_the_documented_run_folder() {
     for file in ["model.safetensors", "spec.json", "genres.json"] {
         assert!(out.join("best").join(file).is_file(), "best/{file}");
     }
+    // The winner is exported to ONNX automatically and opens for inference, with its genres,
+    // the training data and the dev and (once-evaluated) test metrics in its metadata.
+    let model = covergenre::infer::Model::open(&out.join("best").join("model.onnx"), 1).unwrap();
+    // Outputs follow the whole MUMU genre list (the data uses three of them).
+    let genres = model.genres().slugs();
+    assert_eq!(genres.len(), 12);
+    assert!(["country", "jazz", "metal"]
+        .iter()
+        .all(|g| genres.contains(&g.to_string())));
+    let extra = &model.metadata().extra;
+    let training: serde_json::Value = serde_json::from_str(&extra["training_data"]).unwrap();
+    assert_eq!(training["dataset"], "covers");
+    assert_eq!(training["covers_per_split"]["train"], 18);
+    assert_eq!(training["covers_per_split"]["test"], 3);
+    let dev: serde_json::Value = serde_json::from_str(&extra["dev_metrics"]).unwrap();
+    assert_eq!(
+        dev["macro_f1"].as_f64().unwrap(),
+        summary["winner"]["dev_macro_f1"].as_f64().unwrap()
+    );
+    let test: serde_json::Value = serde_json::from_str(&extra["test_metrics"]).unwrap();
+    assert_eq!(test["images"], 3);
+    assert_eq!(
+        summary["winner"]["test"], test,
+        "summary.json records the same test metrics"
+    );
+    let accuracy = test["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy) && (accuracy * 3.0).fract().abs() < 1e-9);
+
+    // Every run's checkpoint.json names its genres, so a checkpoint exports on its own.
+    let checkpoint = out
+        .join("compact")
+        .join("run-2")
+        .join("checkpoint.safetensors");
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(checkpoint.with_file_name("checkpoint.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["genres"], serde_json::json!(genres));
+    let exported = dir.path().join("run-2.onnx");
+    let output = train_cli(&[
+        "--export",
+        checkpoint.to_str().unwrap(),
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(covergenre::infer::Model::open(&exported, 1).is_ok());
 
     // Resuming a finished session trains nothing more and reports the same results.
     let mut resumed = args.to_vec();

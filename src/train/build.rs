@@ -70,9 +70,45 @@ impl Network {
     /// running averages) only then.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
         let mut penalty = Tensor::zeros([], (Kind::Float, x.device()));
-        let logits = run_blocks(&self.blocks, x, train, &mut penalty);
+        let mode = Mode {
+            training: train,
+            batch_stats: train,
+        };
+        let logits = run_blocks(&self.blocks, x, mode, &mut penalty);
         (logits, penalty)
     }
+
+    /// Number of top-level layers (the spec's `layers.len()`).
+    pub fn layer_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Runs only the top-level layers `range` of the spec on `x`, which must be the output of
+    /// layer `range.start - 1` (or the normalised input when it starts at 0). Transfer learning
+    /// uses it to cache the frozen part's activations once and train the rest on them; `mode`
+    /// lets fine-tuned layers use dropout while their BatchNorms keep the running statistics.
+    /// Activity-L1 penalties are not collected here.
+    pub fn forward_range(&self, x: &Tensor, range: std::ops::Range<usize>, mode: Mode) -> Tensor {
+        let mut penalty = Tensor::zeros([], (Kind::Float, x.device()));
+        run_blocks(&self.blocks[range], x, mode, &mut penalty)
+    }
+}
+
+/// How layers behave in a forward pass: training-only layers on or off, and whether BatchNorm normalises
+/// with batch statistics (updating its running averages) or with the running averages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Training-only layers act: dropout drops, activity-L1 adds its penalty.
+    pub training: bool,
+    pub batch_stats: bool,
+}
+
+impl Mode {
+    /// Inference: no dropout, running statistics.
+    pub const EVAL: Self = Self {
+        training: false,
+        batch_stats: false,
+    };
 }
 
 type Shape = (usize, usize, usize);
@@ -178,19 +214,19 @@ fn linear(path: &nn::Path, inputs: usize, outputs: usize) -> nn::Linear {
     nn::linear(path, inputs as i64, outputs as i64, Default::default())
 }
 
-fn run_blocks(blocks: &[Block], x: &Tensor, train: bool, penalty: &mut Tensor) -> Tensor {
+fn run_blocks(blocks: &[Block], x: &Tensor, mode: Mode, penalty: &mut Tensor) -> Tensor {
     let mut x = x.shallow_clone();
     for block in blocks {
-        x = run_block(block, &x, train, penalty);
+        x = run_block(block, &x, mode, penalty);
     }
     x
 }
 
-fn run_block(block: &Block, x: &Tensor, train: bool, penalty: &mut Tensor) -> Tensor {
+fn run_block(block: &Block, x: &Tensor, mode: Mode, penalty: &mut Tensor) -> Tensor {
     use nn::{Module, ModuleT};
     match block {
         Block::Conv(conv) => conv.forward(x),
-        Block::BatchNorm(bn) => bn.forward_t(x, train),
+        Block::BatchNorm(bn) => bn.forward_t(x, mode.batch_stats),
         Block::Relu => x.relu(),
         Block::Relu6 => x.clamp(0.0, 6.0),
         Block::MaxPool { kernel, stride } => x.max_pool2d(
@@ -212,14 +248,14 @@ fn run_block(block: &Block, x: &Tensor, train: bool, penalty: &mut Tensor) -> Te
         Block::Flatten => x.flatten(1, -1),
         // Dense layers also accept [N, C, 1, 1] straight from global pooling.
         Block::Linear(linear) => linear.forward(&x.flatten(1, -1)),
-        Block::Dropout(p) => x.dropout(*p, train),
+        Block::Dropout(p) => x.dropout(*p, mode.training),
         Block::ActivityL1(weight) => {
-            if train {
+            if mode.training {
                 *penalty = &*penalty + x.abs().mean(Kind::Float) * *weight;
             }
             x.shallow_clone()
         }
-        Block::Residual(body) => x + run_blocks(body, x, train, penalty),
+        Block::Residual(body) => x + run_blocks(body, x, mode, penalty),
     }
 }
 

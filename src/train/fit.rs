@@ -38,7 +38,7 @@ impl ImageSet {
     }
 
     /// The images as one u8 NHWC tensor and the labels as i64, on `device`.
-    fn to_tensors(&self, device: Device) -> (Tensor, Tensor) {
+    pub(crate) fn to_tensors(&self, device: Device) -> (Tensor, Tensor) {
         let n = self.len() as i64;
         let images = Tensor::from_slice(&self.pixels)
             .view([n, self.height as i64, self.width as i64, 3])
@@ -155,7 +155,7 @@ pub fn fit(
     outcome(&state, settings, true)
 }
 
-fn validate(spec: &ModelSpec, train: &ImageSet, select: &ImageSet) -> Result<()> {
+pub(crate) fn validate(spec: &ModelSpec, train: &ImageSet, select: &ImageSet) -> Result<()> {
     if spec.epochs == 0 {
         bail!("{}: epochs must be at least 1", spec.name);
     }
@@ -234,7 +234,7 @@ fn initial_state(
     Ok(saved.state)
 }
 
-fn end_epoch(
+pub(crate) fn end_epoch(
     state: &mut RunState,
     record: EpochRecord,
     spec: &ModelSpec,
@@ -263,7 +263,11 @@ fn end_epoch(
     checkpoint::save(&settings.dir, vs, optimiser, state)
 }
 
-fn outcome(state: &RunState, settings: &RunSettings, finished: bool) -> Result<RunOutcome> {
+pub(crate) fn outcome(
+    state: &RunState,
+    settings: &RunSettings,
+    finished: bool,
+) -> Result<RunOutcome> {
     let best = state
         .best
         .clone()
@@ -435,7 +439,7 @@ impl Batches<'_> {
     }
 }
 
-fn add_predictions(confusion: &mut Confusion, logits: &Tensor, labels: &Tensor) {
+pub(crate) fn add_predictions(confusion: &mut Confusion, logits: &Tensor, labels: &Tensor) {
     let predicted =
         Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu)).unwrap_or_default();
     let truth = Vec::<i64>::try_from(labels.to_device(Device::Cpu)).unwrap_or_default();
@@ -483,7 +487,7 @@ pub fn evaluate(
 }
 
 /// One plain line per epoch: the whole story in a log file, and the summary under a live bar.
-fn report_epoch(settings: &RunSettings, spec: &ModelSpec, r: &EpochRecord) {
+pub(crate) fn report_epoch(settings: &RunSettings, spec: &ModelSpec, r: &EpochRecord) {
     let line = format!(
         "{} epoch {}/{}: train loss {:.4} acc {:.3} | dev loss {:.4} acc {:.3} macro-F1 {:.3} | {:.1} s, {:.0} img/s",
         settings.label,

@@ -7,6 +7,7 @@
 //! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
 //! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
 //! - [`config`]: the CLI's training flags and the validated [`config::TrainConfig`].
+//! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
 //!   its module docs describe the run folder.
 //! - [`summary`], [`curves`]: mean +- std ranking tables and training-curve PNGs.
@@ -24,7 +25,8 @@ pub mod optim;
 pub mod pretrained;
 pub mod session;
 pub mod summary;
-pub use build::{named_weights, normalise, Network};
+pub mod transfer;
+pub use build::{named_weights, normalise, Mode, Network};
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -10,18 +10,24 @@
 //! <out>/<variant>/curves.png             loss / accuracy / macro-F1 per epoch, runs overlaid
 //! <out>/summary.json                     per-variant runs, mean and std; the winner
 //! <out>/ranking.md                       the ranking table
-//! <out>/best/                            the winner: model.safetensors, spec.json, genres.json
+//! <out>/best/                            the winner: model.onnx (parity-checked, with the
+//!                                        training data summary and dev/test metrics in its
+//!                                        metadata), model.safetensors, spec.json, genres.json
 //! ```
 
+use super::build::Network;
 use super::config::TrainConfig;
 use super::curves::plot_curves;
-use super::fit::{fit, ImageSet, RunSettings};
-use super::summary::{RunSummary, Summary, VariantSummary};
+use super::fit::evaluate;
+use super::fit::{fit, ImageSet, RunOutcome, RunSettings};
+use super::summary::{RunSummary, SplitMetrics, Summary, VariantSummary, Winner};
+use super::transfer::fit_transfer;
 use crate::data::cache::ImageCache;
 use crate::data::decode::DecodeLimits;
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::split::stratified_holdout;
 use crate::data::{load_samples, Dataset, Sample, Skipped, Split};
+use crate::export::{export_model, CheckpointInfo, ParityReport};
 use crate::genres::GenreSet;
 use crate::spec::{ModelSpec, TrainOn};
 use crate::util::write_atomic;
@@ -56,12 +62,49 @@ pub fn run(config: &TrainConfig) -> Result<Summary> {
             .clone()
             .unwrap_or_else(ImageCache::default_dir),
     ));
-    let mut loader = DatasetLoader {
+    let loader = std::cell::RefCell::new(DatasetLoader {
         dataset: &dataset,
         cache: &cache,
         seed: config.seed,
+    });
+    let held_out = HeldOut {
+        training_data: Some(training_data_summary(&dataset)),
+        test: Some(Box::new(|spec: &ModelSpec| {
+            loader.borrow().test_images(spec)
+        })),
     };
-    train_variants(config, |spec| loader.load(spec))
+    train_and_test(config, |spec| loader.borrow_mut().load(spec), held_out)
+}
+
+/// What the winner's export records besides its weights.
+#[derive(Default)]
+pub struct HeldOut<'a> {
+    /// Summary of the training data (recorded as `training_data` in the model's metadata).
+    pub training_data: Option<serde_json::Value>,
+    /// Loads the test split for a spec; called once, for the winner, after selection.
+    #[allow(clippy::type_complexity)]
+    pub test: Option<Box<dyn FnOnce(&ModelSpec) -> Result<Option<ImageSet>> + 'a>>,
+}
+
+/// Dataset root name, layout and covers per split and genre: enough to tell which data a
+/// shipped model saw, without paths from the training machine.
+pub fn training_data_summary(dataset: &Dataset) -> serde_json::Value {
+    let root = dataset
+        .root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dataset.root.display().to_string());
+    let splits: serde_json::Map<String, serde_json::Value> = dataset
+        .splits
+        .iter()
+        .map(|(split, samples)| (format!("{split:?}").to_lowercase(), samples.len().into()))
+        .collect();
+    serde_json::json!({
+        "dataset": root,
+        "layout": format!("{:?}", dataset.layout),
+        "generated_splits": dataset.generated_splits,
+        "covers_per_split": splits,
+    })
 }
 
 struct DatasetLoader<'a> {
@@ -97,6 +140,16 @@ impl DatasetLoader<'_> {
         })
     }
 
+    /// The test split at the spec's input size; `None` when the data has no test covers.
+    fn test_images(&self, spec: &ModelSpec) -> Result<Option<ImageSet>> {
+        let test = self.dataset.split(Split::Test);
+        if test.is_empty() {
+            return Ok(None);
+        }
+        let mut skipped = Vec::new();
+        Ok(Some(self.images(test, spec, "test", &mut skipped)))
+    }
+
     fn images(
         &self,
         samples: &[Sample],
@@ -123,7 +176,17 @@ impl DatasetLoader<'_> {
 /// writes the curves, summary, ranking and winner.
 pub fn train_variants(
     config: &TrainConfig,
+    load: impl FnMut(&ModelSpec) -> Result<VariantData>,
+) -> Result<Summary> {
+    train_and_test(config, load, HeldOut::default())
+}
+
+/// [`train_variants`], then the winner is evaluated once on the test split (if `held_out`
+/// has one) and exported with the training data summary and its dev and test metrics.
+pub fn train_and_test(
+    config: &TrainConfig,
     mut load: impl FnMut(&ModelSpec) -> Result<VariantData>,
+    held_out: HeldOut<'_>,
 ) -> Result<Summary> {
     if let Some(threads) = config.threads {
         tch::set_num_threads(threads as i32);
@@ -156,8 +219,8 @@ pub fn train_variants(
         genres.get_or_insert_with(|| data.genres.clone());
         variants.push(train_variant(config, spec, data, device)?);
     }
-    let summary = Summary::new(variants, skipped);
-    finish(config, &summary, genres.as_ref())?;
+    let mut summary = Summary::new(variants, skipped);
+    finish(config, &mut summary, genres.as_ref(), held_out)?;
     Ok(summary)
 }
 
@@ -179,13 +242,8 @@ fn train_variant(
             halt_after_epochs: None,
             label: format!("{} run {run}/{}", spec.name, config.runs),
         };
-        let outcome = fit(
-            spec,
-            data.genres.len(),
-            &data.train,
-            &data.select,
-            &settings,
-        )?;
+        let outcome = fit_variant(spec, data, &settings)?;
+        record_genres(&settings.dir, &data.genres)?;
         runs.push(RunSummary::from_outcome(run, settings.seed, &outcome));
         histories.push(outcome.history);
     }
@@ -197,21 +255,59 @@ fn train_variant(
     Ok(VariantSummary::new(spec, &data.selected_on, runs))
 }
 
+/// One run: transfer learning for pretrained backbones, the plain loop otherwise.
+fn fit_variant(spec: &ModelSpec, data: &VariantData, settings: &RunSettings) -> Result<RunOutcome> {
+    let classes = data.genres.len();
+    if spec.pretrained.is_none() {
+        return fit(spec, classes, &data.train, &data.select, settings);
+    }
+    let weights = super::pretrained::efficientnet_lite0_weights_path();
+    if !weights.is_file() {
+        bail!(
+            "{} needs the EfficientNet-Lite0 weights at {} (run scripts/setup.sh, or set {})",
+            spec.name,
+            weights.display(),
+            super::pretrained::WEIGHTS_ENV
+        );
+    }
+    let outcome = fit_transfer(
+        spec,
+        classes,
+        &data.train,
+        &data.select,
+        settings,
+        Some(&weights),
+    )?;
+    Ok(outcome.run)
+}
+
 /// `<out>/<variant>/run-<k>`.
 pub fn run_dir(out: &Path, variant: &str, run: usize) -> PathBuf {
     out.join(variant).join(format!("run-{run}"))
 }
 
-fn finish(config: &TrainConfig, summary: &Summary, genres: Option<&GenreSet>) -> Result<()> {
-    write_atomic(
-        &config.out.join("summary.json"),
-        &serde_json::to_vec_pretty(summary)?,
-    )?;
-    write_atomic(
-        &config.out.join("ranking.md"),
-        summary.ranking_markdown().as_bytes(),
-    )?;
-    if let (Some(winner), Some(genres)) = (&summary.winner, genres) {
+/// Adds the genre slugs to a run's `checkpoint.json`, so the checkpoint exports on its own
+/// (`covergenre-train --export <run>/checkpoint.safetensors`, see [`crate::export::CheckpointInfo`]).
+fn record_genres(run_dir: &Path, genres: &GenreSet) -> Result<()> {
+    let path = run_dir.join(super::checkpoint::CHECKPOINT_JSON);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut state: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let Some(object) = state.as_object_mut() else {
+        bail!("{} is not a JSON object", path.display());
+    };
+    object.insert("genres".into(), serde_json::json!(genres.slugs()));
+    write_atomic(&path, &serde_json::to_vec_pretty(&state)?)
+}
+
+fn finish(
+    config: &TrainConfig,
+    summary: &mut Summary,
+    genres: Option<&GenreSet>,
+    held_out: HeldOut<'_>,
+) -> Result<()> {
+    if let (Some(winner), Some(genres)) = (summary.winner.clone(), genres) {
         let spec = config
             .variants
             .iter()
@@ -219,15 +315,71 @@ fn finish(config: &TrainConfig, summary: &Summary, genres: Option<&GenreSet>) ->
             .context("the winner is not among the configured variants")?;
         let weights =
             run_dir(&config.out, &winner.variant, winner.run).join(super::fit::BEST_WEIGHTS);
-        save_winner(&config.out.join("best"), spec, genres, &weights)?;
+        let test = match held_out.test {
+            Some(load_test) => load_test(spec)?,
+            None => None,
+        };
+        let records = WinnerRecords {
+            training_data: held_out.training_data,
+            dev_metrics: winner_dev_metrics(summary, &winner),
+            test: test.as_ref(),
+        };
+        let saved = save_winner(&config.out.join("best"), spec, genres, &weights, &records)?;
+        if let Some(w) = summary.winner.as_mut() {
+            w.test = saved.test_metrics;
+        }
     }
-    Ok(())
+    write_atomic(
+        &config.out.join("summary.json"),
+        &serde_json::to_vec_pretty(summary)?,
+    )?;
+    write_atomic(
+        &config.out.join("ranking.md"),
+        summary.ranking_markdown().as_bytes(),
+    )
 }
 
-/// The seam to the ONNX export: today the winner is saved as safetensors with its spec and
-/// genre list (everything the exporter needs); `export::export_model` turns these into
-/// `model.onnx` once it lands.
-pub fn save_winner(dir: &Path, spec: &ModelSpec, genres: &GenreSet, weights: &Path) -> Result<()> {
+/// The winning run's selection metrics (dev, or the held-back slice of train).
+fn winner_dev_metrics(summary: &Summary, winner: &Winner) -> Option<serde_json::Value> {
+    let variant = summary
+        .variants
+        .iter()
+        .find(|v| v.variant == winner.variant)?;
+    let run = variant.runs.iter().find(|r| r.run == winner.run)?;
+    Some(serde_json::json!({
+        "selected_on": variant.selected_on,
+        "best_epoch": run.best_epoch,
+        "accuracy": run.dev_accuracy,
+        "balanced_accuracy": run.dev_balanced_accuracy,
+        "macro_f1": run.dev_macro_f1,
+    }))
+}
+
+/// What [`save_winner`] records beside the weights.
+#[derive(Debug, Default)]
+pub struct WinnerRecords<'a> {
+    pub training_data: Option<serde_json::Value>,
+    pub dev_metrics: Option<serde_json::Value>,
+    /// Test covers: the winner is evaluated on them once, here, and nowhere else.
+    pub test: Option<&'a ImageSet>,
+}
+
+/// What [`save_winner`] wrote and measured.
+#[derive(Debug, Clone)]
+pub struct SavedWinner {
+    pub parity: ParityReport,
+    pub test_metrics: Option<SplitMetrics>,
+}
+
+/// Writes the winner to `dir`: `model.onnx` (exported whole, parity-checked against tch, with
+/// the records in its metadata), `model.safetensors`, `spec.json` and `genres.json`.
+pub fn save_winner(
+    dir: &Path,
+    spec: &ModelSpec,
+    genres: &GenreSet,
+    weights: &Path,
+    records: &WinnerRecords<'_>,
+) -> Result<SavedWinner> {
     let bytes = std::fs::read(weights)
         .with_context(|| format!("cannot read the winner's weights {}", weights.display()))?;
     write_atomic(&dir.join("model.safetensors"), &bytes)?;
@@ -236,5 +388,32 @@ pub fn save_winner(dir: &Path, spec: &ModelSpec, genres: &GenreSet, weights: &Pa
         &dir.join("genres.json"),
         &serde_json::to_vec_pretty(&genres.slugs())?,
     )?;
-    Ok(())
+
+    let _rng = super::rng_guard();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let net = Network::new(&vs.root(), spec, genres.len())?;
+    super::checkpoint::load_weights(weights, &vs)?;
+    let test_metrics = records.test.map(|test| {
+        let (images, labels) = test.to_tensors(tch::Device::Cpu);
+        let evaluation = evaluate(&net, spec, &images, &labels, genres.len());
+        SplitMetrics::from_confusion(&evaluation.confusion)
+    });
+    if let Some(m) = &test_metrics {
+        eprintln!(
+            "winner {} on test ({} covers, evaluated once): accuracy {:.3}, balanced accuracy {:.3}, macro-F1 {:.3}",
+            spec.name, m.images, m.accuracy, m.balanced_accuracy, m.macro_f1
+        );
+    }
+    let info = CheckpointInfo {
+        spec: spec.clone(),
+        genres: genres.slugs(),
+        training_data: records.training_data.clone(),
+        dev_metrics: records.dev_metrics.clone(),
+        test_metrics: test_metrics.map(|m| serde_json::json!(m)),
+    };
+    let parity = export_model(spec, genres, &vs, &info.metadata(), &dir.join("model.onnx"))?;
+    Ok(SavedWinner {
+        parity,
+        test_metrics,
+    })
 }

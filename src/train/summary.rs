@@ -119,6 +119,29 @@ pub struct Winner {
     pub variant: String,
     pub run: usize,
     pub dev_macro_f1: f64,
+    /// The winner evaluated once on the test split after selection (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<SplitMetrics>,
+}
+
+/// Headline metrics of a model on one split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitMetrics {
+    pub images: usize,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub macro_f1: f64,
+}
+
+impl SplitMetrics {
+    pub fn from_confusion(confusion: &crate::metrics::Confusion) -> Self {
+        Self {
+            images: confusion.total() as usize,
+            accuracy: confusion.accuracy(),
+            balanced_accuracy: confusion.balanced_accuracy(),
+            macro_f1: confusion.macro_f1(),
+        }
+    }
 }
 
 /// Everything `summary.json` holds. `variants` is ranked, best mean macro-F1 first.
@@ -137,6 +160,7 @@ impl Summary {
                 variant: v.variant.clone(),
                 run: r.run,
                 dev_macro_f1: r.dev_macro_f1,
+                test: None,
             })
         });
         Self {

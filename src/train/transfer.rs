@@ -1,0 +1,499 @@
+//! Transfer learning for specs with a pretrained backbone ([`crate::spec::Pretrained`]).
+//!
+//! One run, in two phases, with selection on dev macro-F1 over both:
+//!
+//! 1. **Head on cached features.** The backbone's ImageNet weights are loaded, then the frozen
+//!    part (layers below `finetune_from_layer`) runs ONCE over train (each cover as is and
+//!    flipped left-right) and over dev, in inference mode. Its activations (7x7 maps for
+//!    EfficientNet-Lite0) are kept in memory, and so are the pooled features of the layers up to
+//!    `frozen_layers`. The new head then trains for `head_epochs` on the pooled features, which
+//!    costs next to nothing per epoch.
+//! 2. **Fine-tuning.** Layers from `finetune_from_layer` on train on the cached maps at
+//!    `learning_rate * finetune_lr_scale` for the remaining epochs, with early stopping. The
+//!    augmentation is what the cache allows: each step picks the cover or its flipped copy, and
+//!    light dropout perturbs the maps. BatchNorm everywhere keeps its ImageNet running
+//!    statistics (its scale and shift still train): batches of 32 covers estimate them worse.
+//!
+//! The run folder is the ordinary one ([`super::fit`]): log, `best.safetensors` (the whole
+//! network), checkpoint. A transfer run is short and restarts from scratch on `--resume`.
+
+use super::build::{Mode, Network};
+use super::checkpoint::{self, RunState};
+use super::fit::{
+    add_predictions, balanced_class_weights, derive_seed, end_epoch, outcome, report_epoch,
+    validate, EpochRecord, ImageSet, RunOutcome, RunSettings,
+};
+use super::optim::Optimiser;
+use crate::metrics::Confusion;
+use crate::spec::{ModelSpec, Pretrained};
+use anyhow::{bail, ensure, Context, Result};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+/// Images per forward pass through the frozen backbone.
+const ENCODE_BATCH: i64 = 32;
+/// Cached maps per evaluation pass.
+const EVAL_BATCH: i64 = 256;
+/// Dropout on the cached maps while fine-tuning: a cheap stand-in for pixel augmentation,
+/// which the cache rules out.
+const MAP_DROPOUT: f64 = 0.1;
+
+/// What a transfer run produced.
+#[derive(Debug, Clone)]
+pub struct TransferOutcome {
+    pub run: RunOutcome,
+    /// Images that went through the frozen backbone: 2 x train (flipped copies) + dev when the
+    /// cache is computed once, however many epochs follow.
+    pub backbone_images: usize,
+    /// Epochs spent on the head alone (phase 1).
+    pub head_epochs: usize,
+}
+
+/// Activations of the frozen part, computed once.
+pub struct FeatureCache {
+    /// Train maps at `finetune_from_layer`: the n covers, then their n flipped copies.
+    pub train_maps: Tensor,
+    /// Train labels for `train_maps` (the n labels twice).
+    pub train_labels: Tensor,
+    /// Pooled features of the train maps (input of the head), [2n, features].
+    pub train_pooled: Tensor,
+    pub dev_maps: Tensor,
+    pub dev_labels: Tensor,
+    pub dev_pooled: Tensor,
+    /// Images pushed through the backbone to build the cache.
+    pub backbone_images: usize,
+}
+
+impl FeatureCache {
+    /// Runs the frozen layers of `net` over `train` (as is and flipped) and `dev`.
+    pub fn compute(
+        net: &Network,
+        spec: &ModelSpec,
+        pretrained: &Pretrained,
+        train: &ImageSet,
+        dev: &ImageSet,
+        device: Device,
+    ) -> Self {
+        let (train_x, train_y) = train.to_tensors(device);
+        let (dev_x, dev_y) = dev.to_tensors(device);
+        let encode = |images: &Tensor, flip: bool| {
+            encode_images(net, spec, pretrained.finetune_from_layer, images, flip)
+        };
+        let train_maps = Tensor::cat(&[encode(&train_x, false), encode(&train_x, true)], 0);
+        let dev_maps = encode(&dev_x, false);
+        let pooled = |maps: &Tensor| {
+            pool_maps(
+                net,
+                pretrained.finetune_from_layer..pretrained.frozen_layers,
+                maps,
+            )
+        };
+        Self {
+            train_pooled: pooled(&train_maps),
+            dev_pooled: pooled(&dev_maps),
+            train_labels: Tensor::cat(&[&train_y, &train_y], 0),
+            train_maps,
+            dev_maps,
+            dev_labels: dev_y,
+            backbone_images: 2 * train.len() + dev.len(),
+        }
+    }
+
+    /// Number of distinct training covers (each is cached twice).
+    fn train_covers(&self) -> i64 {
+        self.train_labels.size()[0] / 2
+    }
+}
+
+/// u8 NHWC images -> activations after the layers below `until`, in inference mode.
+fn encode_images(
+    net: &Network,
+    spec: &ModelSpec,
+    until: usize,
+    images: &Tensor,
+    flip: bool,
+) -> Tensor {
+    let n = images.size()[0];
+    let mut parts = Vec::new();
+    tch::no_grad(|| {
+        for start in (0..n).step_by(ENCODE_BATCH as usize) {
+            let batch = images.narrow(0, start, ENCODE_BATCH.min(n - start));
+            // NHWC: dimension 2 is the width, so this mirrors left-right.
+            let batch = if flip { batch.flip([2]) } else { batch };
+            let x = super::normalise(&batch, &spec.preprocess);
+            parts.push(net.forward_range(&x, 0..until, Mode::EVAL).contiguous());
+        }
+    });
+    Tensor::cat(&parts, 0)
+}
+
+/// Cached maps -> pooled features [N, features] through the frozen `layers`.
+fn pool_maps(net: &Network, layers: std::ops::Range<usize>, maps: &Tensor) -> Tensor {
+    let n = maps.size()[0];
+    let mut parts = Vec::new();
+    tch::no_grad(|| {
+        for start in (0..n).step_by(EVAL_BATCH as usize) {
+            let batch = maps.narrow(0, start, EVAL_BATCH.min(n - start));
+            parts.push(
+                net.forward_range(&batch, layers.clone(), Mode::EVAL)
+                    .flatten(1, -1),
+            );
+        }
+    });
+    Tensor::cat(&parts, 0)
+}
+
+/// Checks the spec's transfer settings against its layers.
+pub fn validate_pretrained(spec: &ModelSpec) -> Result<&Pretrained> {
+    let p = spec
+        .pretrained
+        .as_ref()
+        .with_context(|| format!("{} has no pretrained backbone", spec.name))?;
+    ensure!(
+        p.finetune_from_layer < p.frozen_layers && p.frozen_layers < spec.layers.len(),
+        "{}: need finetune_from_layer ({}) < frozen_layers ({}) < the number of layers ({})",
+        spec.name,
+        p.finetune_from_layer,
+        p.frozen_layers,
+        spec.layers.len()
+    );
+    ensure!(
+        p.head_epochs <= spec.epochs,
+        "{}: head_epochs ({}) exceeds epochs ({})",
+        spec.name,
+        p.head_epochs,
+        spec.epochs
+    );
+    ensure!(
+        p.finetune_lr_scale > 0.0 && p.finetune_lr_scale.is_finite(),
+        "{}: finetune_lr_scale must be a positive number",
+        spec.name
+    );
+    Ok(p)
+}
+
+/// Trains `spec` by transfer learning (see the module docs). `weights` is the backbone's
+/// checkpoint; `None` starts from the spec's random initialisation (tests on tiny specs).
+pub fn fit_transfer(
+    spec: &ModelSpec,
+    classes: usize,
+    train: &ImageSet,
+    select: &ImageSet,
+    settings: &RunSettings,
+    weights: Option<&Path>,
+) -> Result<TransferOutcome> {
+    validate(spec, train, select)?;
+    let pretrained = validate_pretrained(spec)?;
+    let _rng = super::rng_guard();
+    prepare_dir(settings)?;
+
+    tch::manual_seed(derive_seed(settings.seed, 0));
+    let mut vs = nn::VarStore::new(settings.device);
+    let net = Network::new(&vs.root(), spec, classes)?;
+    if let Some(path) = weights {
+        let report = super::pretrained::load_efficientnet_lite0(&mut vs, spec, path)?;
+        eprintln!("{}: {}", settings.label, report.summary());
+    }
+    let trainable = trainable_names(&vs);
+
+    let started = Instant::now();
+    let cache = FeatureCache::compute(&net, spec, pretrained, train, select, settings.device);
+    eprintln!(
+        "{}: cached the frozen backbone's activations of {} images in {:.1} s",
+        settings.label,
+        cache.backbone_images,
+        started.elapsed().as_secs_f64()
+    );
+    let class_weights = spec
+        .balanced_class_weights
+        .then(|| balanced_class_weights(&train.labels, classes).to_device(settings.device));
+    let mut trainer = Trainer {
+        spec,
+        pretrained,
+        net: &net,
+        vs: &vs,
+        classes,
+        cache: &cache,
+        class_weights: class_weights.as_ref(),
+        settings,
+        state: fresh_state(spec, classes, settings),
+    };
+
+    set_trainable(&vs, &trainable, pretrained.frozen_layers);
+    let head_epochs = trainer.head_phase()?;
+    if trainer.state.epochs_done < spec.epochs {
+        // Fine-tuning starts from the best head, not from wherever phase 1 stopped.
+        checkpoint::load_weights(&settings.dir.join(super::fit::BEST_WEIGHTS), &vs)?;
+        set_trainable(&vs, &trainable, pretrained.finetune_from_layer);
+        trainer.finetune_phase()?;
+    }
+    Ok(TransferOutcome {
+        run: outcome(&trainer.state, settings, true)?,
+        backbone_images: cache.backbone_images,
+        head_epochs,
+    })
+}
+
+fn prepare_dir(settings: &RunSettings) -> Result<()> {
+    std::fs::create_dir_all(&settings.dir)
+        .with_context(|| format!("cannot create {}", settings.dir.display()))?;
+    if settings.dir.join(checkpoint::CHECKPOINT_FILE).exists() {
+        if !settings.resume {
+            bail!(
+                "{} already holds a checkpoint: pass --resume to redo it, or choose another --out",
+                settings.dir.display()
+            );
+        }
+        eprintln!(
+            "{}: transfer runs do not resume mid-way; training again from the pretrained weights",
+            settings.label
+        );
+    }
+    Ok(())
+}
+
+fn fresh_state(spec: &ModelSpec, classes: usize, settings: &RunSettings) -> RunState {
+    RunState {
+        spec: spec.clone(),
+        seed: settings.seed,
+        classes,
+        epochs_done: 0,
+        optimiser_steps: 0,
+        history: Vec::new(),
+        best: None,
+        epochs_since_best: 0,
+        stopped_early: false,
+    }
+}
+
+/// Names of the variables that can train at all (not BatchNorm running statistics).
+fn trainable_names(vs: &nn::VarStore) -> BTreeSet<String> {
+    vs.variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Top-level layer index of a variable name ("17.3.weight" -> 17).
+fn layer_of(name: &str) -> Option<usize> {
+    name.split('.').next()?.parse().ok()
+}
+
+/// Makes the trainable variables of layers `from..` train and freezes all others.
+fn set_trainable(vs: &nn::VarStore, trainable: &BTreeSet<String>, from: usize) {
+    for (name, tensor) in vs.variables() {
+        let train = trainable.contains(&name) && layer_of(&name).is_some_and(|l| l >= from);
+        let _ = tensor.set_requires_grad(train);
+    }
+}
+
+/// Cosine decay from `base` to 0 over `total` steps.
+fn cosine(base: f64, step: usize, total: usize) -> f64 {
+    let progress = step as f64 / total.max(1) as f64;
+    base * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+}
+
+struct Trainer<'a> {
+    spec: &'a ModelSpec,
+    pretrained: &'a Pretrained,
+    net: &'a Network,
+    vs: &'a nn::VarStore,
+    classes: usize,
+    cache: &'a FeatureCache,
+    class_weights: Option<&'a Tensor>,
+    settings: &'a RunSettings,
+    state: RunState,
+}
+
+/// Loss sum and confusion over one pass.
+struct Totals {
+    loss: f64,
+    confusion: Confusion,
+}
+
+impl Trainer<'_> {
+    /// Phase 1: the head on pooled features. Returns the epochs it ran (early stopping may
+    /// end it before `head_epochs`).
+    fn head_phase(&mut self) -> Result<usize> {
+        let mut optimiser = Optimiser::new(self.vs, &self.spec.optimiser);
+        let n = self.cache.train_labels.size()[0];
+        let layers = self.pretrained.frozen_layers..self.net.layer_count();
+        let steps_per_epoch = (n as usize).div_ceil(self.spec.batch_size);
+        let total = self.pretrained.head_epochs * steps_per_epoch;
+        for epoch in 1..=self.pretrained.head_epochs {
+            let order = self.shuffled(epoch, n);
+            let base = self.spec.optimiser.learning_rate;
+            let step0 = (epoch - 1) * steps_per_epoch;
+            let started = Instant::now();
+            let trained = self.train_epoch(
+                &mut optimiser,
+                &order,
+                |step| cosine(base, step0 + step, total),
+                |index| {
+                    let x = self.cache.train_pooled.index_select(0, index);
+                    (x, layers.clone())
+                },
+            )?;
+            self.finish_epoch(epoch, trained, &optimiser, n, started)?;
+            if self.state.stopped_early {
+                break;
+            }
+        }
+        Ok(self.state.epochs_done)
+    }
+
+    /// Phase 2: layers from `finetune_from_layer` on the cached maps, one copy (as is or
+    /// flipped) of each cover per epoch.
+    fn finetune_phase(&mut self) -> Result<()> {
+        self.state.stopped_early = false;
+        self.state.epochs_since_best = 0;
+        let mut settings = self.spec.optimiser;
+        settings.learning_rate *= self.pretrained.finetune_lr_scale;
+        let mut optimiser = Optimiser::new(self.vs, &settings);
+        let covers = self.cache.train_covers();
+        let first = self.state.epochs_done + 1;
+        let steps_per_epoch = (covers as usize).div_ceil(self.spec.batch_size);
+        let total = (self.spec.epochs + 1 - first) * steps_per_epoch;
+        let layers = self.pretrained.finetune_from_layer..self.net.layer_count();
+        for epoch in first..=self.spec.epochs {
+            let order = self.shuffled(epoch, covers);
+            // Each cover once, as is or flipped: index i or i + covers.
+            let flipped = Tensor::randint(2, [covers], (Kind::Int64, Device::Cpu)) * covers;
+            let order = (order + flipped.to_device(self.settings.device)).to_kind(Kind::Int64);
+            let step0 = (epoch - first) * steps_per_epoch;
+            let base = settings.learning_rate;
+            let started = Instant::now();
+            let trained = self.train_epoch(
+                &mut optimiser,
+                &order,
+                |step| cosine(base, step0 + step, total),
+                |index| {
+                    let maps = self.cache.train_maps.index_select(0, index);
+                    (maps.dropout(MAP_DROPOUT, true), layers.clone())
+                },
+            )?;
+            self.finish_epoch(epoch, trained, &optimiser, covers, started)?;
+            if self.state.stopped_early {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reseeds libtorch for `epoch` and returns a random order of `n` indices.
+    fn shuffled(&self, epoch: usize, n: i64) -> Tensor {
+        tch::manual_seed(derive_seed(self.settings.seed, epoch as u64));
+        Tensor::randperm(n, (Kind::Int64, Device::Cpu)).to_device(self.settings.device)
+    }
+
+    /// One pass over `order` in batches: `inputs` gives a batch's input and the layers it goes
+    /// through; `learning_rate` the rate at each step of the epoch.
+    fn train_epoch(
+        &self,
+        optimiser: &mut Optimiser,
+        order: &Tensor,
+        learning_rate: impl Fn(usize) -> f64,
+        inputs: impl Fn(&Tensor) -> (Tensor, std::ops::Range<usize>),
+    ) -> Result<Totals> {
+        let n = order.size()[0];
+        let batch_size = self.spec.batch_size as i64;
+        let mut confusion = Confusion::new(self.classes);
+        let mut loss_sum = 0.0;
+        let train_mode = Mode {
+            training: true,
+            batch_stats: false,
+        };
+        for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
+            optimiser.set_learning_rate(learning_rate(step));
+            let index = order.narrow(0, start, batch_size.min(n - start));
+            let (x, layers) = inputs(&index);
+            let y = self.cache.train_labels.index_select(0, &index);
+            let logits = self.net.forward_range(&x, layers, train_mode);
+            let loss = logits.cross_entropy_loss(
+                &y,
+                self.class_weights,
+                Reduction::Mean,
+                -100,
+                self.spec.label_smoothing,
+            );
+            optimiser.zero_grad();
+            loss.backward();
+            optimiser.step();
+            let batch_loss = loss.double_value(&[]);
+            ensure!(
+                batch_loss.is_finite(),
+                "{}: the loss became {batch_loss}; try a lower learning rate",
+                self.settings.label
+            );
+            loss_sum += batch_loss * index.size()[0] as f64;
+            add_predictions(&mut confusion, &logits, &y);
+        }
+        Ok(Totals {
+            loss: loss_sum / n.max(1) as f64,
+            confusion,
+        })
+    }
+
+    /// Evaluates on dev, logs, keeps the best weights and writes the checkpoint.
+    fn finish_epoch(
+        &mut self,
+        epoch: usize,
+        trained: Totals,
+        optimiser: &Optimiser,
+        images: i64,
+        started: Instant,
+    ) -> Result<()> {
+        let train_seconds = started.elapsed().as_secs_f64();
+        let dev = self.evaluate_dev();
+        let record = EpochRecord {
+            epoch,
+            train_loss: trained.loss,
+            train_accuracy: trained.confusion.accuracy(),
+            train_macro_f1: trained.confusion.macro_f1(),
+            dev_loss: dev.loss,
+            dev_accuracy: dev.confusion.accuracy(),
+            dev_macro_f1: dev.confusion.macro_f1(),
+            dev_balanced_accuracy: dev.confusion.balanced_accuracy(),
+            learning_rate: optimiser.learning_rate(),
+            seconds: started.elapsed().as_secs_f64(),
+            images_per_second: images as f64 / train_seconds.max(1e-9),
+        };
+        report_epoch(self.settings, self.spec, &record);
+        end_epoch(
+            &mut self.state,
+            record,
+            self.spec,
+            self.settings,
+            self.vs,
+            optimiser,
+        )
+    }
+
+    /// The whole network's dev loss and confusion, from the cached dev maps.
+    fn evaluate_dev(&self) -> Totals {
+        let maps = &self.cache.dev_maps;
+        let n = maps.size()[0];
+        let layers = self.pretrained.finetune_from_layer..self.net.layer_count();
+        let mut confusion = Confusion::new(self.classes);
+        let mut loss_sum = 0.0;
+        tch::no_grad(|| {
+            for start in (0..n).step_by(EVAL_BATCH as usize) {
+                let len = EVAL_BATCH.min(n - start);
+                let logits =
+                    self.net
+                        .forward_range(&maps.narrow(0, start, len), layers.clone(), Mode::EVAL);
+                let y = self.cache.dev_labels.narrow(0, start, len);
+                let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0);
+                loss_sum += loss.double_value(&[]);
+                add_predictions(&mut confusion, &logits, &y);
+            }
+        });
+        Totals {
+            loss: loss_sum / n.max(1) as f64,
+            confusion,
+        }
+    }
+}

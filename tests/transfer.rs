@@ -1,0 +1,153 @@
+//! Transfer learning (train::transfer) on a tiny made-up dataset with a tiny spec that has
+//! `pretrained` set; no ImageNet weights are loaded (`weights: None`), the phases are the same.
+#![cfg(feature = "train")]
+
+mod common;
+
+use covergenre::spec::{self, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained};
+use covergenre::train::checkpoint;
+use covergenre::train::fit::{derive_seed, read_log, ImageSet, RunSettings};
+use covergenre::train::transfer::{fit_transfer, validate_pretrained};
+use covergenre::train::Network;
+use tch::{nn, Device, Tensor};
+
+const SIZE: u32 = 16;
+const HEAD_EPOCHS: usize = 4;
+const EPOCHS: usize = 7;
+
+fn made_up_images(genres: usize, per_genre: usize, seed: u64) -> ImageSet {
+    let mut set = ImageSet {
+        height: SIZE as usize,
+        width: SIZE as usize,
+        ..ImageSet::default()
+    };
+    for genre in 0..genres {
+        for i in 0..per_genre {
+            let image = common::genre_cover(genre, seed + i as u64, SIZE);
+            set.pixels.extend_from_slice(image.as_raw());
+            set.labels.push(genre);
+        }
+    }
+    set
+}
+
+/// Frozen: layers 0-1; fine-tuned: 2-4 (conv, BN, ReLU); pooled features after layer 5; head: 6-7.
+fn tiny_pretrained_spec() -> ModelSpec {
+    let mut spec = spec::variant("compact").unwrap();
+    spec.name = "tiny-transfer".into();
+    spec.preprocess.height = SIZE;
+    spec.preprocess.width = SIZE;
+    spec.layers = vec![
+        Layer::conv_k(8, 3, 1),
+        Layer::Relu,
+        Layer::conv_k(16, 3, 1),
+        Layer::BatchNorm,
+        Layer::Relu,
+        Layer::GlobalAvgPool,
+        Layer::dropout(0.1),
+        Layer::Logits,
+    ];
+    spec.optimiser = Optimiser {
+        kind: OptimiserKind::AdamW,
+        learning_rate: 3e-2,
+        weight_decay: 1e-4,
+    };
+    spec.batch_size = 16;
+    spec.epochs = EPOCHS;
+    spec.early_stopping_patience = None;
+    spec.label_smoothing = 0.0;
+    spec.pretrained = Some(Pretrained {
+        loader: "none".into(),
+        frozen_layers: 6,
+        head_epochs: HEAD_EPOCHS,
+        finetune_from_layer: 2,
+        finetune_lr_scale: 0.3,
+    });
+    spec
+}
+
+fn settings(dir: &std::path::Path) -> RunSettings {
+    RunSettings {
+        seed: 3,
+        device: Device::Cpu,
+        dir: dir.to_path_buf(),
+        resume: false,
+        halt_after_epochs: None,
+        label: "transfer test".into(),
+    }
+}
+
+fn weight(vs: &nn::VarStore, name: &str) -> Tensor {
+    vs.variables()[name].detach().copy()
+}
+
+#[test]
+fn both_phases_learn_from_a_cache_computed_once_and_the_frozen_layers_stay_put() {
+    let train = made_up_images(3, 12, 0);
+    let dev = made_up_images(3, 6, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = tiny_pretrained_spec();
+    let outcome = fit_transfer(&spec, 3, &train, &dev, &settings(dir.path()), None).unwrap();
+    let run = &outcome.run;
+
+    // The backbone saw each cover twice (as is and flipped) and each dev cover once, in all,
+    // although seven epochs followed.
+    assert_eq!(outcome.backbone_images, 2 * train.len() + dev.len());
+    assert_eq!(outcome.head_epochs, HEAD_EPOCHS);
+    assert_eq!(run.history.len(), EPOCHS);
+    assert_eq!(read_log(&dir.path().join("log.csv")).unwrap(), run.history);
+
+    // Learning happens in phase 1 (head) and goes on in phase 2 (fine-tuning, lower rate).
+    let head = &run.history[..HEAD_EPOCHS];
+    assert!(
+        head[HEAD_EPOCHS - 1].train_loss < head[0].train_loss * 0.9,
+        "head loss {} -> {}",
+        head[0].train_loss,
+        head[HEAD_EPOCHS - 1].train_loss
+    );
+    let tuned = &run.history[HEAD_EPOCHS..];
+    assert!(tuned[0].learning_rate < spec.optimiser.learning_rate * 0.3 + 1e-12);
+    assert!(
+        tuned.last().unwrap().train_loss < head[0].train_loss,
+        "{:?}",
+        run.history
+    );
+    assert!(run.best.dev_accuracy > 0.5, "chance is 1/3: {:?}", run.best);
+
+    // The frozen layers keep their initial values; the fine-tuned conv moved in phase 2 or
+    // the head alone won, in which case it is untouched too.
+    let _rng = covergenre::train::rng_guard();
+    tch::manual_seed(derive_seed(3, 0));
+    let initial = nn::VarStore::new(Device::Cpu);
+    Network::new(&initial.root(), &spec, 3).unwrap();
+    let trained = nn::VarStore::new(Device::Cpu);
+    Network::new(&trained.root(), &spec, 3).unwrap();
+    checkpoint::load_weights(&run.best_weights, &trained).unwrap();
+    assert!(weight(&initial, "0.weight").equal(&weight(&trained, "0.weight")));
+    let conv_moved = !weight(&initial, "2.weight").equal(&weight(&trained, "2.weight"));
+    assert_eq!(conv_moved, run.best.epoch > HEAD_EPOCHS, "{:?}", run.best);
+    assert!(!weight(&initial, "7.weight").equal(&weight(&trained, "7.weight")));
+}
+
+#[test]
+fn inconsistent_transfer_settings_are_clear_errors() {
+    let mut spec = tiny_pretrained_spec();
+    spec.pretrained.as_mut().unwrap().finetune_from_layer = 6;
+    let err = validate_pretrained(&spec).unwrap_err().to_string();
+    assert!(
+        err.contains("finetune_from_layer (6) < frozen_layers (6)"),
+        "{err}"
+    );
+
+    let mut spec = tiny_pretrained_spec();
+    spec.pretrained.as_mut().unwrap().head_epochs = EPOCHS + 1;
+    let err = validate_pretrained(&spec).unwrap_err().to_string();
+    assert!(err.contains("head_epochs (8) exceeds epochs (7)"), "{err}");
+
+    let train = made_up_images(2, 4, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let err = fit_transfer(&spec, 2, &train, &train, &settings(dir.path()), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("head_epochs"), "{err}");
+}
