@@ -347,6 +347,26 @@ fn fatal_problems_exit_2_with_a_clear_message() {
 }
 
 #[test]
+fn a_missing_onnxruntime_library_names_the_fix_and_does_not_panic() {
+    let fx = Fixture::new();
+    save(&fx.path("red.png"), 0);
+    let output = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .arg("--model")
+        .arg(&fx.model)
+        .arg(fx.path("red.png"))
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ORT_DYLIB_PATH") && stderr.contains("scripts/setup.sh"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn the_built_in_model_works_without_model_flag() {
     let fx = Fixture::new();
     let image = fx.path("cover.png");

@@ -63,6 +63,16 @@ pub fn runtime_candidates() -> Vec<PathBuf> {
 }
 
 fn load_runtime() -> std::result::Result<ort::environment::Environment, String> {
+    // An explicit override that points nowhere is a mistake to report, not to route around.
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        if !Path::new(&path).is_file() {
+            return Err(format!(
+                "ORT_DYLIB_PATH is set to {}, which is not a file: point it at libonnxruntime.so.1.31.1, \
+                 or unset it to use the library installed by scripts/setup.sh",
+                Path::new(&path).display()
+            ));
+        }
+    }
     let candidates = runtime_candidates();
     let Some(found) = candidates.iter().find(|p| p.is_file()) else {
         let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
