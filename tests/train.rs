@@ -126,22 +126,8 @@ use std::path::Path;
 
 const SIZE: u32 = 24;
 
-/// `per_genre` covers of each of `genres` genres, made by `common::genre_cover` (colour and
-/// stripe direction tell the genre), at SIZE x SIZE.
 fn made_up_images(genres: usize, per_genre: usize, seed: u64) -> ImageSet {
-    let mut set = ImageSet {
-        height: SIZE as usize,
-        width: SIZE as usize,
-        ..ImageSet::default()
-    };
-    for genre in 0..genres {
-        for i in 0..per_genre {
-            let image = common::genre_cover(genre, seed + i as u64, SIZE);
-            set.pixels.extend_from_slice(image.as_raw());
-            set.labels.push(genre);
-        }
-    }
-    set
+    common::made_up_image_set(genres, per_genre, seed, SIZE)
 }
 
 /// A small network that exercises BatchNorm, dropout, augmentation and a cosine schedule.

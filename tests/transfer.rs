@@ -16,19 +16,7 @@ const HEAD_EPOCHS: usize = 4;
 const EPOCHS: usize = 7;
 
 fn made_up_images(genres: usize, per_genre: usize, seed: u64) -> ImageSet {
-    let mut set = ImageSet {
-        height: SIZE as usize,
-        width: SIZE as usize,
-        ..ImageSet::default()
-    };
-    for genre in 0..genres {
-        for i in 0..per_genre {
-            let image = common::genre_cover(genre, seed + i as u64, SIZE);
-            set.pixels.extend_from_slice(image.as_raw());
-            set.labels.push(genre);
-        }
-    }
-    set
+    common::made_up_image_set(genres, per_genre, seed, SIZE)
 }
 
 /// Frozen: layers 0-1; fine-tuned: 2-4 (conv, BN, ReLU); pooled features after layer 5; head: 6-7.

@@ -41,6 +41,23 @@ pub struct RunState {
     pub stopped_early: bool,
 }
 
+impl RunState {
+    /// The state of a run that has not trained yet.
+    pub fn fresh(spec: &ModelSpec, classes: usize, seed: u64) -> Self {
+        Self {
+            spec: spec.clone(),
+            seed,
+            classes,
+            epochs_done: 0,
+            optimiser_steps: 0,
+            history: Vec::new(),
+            best: None,
+            epochs_since_best: 0,
+            stopped_early: false,
+        }
+    }
+}
+
 /// Writes the checkpoint of `dir` atomically (see the module docs).
 pub fn save(dir: &Path, vs: &nn::VarStore, optimiser: &Optimiser, state: &RunState) -> Result<()> {
     let state_json = serde_json::to_vec_pretty(state)?;

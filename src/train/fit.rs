@@ -201,17 +201,7 @@ fn initial_state(
     vs: &nn::VarStore,
     optimiser: &mut Optimiser,
 ) -> Result<RunState> {
-    let fresh = RunState {
-        spec: spec.clone(),
-        seed: settings.seed,
-        classes,
-        epochs_done: 0,
-        optimiser_steps: 0,
-        history: Vec::new(),
-        best: None,
-        epochs_since_best: 0,
-        stopped_early: false,
-    };
+    let fresh = RunState::fresh(spec, classes, settings.seed);
     let existing = checkpoint::load(&settings.dir)?;
     let Some(saved) = existing else {
         return Ok(fresh);

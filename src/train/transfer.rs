@@ -218,7 +218,7 @@ pub fn fit_transfer(
         cache: &cache,
         class_weights: class_weights.as_ref(),
         settings,
-        state: fresh_state(spec, classes, settings),
+        state: RunState::fresh(spec, classes, settings.seed),
     };
 
     set_trainable(&vs, &trainable, pretrained.frozen_layers);
@@ -252,20 +252,6 @@ fn prepare_dir(settings: &RunSettings) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn fresh_state(spec: &ModelSpec, classes: usize, settings: &RunSettings) -> RunState {
-    RunState {
-        spec: spec.clone(),
-        seed: settings.seed,
-        classes,
-        epochs_done: 0,
-        optimiser_steps: 0,
-        history: Vec::new(),
-        best: None,
-        epochs_since_best: 0,
-        stopped_early: false,
-    }
 }
 
 /// Names of the variables that can train at all (not BatchNorm running statistics).

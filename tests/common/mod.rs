@@ -82,3 +82,27 @@ pub fn split_folders(root: &Path, genres: &[&str], per_split: [usize; 3], size: 
         );
     }
 }
+
+/// `per_genre` made-up covers of each of `genres` genres at `size` x `size`, as the trainer's
+/// in-memory image set.
+#[cfg(feature = "train")]
+pub fn made_up_image_set(
+    genres: usize,
+    per_genre: usize,
+    seed: u64,
+    size: u32,
+) -> covergenre::train::fit::ImageSet {
+    let mut set = covergenre::train::fit::ImageSet {
+        height: size as usize,
+        width: size as usize,
+        ..Default::default()
+    };
+    for genre in 0..genres {
+        for i in 0..per_genre {
+            let image = genre_cover(genre, seed + i as u64, size);
+            set.pixels.extend_from_slice(image.as_raw());
+            set.labels.push(genre);
+        }
+    }
+    set
+}
