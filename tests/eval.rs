@@ -685,10 +685,7 @@ mod real_model {
         let (dataset, samples, _) = model::load_covers(&data, None).unwrap();
         let mut net = Model::open(&model_path, 1).unwrap();
         let genres = net.genres().clone();
-        let decoder = model::FileDecoder {
-            preprocess: *net.preprocess(),
-            limits: Default::default(),
-        };
+        let decoder = covergenre::infer::pipeline::CoverDecoder::new(*net.preprocess());
         let mut csv = Vec::new();
         {
             let mut writer = RecordWriter::new(&mut csv, classify_report::Format::Csv, 3).unwrap();

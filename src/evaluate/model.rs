@@ -3,38 +3,13 @@
 //! (same orientation, resize filter and limits as classify), inference the model's own.
 
 use super::{evaluate_samples, Described, EvalSettings};
-use crate::data::decode::{decode_file, DecodeLimits};
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::{Dataset, Sample, Split};
-use crate::infer::pipeline::{Decoder, Predictor, Source, SourceKind};
+use crate::infer::pipeline::{CoverDecoder, Predictor};
 use crate::infer::Model;
-use crate::preprocess::Preprocess;
 use crate::report::EvalReport;
 use anyhow::{bail, Result};
 use std::path::Path;
-
-/// Decodes cover files to a model's input size.
-pub struct FileDecoder {
-    pub preprocess: Preprocess,
-    pub limits: DecodeLimits,
-}
-
-impl Decoder for FileDecoder {
-    fn image_len(&self) -> usize {
-        self.preprocess.image_len()
-    }
-    fn image_width(&self) -> Option<usize> {
-        Some(self.preprocess.width as usize)
-    }
-    fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
-        match &source.kind {
-            SourceKind::File(path) => {
-                decode_file(path, &self.preprocess, &self.limits).map_err(|e| e.to_string())
-            }
-            _ => Err("eval reads cover files only".into()),
-        }
-    }
-}
 
 /// A [`Model`] as the pipeline's predictor (a wrapper, so the impl cannot clash with others).
 pub struct ModelPredictor<'m>(pub &'m mut Model);
@@ -106,10 +81,8 @@ pub fn evaluate_model(
     covers: &str,
     settings: &EvalSettings,
 ) -> Result<EvalReport> {
-    let decoder = FileDecoder {
-        preprocess: *model.preprocess(),
-        limits: DecodeLimits::default(),
-    };
+    // Classify's decoder: the same decode, orientation, resize and limits.
+    let decoder = CoverDecoder::new(*model.preprocess());
     let model_genres = model.genres().clone();
     let described = Described {
         model: name.to_string(),
