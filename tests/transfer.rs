@@ -8,7 +8,7 @@ use covergenre::spec::{self, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrai
 use covergenre::train::checkpoint;
 use covergenre::train::fit::{derive_seed, read_log, ImageSet, RunSettings};
 use covergenre::train::transfer::{fit_transfer, validate_pretrained};
-use covergenre::train::Network;
+use covergenre::train::{Network, Precision};
 use tch::{nn, Device, Tensor};
 
 const SIZE: u32 = 16;
@@ -62,6 +62,7 @@ fn settings(dir: &std::path::Path) -> RunSettings {
         resume: false,
         halt_after_epochs: None,
         label: "transfer test".into(),
+        precision: Precision::Fp32,
     }
 }
 

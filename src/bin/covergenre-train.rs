@@ -29,6 +29,9 @@ EXAMPLES:
   # A quick look: every variant, 2 epochs, bigger batches
   covergenre-train --data ../shared/data/covers-v1 --variants all --epochs 2 --batch-size 64 --out runs/smoke
 
+  # Train in float32 even where bf16 mixed precision would be picked (the default is auto)
+  covergenre-train --data ../shared/data/covers-v1 --variants baseline --precision fp32 --out runs/fp32
+
   # Continue a run that was killed (same command line plus --resume)
   covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
       --threads 2 --out runs/2026-11-25 --resume

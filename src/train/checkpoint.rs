@@ -10,7 +10,8 @@
 //! Random state needs no saving: the trainer reseeds libtorch from (seed, epoch) at the start of
 //! every epoch, so epoch k+1 draws the same numbers whether or not the process was restarted.
 
-use super::fit::EpochRecord;
+use super::build::Precision;
+use super::fit::{EpochRecord, RunSettings};
 use super::optim::Optimiser;
 use crate::spec::ModelSpec;
 use crate::util::write_atomic;
@@ -32,6 +33,9 @@ pub struct RunState {
     pub spec: ModelSpec,
     pub seed: u64,
     pub classes: usize,
+    /// The arithmetic of the training steps (absent in checkpoints of older versions: float32).
+    #[serde(default)]
+    pub precision: Precision,
     pub epochs_done: usize,
     pub optimiser_steps: i64,
     pub history: Vec<EpochRecord>,
@@ -43,11 +47,12 @@ pub struct RunState {
 
 impl RunState {
     /// The state of a run that has not trained yet.
-    pub fn fresh(spec: &ModelSpec, classes: usize, seed: u64) -> Self {
+    pub fn fresh(spec: &ModelSpec, classes: usize, settings: &RunSettings) -> Self {
         Self {
             spec: spec.clone(),
-            seed,
+            seed: settings.seed,
             classes,
+            precision: settings.precision,
             epochs_done: 0,
             optimiser_steps: 0,
             history: Vec::new(),

@@ -1,6 +1,7 @@
 //! Training settings: the command-line flags (a clap `Args` group the binary flattens into its
 //! own parser) and the validated [`TrainConfig`] recorded as `config.json` in the run folder.
 
+use super::build::Precision;
 use crate::spec::{self, ModelSpec};
 use anyhow::{bail, Result};
 use clap::ValueEnum;
@@ -27,6 +28,46 @@ impl DeviceChoice {
                 bail!("--device cuda: libtorch sees no CUDA device (this libtorch may be CPU-only)")
             }
         })
+    }
+}
+
+/// Arithmetic of the training steps, as asked on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrecisionChoice {
+    /// bf16 mixed precision on a CPU with native bfloat16 (AVX-512 BF16 or AMX), else fp32.
+    Auto,
+    /// float32 throughout.
+    Fp32,
+    /// bfloat16 convolutions and dense layers over float32 master weights (like autocast).
+    Bf16,
+}
+
+impl PrecisionChoice {
+    /// The precision to train in on `device`.
+    pub fn resolve(self, device: tch::Device) -> Precision {
+        match self {
+            PrecisionChoice::Fp32 => Precision::Fp32,
+            PrecisionChoice::Bf16 => Precision::Bf16,
+            PrecisionChoice::Auto if device == tch::Device::Cpu && cpu_has_native_bf16() => {
+                Precision::Bf16
+            }
+            // CUDA stays float32 by default: bf16 there is untested by this project.
+            PrecisionChoice::Auto => Precision::Fp32,
+        }
+    }
+}
+
+/// Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16; every CPU with AMX has it
+/// too); elsewhere oneDNN emulates bf16, slower than float32.
+pub fn cpu_has_native_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -74,6 +115,11 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// Arithmetic of the training steps. Selection on dev and the exported model are float32
+    /// whatever this says.
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
+    pub precision: PrecisionChoice,
+
     /// Continue the runs in --out from their last checkpoints (same command line).
     #[arg(long)]
     pub resume: bool,
@@ -97,6 +143,8 @@ pub struct TrainConfig {
     pub seed: u64,
     pub device: DeviceChoice,
     pub threads: Option<usize>,
+    /// What `--precision` asked for; each run's checkpoint.json records what it trained in.
+    pub precision: PrecisionChoice,
     pub resume: bool,
     pub cache_dir: Option<PathBuf>,
     pub toolkit_version: String,
@@ -140,6 +188,7 @@ impl TrainConfig {
             seed,
             device: args.device,
             threads: args.threads,
+            precision: args.precision,
             resume: args.resume,
             cache_dir: args.cache_dir.clone(),
             toolkit_version: crate::VERSION.to_string(),
@@ -202,4 +251,27 @@ pub fn variant_listing() -> String {
     all.iter()
         .map(|v| format!("{:width$}  {}\n", v.name, v.description))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn auto_precision_is_bf16_only_on_a_cpu_that_has_it_and_explicit_choices_win() {
+        assert_eq!(
+            PrecisionChoice::Auto.resolve(Device::Cuda(0)),
+            Precision::Fp32
+        );
+        assert_eq!(
+            PrecisionChoice::Auto.resolve(Device::Cpu) == Precision::Bf16,
+            cpu_has_native_bf16()
+        );
+        assert_eq!(PrecisionChoice::Fp32.resolve(Device::Cpu), Precision::Fp32);
+        assert_eq!(
+            PrecisionChoice::Bf16.resolve(Device::Cuda(0)),
+            Precision::Bf16
+        );
+    }
 }

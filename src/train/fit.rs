@@ -2,7 +2,7 @@
 //! per-epoch selection metrics, early stopping, the log, checkpoints and resume.
 
 use super::augment::augment;
-use super::build::{normalise_float, Network};
+use super::build::{normalise_float, Mode, Network, Precision};
 use super::checkpoint::{self, RunState};
 use super::optim::Optimiser;
 use crate::metrics::Confusion;
@@ -62,6 +62,9 @@ pub struct RunSettings {
     pub halt_after_epochs: Option<usize>,
     /// Shown before progress lines, e.g. "baseline run 2/5".
     pub label: String,
+    /// Arithmetic of the training steps; selection (dev) always evaluates in float32, the
+    /// arithmetic of the exported model.
+    pub precision: Precision,
 }
 
 /// One line of the log.
@@ -81,6 +84,14 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Training images per second in this epoch (batching and augmentation included).
     pub images_per_second: f64,
+    /// Seconds of the training pass alone (`seconds` adds the selection pass).
+    #[serde(default)]
+    pub train_seconds: f64,
+    /// Seconds of the training pass spent making batches (gathering, augmenting, normalising)
+    /// rather than in forward, backward and optimiser steps. This and `train_seconds` are
+    /// absent from logs of older versions.
+    #[serde(default)]
+    pub input_seconds: f64,
 }
 
 /// What a run produced.
@@ -145,6 +156,8 @@ pub fn fit(
             learning_rate: optimiser.learning_rate(),
             seconds: started.elapsed().as_secs_f64(),
             images_per_second: train.len() as f64 / train_seconds.max(1e-9),
+            train_seconds,
+            input_seconds: trained.input_seconds,
         };
         report_epoch(settings, spec, &record);
         end_epoch(&mut state, record, spec, settings, &vs, &optimiser)?;
@@ -201,7 +214,7 @@ fn initial_state(
     vs: &nn::VarStore,
     optimiser: &mut Optimiser,
 ) -> Result<RunState> {
-    let fresh = RunState::fresh(spec, classes, settings.seed);
+    let fresh = RunState::fresh(spec, classes, settings);
     let existing = checkpoint::load(&settings.dir)?;
     let Some(saved) = existing else {
         return Ok(fresh);
@@ -212,11 +225,17 @@ fn initial_state(
             settings.dir.display()
         );
     }
-    if (&saved.state.spec, saved.state.seed, saved.state.classes) != (spec, settings.seed, classes)
-    {
+    let this_experiment = (&fresh.spec, fresh.seed, fresh.classes, fresh.precision);
+    let saved_experiment = (
+        &saved.state.spec,
+        saved.state.seed,
+        saved.state.classes,
+        saved.state.precision,
+    );
+    if saved_experiment != this_experiment {
         bail!(
             "cannot resume {}: its checkpoint was made with other settings (variant, overrides, \
-             seed or genres differ); use the same command line, or another --out",
+             seed, precision or genres differ); use the same command line, or another --out",
             settings.dir.display()
         );
     }
@@ -353,6 +372,7 @@ struct Batches<'a> {
 struct EpochTotals {
     loss: f64,
     confusion: Confusion,
+    input_seconds: f64,
 }
 
 impl Batches<'_> {
@@ -370,6 +390,8 @@ impl Batches<'_> {
         let bar = progress_bar(self.steps_per_epoch as u64, &settings.label);
         let mut confusion = Confusion::new(self.net.classes());
         let (mut loss_sum, mut seen) = (0.0, 0i64);
+        let mut input_seconds = 0.0;
+        let mode = Mode::TRAIN.with_precision(settings.precision);
         for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
             let global_step = (epoch - 1) * self.steps_per_epoch + step;
             optimiser.set_learning_rate(learning_rate_at(
@@ -377,10 +399,13 @@ impl Batches<'_> {
                 global_step,
                 self.steps_per_epoch,
             ));
+            let making_batch = Instant::now();
             let index = order.narrow(0, start, batch_size.min(n - start));
             let x = self.inputs(&images.index_select(0, &index));
             let y = labels.index_select(0, &index);
-            let (logits, penalty) = self.net.forward_t(&x, true);
+            // Exact on CPU, where libtorch runs eagerly; on CUDA it times the kernel launches only.
+            input_seconds += making_batch.elapsed().as_secs_f64();
+            let (logits, penalty) = self.net.forward(&x, mode);
             let loss = logits.cross_entropy_loss(
                 &y,
                 self.class_weights,
@@ -413,6 +438,7 @@ impl Batches<'_> {
         Ok(EpochTotals {
             loss: loss_sum / seen.max(1) as f64,
             confusion,
+            input_seconds,
         })
     }
 
@@ -452,19 +478,32 @@ pub fn evaluate(
     labels: &Tensor,
     classes: usize,
 ) -> Evaluation {
+    evaluate_batches(labels, classes, |start, len| {
+        let batch = images.narrow(0, start, len);
+        let x = normalise_float(
+            &batch.to_kind(Kind::Float).permute([0, 3, 1, 2]),
+            &spec.preprocess,
+        );
+        net.forward_t(&x, false).0
+    })
+}
+
+/// Loss and confusion over `labels` in batches of [`EVAL_BATCH`], without gradients;
+/// `logits(start, len)` runs the model on those rows. Whole images and cached activations
+/// (transfer learning) differ only in that closure.
+pub(crate) fn evaluate_batches(
+    labels: &Tensor,
+    classes: usize,
+    logits: impl Fn(i64, i64) -> Tensor,
+) -> Evaluation {
     let n = labels.size()[0];
     let mut confusion = Confusion::new(classes);
     let mut loss_sum = 0.0;
     tch::no_grad(|| {
         for start in (0..n).step_by(EVAL_BATCH as usize) {
             let len = EVAL_BATCH.min(n - start);
-            let batch = images.narrow(0, start, len);
-            let x = normalise_float(
-                &batch.to_kind(Kind::Float).permute([0, 3, 1, 2]),
-                &spec.preprocess,
-            );
+            let logits = logits(start, len);
             let y = labels.narrow(0, start, len);
-            let (logits, _) = net.forward_t(&x, false);
             let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0);
             loss_sum += loss.double_value(&[]);
             add_predictions(&mut confusion, &logits, &y);

@@ -26,7 +26,7 @@ pub mod pretrained;
 pub mod session;
 pub mod summary;
 pub mod transfer;
-pub use build::{named_weights, normalise, Mode, Network};
+pub use build::{named_weights, normalise, Mode, Network, Precision};
 
 use std::sync::{Mutex, MutexGuard};
 

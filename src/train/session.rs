@@ -16,6 +16,7 @@
 //! ```
 
 use super::build::Network;
+use super::build::Precision;
 use super::config::TrainConfig;
 use super::curves::plot_curves;
 use super::fit::evaluate;
@@ -192,6 +193,10 @@ pub fn train_and_test(
         tch::set_num_threads(threads as i32);
     }
     let device = config.device.resolve()?;
+    let precision = config.precision.resolve(device);
+    if precision == Precision::Bf16 {
+        eprintln!("training steps in bf16 mixed precision (--precision fp32 turns it off)");
+    }
     std::fs::create_dir_all(&config.out)
         .with_context(|| format!("cannot create --out {}", config.out.display()))?;
     write_atomic(
@@ -217,7 +222,7 @@ pub fn train_and_test(
         }
         let data = &loaded[&key];
         genres.get_or_insert_with(|| data.genres.clone());
-        variants.push(train_variant(config, spec, data, device)?);
+        variants.push(train_variant(config, spec, data, device, precision)?);
     }
     let mut summary = Summary::new(variants, skipped);
     finish(config, &mut summary, genres.as_ref(), held_out)?;
@@ -229,6 +234,7 @@ fn train_variant(
     spec: &ModelSpec,
     data: &VariantData,
     device: tch::Device,
+    precision: Precision,
 ) -> Result<VariantSummary> {
     let variant_dir = config.out.join(&spec.name);
     let mut runs = Vec::new();
@@ -241,6 +247,7 @@ fn train_variant(
             resume: config.resume,
             halt_after_epochs: None,
             label: format!("{} run {run}/{}", spec.name, config.runs),
+            precision,
         };
         let outcome = fit_variant(spec, data, &settings)?;
         record_genres(&settings.dir, &data.genres)?;

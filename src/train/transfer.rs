@@ -20,8 +20,8 @@
 use super::build::{Mode, Network};
 use super::checkpoint::{self, RunState};
 use super::fit::{
-    add_predictions, balanced_class_weights, derive_seed, end_epoch, outcome, report_epoch,
-    validate, EpochRecord, ImageSet, RunOutcome, RunSettings,
+    add_predictions, balanced_class_weights, derive_seed, end_epoch, evaluate_batches, outcome,
+    report_epoch, validate, EpochRecord, Evaluation, ImageSet, RunOutcome, RunSettings,
 };
 use super::optim::Optimiser;
 use crate::metrics::Confusion;
@@ -218,7 +218,7 @@ pub fn fit_transfer(
         cache: &cache,
         class_weights: class_weights.as_ref(),
         settings,
-        state: RunState::fresh(spec, classes, settings.seed),
+        state: RunState::fresh(spec, classes, settings),
     };
 
     set_trainable(&vs, &trainable, pretrained.frozen_layers);
@@ -294,10 +294,12 @@ struct Trainer<'a> {
     state: RunState,
 }
 
-/// Loss sum and confusion over one pass.
+/// Loss and confusion over one training pass.
 struct Totals {
     loss: f64,
     confusion: Confusion,
+    /// Time spent gathering (and flipping) cached activations into batches.
+    input_seconds: f64,
 }
 
 impl Trainer<'_> {
@@ -388,15 +390,20 @@ impl Trainer<'_> {
         let batch_size = self.spec.batch_size as i64;
         let mut confusion = Confusion::new(self.classes);
         let mut loss_sum = 0.0;
+        let mut input_seconds = 0.0;
+        // Fine-tuned layers keep the pretrained running statistics (BatchNorm in eval).
         let train_mode = Mode {
             training: true,
             batch_stats: false,
+            precision: self.settings.precision,
         };
         for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
             optimiser.set_learning_rate(learning_rate(step));
             let index = order.narrow(0, start, batch_size.min(n - start));
+            let making_batch = Instant::now();
             let (x, layers) = inputs(&index);
             let y = self.cache.train_labels.index_select(0, &index);
+            input_seconds += making_batch.elapsed().as_secs_f64();
             let logits = self.net.forward_range(&x, layers, train_mode);
             let loss = logits.cross_entropy_loss(
                 &y,
@@ -420,6 +427,7 @@ impl Trainer<'_> {
         Ok(Totals {
             loss: loss_sum / n.max(1) as f64,
             confusion,
+            input_seconds,
         })
     }
 
@@ -446,6 +454,8 @@ impl Trainer<'_> {
             learning_rate: optimiser.learning_rate(),
             seconds: started.elapsed().as_secs_f64(),
             images_per_second: images as f64 / train_seconds.max(1e-9),
+            train_seconds,
+            input_seconds: trained.input_seconds,
         };
         report_epoch(self.settings, self.spec, &record);
         end_epoch(
@@ -459,27 +469,12 @@ impl Trainer<'_> {
     }
 
     /// The whole network's dev loss and confusion, from the cached dev maps.
-    fn evaluate_dev(&self) -> Totals {
+    fn evaluate_dev(&self) -> Evaluation {
         let maps = &self.cache.dev_maps;
-        let n = maps.size()[0];
         let layers = self.pretrained.finetune_from_layer..self.net.layer_count();
-        let mut confusion = Confusion::new(self.classes);
-        let mut loss_sum = 0.0;
-        tch::no_grad(|| {
-            for start in (0..n).step_by(EVAL_BATCH as usize) {
-                let len = EVAL_BATCH.min(n - start);
-                let logits =
-                    self.net
-                        .forward_range(&maps.narrow(0, start, len), layers.clone(), Mode::EVAL);
-                let y = self.cache.dev_labels.narrow(0, start, len);
-                let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0);
-                loss_sum += loss.double_value(&[]);
-                add_predictions(&mut confusion, &logits, &y);
-            }
-        });
-        Totals {
-            loss: loss_sum / n.max(1) as f64,
-            confusion,
-        }
+        evaluate_batches(&self.cache.dev_labels, self.classes, |start, len| {
+            self.net
+                .forward_range(&maps.narrow(0, start, len), layers.clone(), Mode::EVAL)
+        })
     }
 }
