@@ -369,10 +369,52 @@ struct Batches<'a> {
     steps_per_epoch: usize,
 }
 
-struct EpochTotals {
-    loss: f64,
-    confusion: Confusion,
-    input_seconds: f64,
+/// What one training pass produced: mean loss, confusion, and the time spent making batches.
+pub(crate) struct EpochTotals {
+    pub loss: f64,
+    pub confusion: Confusion,
+    pub input_seconds: f64,
+}
+
+/// The training objective of a spec: cross-entropy with its label smoothing and (balanced)
+/// class weights, plus any activity-L1 penalty. Shared by the plain loop and transfer learning.
+pub(crate) struct Objective<'a> {
+    pub spec: &'a ModelSpec,
+    pub class_weights: Option<&'a Tensor>,
+}
+
+impl Objective<'_> {
+    /// One optimiser step on a batch. Returns the batch's loss; a loss that is no longer finite
+    /// stops the run with an error naming it, since training cannot recover from it.
+    pub fn step(
+        &self,
+        optimiser: &mut Optimiser,
+        logits: &Tensor,
+        penalty: Option<&Tensor>,
+        labels: &Tensor,
+        run: &str,
+        epoch: usize,
+    ) -> Result<f64> {
+        let cross_entropy = logits.cross_entropy_loss(
+            labels,
+            self.class_weights,
+            Reduction::Mean,
+            -100,
+            self.spec.label_smoothing,
+        );
+        let loss = match penalty {
+            Some(penalty) => cross_entropy + penalty,
+            None => cross_entropy,
+        };
+        optimiser.zero_grad();
+        loss.backward();
+        optimiser.step();
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            bail!("{run}: the loss became {value} in epoch {epoch}; try a lower learning rate");
+        }
+        Ok(value)
+    }
 }
 
 impl Batches<'_> {
@@ -392,6 +434,10 @@ impl Batches<'_> {
         let (mut loss_sum, mut seen) = (0.0, 0i64);
         let mut input_seconds = 0.0;
         let mode = Mode::TRAIN.with_precision(settings.precision);
+        let objective = Objective {
+            spec: self.spec,
+            class_weights: self.class_weights,
+        };
         for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
             let global_step = (epoch - 1) * self.steps_per_epoch + step;
             optimiser.set_learning_rate(learning_rate_at(
@@ -406,23 +452,14 @@ impl Batches<'_> {
             // Exact on CPU, where libtorch runs eagerly; on CUDA it times the kernel launches only.
             input_seconds += making_batch.elapsed().as_secs_f64();
             let (logits, penalty) = self.net.forward(&x, mode);
-            let loss = logits.cross_entropy_loss(
+            let batch_loss = objective.step(
+                optimiser,
+                &logits,
+                Some(&penalty),
                 &y,
-                self.class_weights,
-                Reduction::Mean,
-                -100,
-                self.spec.label_smoothing,
-            ) + penalty;
-            optimiser.zero_grad();
-            loss.backward();
-            optimiser.step();
-            let batch_loss = loss.double_value(&[]);
-            if !batch_loss.is_finite() {
-                bail!(
-                    "{}: the loss became {batch_loss} in epoch {epoch}; try a lower learning rate",
-                    settings.label
-                );
-            }
+                &settings.label,
+                epoch,
+            )?;
             let count = index.size()[0];
             loss_sum += batch_loss * count as f64;
             seen += count;

@@ -21,7 +21,8 @@ use super::build::{Mode, Network};
 use super::checkpoint::{self, RunState};
 use super::fit::{
     add_predictions, balanced_class_weights, derive_seed, end_epoch, evaluate_batches, outcome,
-    report_epoch, validate, EpochRecord, Evaluation, ImageSet, RunOutcome, RunSettings,
+    report_epoch, validate, EpochRecord, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
+    RunSettings,
 };
 use super::optim::Optimiser;
 use crate::metrics::Confusion;
@@ -30,7 +31,7 @@ use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
-use tch::{nn, Device, Kind, Reduction, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// Images per forward pass through the frozen backbone.
 const ENCODE_BATCH: i64 = 32;
@@ -294,14 +295,6 @@ struct Trainer<'a> {
     state: RunState,
 }
 
-/// Loss and confusion over one training pass.
-struct Totals {
-    loss: f64,
-    confusion: Confusion,
-    /// Time spent gathering (and flipping) cached activations into batches.
-    input_seconds: f64,
-}
-
 impl Trainer<'_> {
     /// Phase 1: the head on pooled features. Returns the epochs it ran (early stopping may
     /// end it before `head_epochs`).
@@ -317,6 +310,7 @@ impl Trainer<'_> {
             let step0 = (epoch - 1) * steps_per_epoch;
             let started = Instant::now();
             let trained = self.train_epoch(
+                epoch,
                 &mut optimiser,
                 &order,
                 |step| cosine(base, step0 + step, total),
@@ -355,6 +349,7 @@ impl Trainer<'_> {
             let base = settings.learning_rate;
             let started = Instant::now();
             let trained = self.train_epoch(
+                epoch,
                 &mut optimiser,
                 &order,
                 |step| cosine(base, step0 + step, total),
@@ -381,11 +376,12 @@ impl Trainer<'_> {
     /// through; `learning_rate` the rate at each step of the epoch.
     fn train_epoch(
         &self,
+        epoch: usize,
         optimiser: &mut Optimiser,
         order: &Tensor,
         learning_rate: impl Fn(usize) -> f64,
         inputs: impl Fn(&Tensor) -> (Tensor, std::ops::Range<usize>),
-    ) -> Result<Totals> {
+    ) -> Result<EpochTotals> {
         let n = order.size()[0];
         let batch_size = self.spec.batch_size as i64;
         let mut confusion = Confusion::new(self.classes);
@@ -397,6 +393,10 @@ impl Trainer<'_> {
             batch_stats: false,
             precision: self.settings.precision,
         };
+        let objective = Objective {
+            spec: self.spec,
+            class_weights: self.class_weights,
+        };
         for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
             optimiser.set_learning_rate(learning_rate(step));
             let index = order.narrow(0, start, batch_size.min(n - start));
@@ -405,26 +405,12 @@ impl Trainer<'_> {
             let y = self.cache.train_labels.index_select(0, &index);
             input_seconds += making_batch.elapsed().as_secs_f64();
             let logits = self.net.forward_range(&x, layers, train_mode);
-            let loss = logits.cross_entropy_loss(
-                &y,
-                self.class_weights,
-                Reduction::Mean,
-                -100,
-                self.spec.label_smoothing,
-            );
-            optimiser.zero_grad();
-            loss.backward();
-            optimiser.step();
-            let batch_loss = loss.double_value(&[]);
-            ensure!(
-                batch_loss.is_finite(),
-                "{}: the loss became {batch_loss}; try a lower learning rate",
-                self.settings.label
-            );
+            let batch_loss =
+                objective.step(optimiser, &logits, None, &y, &self.settings.label, epoch)?;
             loss_sum += batch_loss * index.size()[0] as f64;
             add_predictions(&mut confusion, &logits, &y);
         }
-        Ok(Totals {
+        Ok(EpochTotals {
             loss: loss_sum / n.max(1) as f64,
             confusion,
             input_seconds,
@@ -435,7 +421,7 @@ impl Trainer<'_> {
     fn finish_epoch(
         &mut self,
         epoch: usize,
-        trained: Totals,
+        trained: EpochTotals,
         optimiser: &Optimiser,
         images: i64,
         started: Instant,
