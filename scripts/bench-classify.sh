@@ -20,6 +20,7 @@ THREADS=${THREADS:-2}
 PROFILE=${PROFILE:-release}
 PYTHON=${COVERGENRE_PYTHON:-.deps/bench-venv/bin/python}  # made by scripts/bench/setup-python.sh
 [ -d "$DATA/train" ] || { echo "SKIPPED: $DATA not found (set COVERGENRE_SHARED_DATA)"; exit 0; }
+DATA=$(cd "$DATA" && pwd)   # absolute: the 20,000-cover set below is made of symlinks to it
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -58,6 +59,7 @@ head -n 20000 "$WORK/list5" | while read -r copy f; do
 done
 measure many "$DIR/covergenre-classify" --model "$MODEL" --threads "$THREADS" --format csv --output "$WORK/many.csv" "$WORK/many"
 MANY=$(($(wc -l < "$WORK/many.csv") - 1))
+[ "$MANY" -eq 20000 ] || { echo "the memory run classified $MANY covers, not 20000:" >&2; tail -5 "$WORK/many.err" >&2; exit 1; }
 
 AGREE=$("$PYTHON" - "$WORK/rust.csv" "$WORK/python.csv" <<'PY'
 import csv, sys
