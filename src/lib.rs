@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! files -> data::discover -> data::decode/cache -> train (tch, feature "train") -> export (ONNX)
-//!       -> infer (onnxruntime) -> metrics -> report
+//!       -> infer (onnxruntime) -> metrics -> calibration -> report
 //! ```
 //!
 //! - [`genres`]: the MUMU genre table; datasets and models may bring their own list.
@@ -19,8 +19,10 @@
 //! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report.
 //! - [`library`]: finding covers: image files under folders, or one per album of a music library.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
+//! - [`calibration`]: calibration error, threshold tables, bootstrap intervals, temperature fitting.
 //! - [`report`]: tables, machine-readable formats and plots.
 
+pub mod calibration;
 pub mod classify;
 pub mod data;
 pub mod evaluate;

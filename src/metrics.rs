@@ -253,6 +253,31 @@ pub struct Tally {
     top3_known: bool,
     keep_mistakes: usize,
     mistakes: Vec<Mistake>,
+    /// Every cover's outcome (three numbers and a path a cover): calibration and bootstrap
+    /// intervals need them all, and a comparison pairs them by path.
+    outcomes: Vec<CoverOutcome>,
+}
+
+/// One cover's result: what it was, what the model said, how sure the model was.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub truth: usize,
+    pub predicted: usize,
+    /// The probability of the predicted genre.
+    pub confidence: f64,
+}
+
+impl Outcome {
+    pub fn correct(&self) -> bool {
+        self.truth == self.predicted
+    }
+}
+
+/// One cover's [`Outcome`] with the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverOutcome {
+    pub path: PathBuf,
+    pub outcome: Outcome,
 }
 
 impl Tally {
@@ -264,6 +289,7 @@ impl Tally {
             top3_known: true,
             keep_mistakes,
             mistakes: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
 
@@ -274,6 +300,14 @@ impl Tally {
             return;
         };
         self.confusion.add(truth, predicted);
+        self.outcomes.push(CoverOutcome {
+            path: path.to_path_buf(),
+            outcome: Outcome {
+                truth,
+                predicted,
+                confidence: f64::from(probability),
+            },
+        });
         let ranks_enough = ranked.len() >= 3.min(self.confusion.classes());
         if !ranks_enough {
             self.top3_known = false;
@@ -327,6 +361,11 @@ impl Tally {
 
     pub fn summary(&self) -> Summary {
         self.confusion.summary(self.top3_accuracy())
+    }
+
+    /// Every cover's outcome, in the order they were added.
+    pub fn outcomes(&self) -> &[CoverOutcome] {
+        &self.outcomes
     }
 }
 

@@ -24,8 +24,12 @@ EXAMPLES:
   covergenre-eval --model run/best.onnx --data covers --format markdown \\
       --fail-under macro_f1=0.3,accuracy=0.4 >> \"$GITHUB_STEP_SUMMARY\"
 
-  # Two models side by side on the dev split, with a heatmap of the first
+  # Two models side by side on the dev split, with a heatmap of the first; the paired
+  # bootstrap difference says whether b is really better than a on these covers
   covergenre-eval --data covers --split dev --compare a.onnx b.onnx --plot confusion.png
+
+  # How far to trust the confidence: reliability diagram; pick --min-confidence from the table
+  covergenre-eval --data ../shared/data/covers-v1 --split dev --plot-calibration reliability.png
 
   # The same with test-time augmentation (each cover averaged with its mirror image)
   covergenre-eval --data ../shared/data/covers-v1 --tta
@@ -40,7 +44,8 @@ EXIT CODES:
 
 /// Evaluate a genre model on labelled album covers: confusion matrix, per-genre precision,
 /// recall and F1, accuracy, balanced accuracy, macro/weighted F1 and top-3 accuracy beside the
-/// majority-genre baseline.
+/// majority-genre baseline; 95% bootstrap intervals; expected calibration error and the
+/// coverage and precision at each confidence threshold (to choose classify's --min-confidence).
 #[derive(Debug, Parser)]
 #[command(name = "covergenre-eval", version, after_help = EXAMPLES)]
 struct Args {
@@ -66,7 +71,12 @@ struct Args {
     /// Draw the confusion matrix as a row-normalised heatmap PNG.
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
-    /// Several models side by side on the same covers.
+    /// Draw the reliability diagram (accuracy per confidence bin against the diagonal, with
+    /// the expected calibration error) as a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    plot_calibration: Option<PathBuf>,
+    /// Several models side by side on the same covers, with paired bootstrap differences
+    /// of each against the first.
     #[arg(long, value_name = "MODEL", num_args = 2..)]
     compare: Vec<PathBuf>,
     /// Evaluate a covergenre-classify CSV or JSONL file instead of running a model.
@@ -174,7 +184,7 @@ fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
         .collect()
 }
 
-/// Prints (or writes) the report and draws the heatmap of the first model.
+/// Prints (or writes) the report and draws the plots of the first model.
 fn emit(args: &Args, reports: &[EvalReport]) -> Result<()> {
     for report in reports {
         for failure in &report.failures {
@@ -194,6 +204,13 @@ fn emit(args: &Args, reports: &[EvalReport]) -> Result<()> {
     if let (Some(path), Some(first)) = (&args.plot, reports.first()) {
         plot::write_heatmap(first, path)?;
         eprintln!("covergenre-eval: heatmap written to {}", path.display());
+    }
+    if let (Some(path), Some(first)) = (&args.plot_calibration, reports.first()) {
+        plot::write_reliability(first, path)?;
+        eprintln!(
+            "covergenre-eval: reliability diagram written to {}",
+            path.display()
+        );
     }
     Ok(())
 }

@@ -2,15 +2,24 @@
 //!
 //! - JSON: one report as an object with stable keys (`genres`, `confusion`, `per_genre`,
 //!   `accuracy`, `balanced_accuracy`, `macro_f1`, `weighted_f1`, `top3_accuracy`, `baseline`, ...);
-//!   several (`--compare`) as `{"models": [report, ...]}`.
+//!   `calibration` (`expected_calibration_error`, reliability `bins`, `thresholds` with `kept`,
+//!   `coverage`, `precision`) and `intervals` (`level`, `resamples`, `seed`, and `accuracy`,
+//!   `balanced_accuracy`, `macro_f1` as `{estimate, low, high}`); several (`--compare`) as
+//!   `{"models": [report, ...], "paired_differences": [{reference, model, covers, level,
+//!   resamples, seed, accuracy, ...}, ...]}` where each interval is of `model - reference`.
 //! - CSV: one number per row, `model,scope,metric,value`, so every number fits one tidy table:
 //!   scope `overall` and `baseline` hold the headline metrics (and `total`), scope `<genre slug>`
 //!   holds `support`, `predicted`, `precision`, `recall`, `f1`, and scope `confusion:<true slug>`
-//!   holds one count per predicted slug. An unknown top-3 accuracy has an empty value.
+//!   holds one count per predicted slug. An unknown top-3 accuracy has an empty value. Scope
+//!   `interval:<metric>` holds `estimate`, `low`, `high`; scope `calibration` holds
+//!   `expected_calibration_error`; scope `threshold:<t>` holds `kept`, `coverage`, `precision`;
+//!   scope `difference:<metric>` (on the compared model's rows) holds `estimate`, `low`, `high`
+//!   against the first model.
 //! - Markdown: headings and pipe tables, for a CI job summary.
 
+use super::confidence::{self, Grid};
 use super::table::{fraction, model_label};
-use super::EvalReport;
+use super::{paired_differences, EvalReport};
 use crate::metrics::{Metric, Summary};
 use anyhow::{Context, Result};
 use std::fmt::Write;
@@ -39,7 +48,10 @@ pub fn render(reports: &[EvalReport], format: Format) -> Result<String> {
 pub fn json(reports: &[EvalReport]) -> Result<String> {
     let text = match reports {
         [report] => serde_json::to_string_pretty(report),
-        _ => serde_json::to_string_pretty(&serde_json::json!({ "models": reports })),
+        _ => serde_json::to_string_pretty(&serde_json::json!({
+            "models": reports,
+            "paired_differences": paired_differences(reports),
+        })),
     }
     .context("cannot serialise the report as JSON")?;
     Ok(text + "\n")
@@ -52,6 +64,19 @@ pub fn csv(reports: &[EvalReport]) -> Result<String> {
     for report in reports {
         for (scope, metric, value) in csv_rows(report) {
             writer.write_record([report.model.as_str(), &scope, &metric, &value])?;
+        }
+    }
+    for difference in paired_differences(reports) {
+        let intervals = [
+            ("accuracy", difference.intervals.accuracy),
+            ("balanced_accuracy", difference.intervals.balanced_accuracy),
+            ("macro_f1", difference.intervals.macro_f1),
+        ];
+        for (name, interval) in intervals {
+            let scope = format!("difference:{name}");
+            for (metric, value) in interval_values(&interval) {
+                writer.write_record([difference.model.as_str(), &scope, metric, &value])?;
+            }
         }
     }
     let bytes = writer.into_inner().context("cannot write CSV")?;
@@ -85,6 +110,28 @@ fn csv_rows(report: &EvalReport) -> Vec<(String, String, String)> {
         rows.push((g.genre.clone(), "recall".into(), g.recall.to_string()));
         rows.push((g.genre.clone(), "f1".into(), g.f1.to_string()));
     }
+    let intervals = [
+        ("accuracy", report.intervals.accuracy),
+        ("balanced_accuracy", report.intervals.balanced_accuracy),
+        ("macro_f1", report.intervals.macro_f1),
+    ];
+    for (name, interval) in intervals {
+        for (metric, value) in interval_values(&interval) {
+            rows.push((format!("interval:{name}"), metric.into(), value));
+        }
+    }
+    rows.push((
+        "calibration".into(),
+        "expected_calibration_error".into(),
+        report.calibration.expected_calibration_error.to_string(),
+    ));
+    for t in &report.calibration.thresholds {
+        let scope = format!("threshold:{}", t.threshold);
+        rows.push((scope.clone(), "kept".into(), t.kept.to_string()));
+        rows.push((scope.clone(), "coverage".into(), t.coverage.to_string()));
+        let precision = t.precision.map(|p| p.to_string()).unwrap_or_default();
+        rows.push((scope, "precision".into(), precision));
+    }
     for (truth, row) in report.genres.iter().zip(&report.confusion) {
         for (predicted, count) in report.genres.iter().zip(row) {
             rows.push((
@@ -97,6 +144,14 @@ fn csv_rows(report: &EvalReport) -> Vec<(String, String, String)> {
     rows
 }
 
+fn interval_values(interval: &crate::calibration::Interval) -> [(&'static str, String); 3] {
+    [
+        ("estimate", interval.estimate.to_string()),
+        ("low", interval.low.to_string()),
+        ("high", interval.high.to_string()),
+    ]
+}
+
 /// Markdown for a CI job summary: headline metrics first (what a reviewer looks at), then
 /// per-genre scores and the confusion matrix.
 pub fn markdown(reports: &[EvalReport]) -> String {
@@ -107,6 +162,7 @@ pub fn markdown(reports: &[EvalReport]) -> String {
     let _ = writeln!(out, "## Genre evaluation\n");
     let _ = writeln!(out, "{} covers from `{}`.\n", first.total, first.covers);
     markdown_summary(&mut out, reports);
+    markdown_confidence(&mut out, reports);
     for report in reports {
         if reports.len() > 1 {
             let _ = writeln!(out, "\n### {}", model_label(&report.model));
@@ -151,6 +207,29 @@ fn markdown_summary(out: &mut String, reports: &[EvalReport]) {
     out.push('\n');
     for note in reports[0].notes() {
         let _ = writeln!(out, "> {note}");
+    }
+}
+
+fn markdown_grid(out: &mut String, grid: &Grid) {
+    markdown_header(out, &grid.titles, grid.numeric_from);
+    for row in &grid.rows {
+        markdown_row(out, row);
+    }
+}
+
+fn markdown_confidence(out: &mut String, reports: &[EvalReport]) {
+    let _ = writeln!(out, "\n#### {}\n", confidence::intervals_heading(reports));
+    markdown_grid(out, &confidence::intervals_grid(reports));
+    let _ = writeln!(out, "\n#### {}\n", confidence::calibration_heading(reports));
+    markdown_grid(out, &confidence::thresholds_grid(reports));
+    if reports.len() > 1 {
+        let differences = paired_differences(reports);
+        let _ = writeln!(
+            out,
+            "\n#### {}\n",
+            confidence::differences_heading(&differences)
+        );
+        markdown_grid(out, &confidence::differences_grid(&differences));
     }
 }
 

@@ -5,14 +5,20 @@
 //! per-cover results.
 
 pub mod classify;
+pub mod confidence;
 pub mod formats;
 pub mod plot;
 pub mod table;
 
+use crate::calibration::{
+    bootstrap_intervals, paired_bootstrap, Calibration, Intervals, BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+};
 use crate::data::Skipped;
 use crate::genres::GenreSet;
-use crate::metrics::{Summary, Tally};
+use crate::metrics::{CoverOutcome, Outcome, Summary, Tally};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Everything one model scored on one set of covers. The top-level keys (`genres`, `confusion`,
@@ -43,6 +49,92 @@ pub struct EvalReport {
     pub errors: Vec<ConfidentError>,
     /// Files that could not be evaluated, and why.
     pub failures: Vec<Skipped>,
+    /// Expected calibration error, reliability bins and the coverage/precision table per
+    /// confidence threshold.
+    #[serde(default)]
+    pub calibration: Calibration,
+    /// 95% bootstrap intervals for accuracy, balanced accuracy and macro-F1.
+    #[serde(default)]
+    pub intervals: Intervals,
+    /// Every cover's outcome, for paired comparisons; not serialised (a report file stays small).
+    #[serde(skip)]
+    pub outcomes: Vec<CoverOutcome>,
+}
+
+/// `model - reference` on the covers both evaluated, with paired bootstrap intervals
+/// (`intervals.accuracy.estimate` is the accuracy difference, and so on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedDifference {
+    pub reference: String,
+    pub model: String,
+    /// Covers both models have an outcome for: the only ones compared.
+    pub covers: u64,
+    #[serde(flatten)]
+    pub intervals: Intervals,
+}
+
+/// Each model after the first against the first, on the covers they share (matched by path).
+/// Genres are matched by slug, so models that list them in different orders compare fairly.
+pub fn paired_differences(reports: &[EvalReport]) -> Vec<PairedDifference> {
+    let Some((reference, others)) = reports.split_first() else {
+        return Vec::new();
+    };
+    others
+        .iter()
+        .map(|other| {
+            let mut slugs = reference.genres.clone();
+            slugs.extend(
+                other
+                    .genres
+                    .iter()
+                    .filter(|g| !reference.genres.contains(g))
+                    .cloned(),
+            );
+            let reference_outcomes = outcomes_by_path(reference, &slugs);
+            let (a, b): (Vec<Outcome>, Vec<Outcome>) = other
+                .outcomes
+                .iter()
+                .filter_map(|c| {
+                    let mine = reindex(c.outcome, &other.genres, &slugs);
+                    reference_outcomes.get(&c.path).map(|&r| (r, mine))
+                })
+                .unzip();
+            PairedDifference {
+                reference: reference.model.clone(),
+                model: other.model.clone(),
+                covers: a.len() as u64,
+                intervals: paired_bootstrap(
+                    &a,
+                    &b,
+                    slugs.len(),
+                    BOOTSTRAP_RESAMPLES,
+                    BOOTSTRAP_SEED,
+                ),
+            }
+        })
+        .collect()
+}
+
+fn outcomes_by_path<'r>(report: &'r EvalReport, slugs: &[String]) -> HashMap<&'r PathBuf, Outcome> {
+    report
+        .outcomes
+        .iter()
+        .map(|c| (&c.path, reindex(c.outcome, &report.genres, slugs)))
+        .collect()
+}
+
+/// An outcome's genre indices moved from `from`'s order to `to`'s (which holds every slug of `from`).
+fn reindex(outcome: Outcome, from: &[String], to: &[String]) -> Outcome {
+    let move_index = |i: usize| {
+        from.get(i)
+            .and_then(|slug| to.iter().position(|s| s == slug))
+            .unwrap_or(i)
+    };
+    Outcome {
+        truth: move_index(outcome.truth),
+        predicted: move_index(outcome.predicted),
+        ..outcome
+    }
 }
 
 /// Precision, recall and F1 of one genre.
@@ -87,6 +179,7 @@ impl EvalReport {
         failures: Vec<Skipped>,
     ) -> Self {
         let confusion = tally.confusion();
+        let outcomes: Vec<Outcome> = tally.outcomes().iter().map(|c| c.outcome).collect();
         let slug = |i: usize| genres.get(i).map(|g| g.slug.clone()).unwrap_or_default();
         let per_genre = (0..confusion.classes())
             .map(|c| {
@@ -134,6 +227,14 @@ impl EvalReport {
                 .collect(),
             errors,
             failures,
+            calibration: Calibration::of(&outcomes),
+            intervals: bootstrap_intervals(
+                &outcomes,
+                confusion.classes(),
+                BOOTSTRAP_RESAMPLES,
+                BOOTSTRAP_SEED,
+            ),
+            outcomes: tally.outcomes().to_vec(),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The confusion matrix as a row-normalised heatmap (PNG): each cell's colour is the share of
+//! Plots of a report, as PNG: the confusion heatmap and the reliability diagram.
+//!
+//! The confusion matrix as a row-normalised heatmap: each cell's colour is the share of
 //! its true genre's covers that went to the predicted genre, so small genres are as readable as
 //! large ones; each cell also prints its count and that share. Drawn with plotters' bitmap
 //! backend, text with a font bundled in the binary (epaint's Ubuntu Light), so plots look the
@@ -178,10 +180,108 @@ fn draw_labels<'a>(root: &Area<'a>, report: &EvalReport) -> DrawResult<'a> {
 
 /// Renders the heatmap and writes it as PNG, atomically.
 pub fn write_heatmap(report: &EvalReport, path: &Path) -> Result<()> {
-    let image = render_heatmap(report)?;
+    write_png(&render_heatmap(report)?, path, "heatmap")
+}
+
+fn write_png(image: &RgbImage, path: &Path, what: &str) -> Result<()> {
     let mut png = Vec::new();
     image
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .context("cannot encode the heatmap as PNG")?;
-    write_atomic(path, &png).with_context(|| format!("cannot write the heatmap {}", path.display()))
+        .with_context(|| format!("cannot encode the {what} as PNG"))?;
+    write_atomic(path, &png).with_context(|| format!("cannot write the {what} {}", path.display()))
+}
+
+/// Size of the reliability diagram in pixels.
+pub const RELIABILITY_SIZE: (u32, u32) = (760, 820);
+
+/// The reliability diagram: for each confidence bin, a bar as high as the share of its covers
+/// that were right (blue), beside the diagonal a perfectly calibrated model would follow; bars
+/// under the diagonal are over-confident. A strip below shows how many covers each bin holds,
+/// since a bar of three covers says little. The title carries the expected calibration error.
+pub fn render_reliability(report: &EvalReport) -> Result<RgbImage> {
+    register_font()?;
+    let (width, height) = RELIABILITY_SIZE;
+    let mut pixels = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        draw_reliability(&root, report).map_err(|e| anyhow!("cannot draw the diagram: {e}"))?;
+        root.present()
+            .map_err(|e| anyhow!("cannot draw the diagram: {e}"))?;
+    }
+    RgbImage::from_raw(width, height, pixels).context("diagram buffer has the wrong size")
+}
+
+/// Colour of the accuracy bars (and of the counts strip).
+pub const BAR_COLOUR: RGBColor = RGBColor(8, 81, 156);
+
+fn draw_reliability<'a>(root: &Area<'a>, report: &EvalReport) -> DrawResult<'a> {
+    root.fill(&WHITE)?;
+    let calibration = &report.calibration;
+    let title = format!(
+        "{}: reliability on {} covers, ECE {:.4}",
+        super::table::model_label(&report.model),
+        report.total,
+        calibration.expected_calibration_error
+    );
+    let (upper, lower) = root.split_vertically(RELIABILITY_SIZE.1 - 200);
+    let mut chart = ChartBuilder::on(&upper)
+        .caption(title, (FONT, 20))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("confidence (probability of the predicted genre)")
+        .y_desc("accuracy")
+        .label_style((FONT, 14))
+        .draw()?;
+    let filled = calibration.bins.iter().filter(|b| b.count > 0);
+    chart.draw_series(
+        filled
+            .clone()
+            .map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], BAR_COLOUR.filled())),
+    )?;
+    chart.draw_series(filled.map(|b| {
+        Rectangle::new(
+            [(b.lower, 0.0), (b.upper, b.accuracy)],
+            WHITE.stroke_width(1),
+        )
+    }))?;
+    chart.draw_series(LineSeries::new(
+        [(0.0, 0.0), (1.0, 1.0)],
+        RGBColor(200, 50, 50).stroke_width(2),
+    ))?;
+    let most = calibration
+        .bins
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut counts = ChartBuilder::on(&lower)
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..1f64, 0f64..most as f64 * 1.1)?;
+    counts
+        .configure_mesh()
+        .x_desc("confidence")
+        .y_desc("covers")
+        .y_labels(3)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style((FONT, 14))
+        .draw()?;
+    counts.draw_series(calibration.bins.iter().filter(|b| b.count > 0).map(|b| {
+        Rectangle::new(
+            [(b.lower, 0.0), (b.upper, b.count as f64)],
+            BAR_COLOUR.mix(0.5).filled(),
+        )
+    }))?;
+    Ok(())
+}
+
+/// Renders the reliability diagram and writes it as PNG, atomically.
+pub fn write_reliability(report: &EvalReport, path: &Path) -> Result<()> {
+    write_png(&render_reliability(report)?, path, "reliability diagram")
 }

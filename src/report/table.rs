@@ -2,7 +2,8 @@
 //! columns predicted), the per-genre table, the headline metrics beside the majority baseline,
 //! and the most confident mistakes. Several reports (`--compare`) share one metrics table.
 
-use super::EvalReport;
+use super::confidence::{self, Grid};
+use super::{paired_differences, EvalReport};
 use crate::metrics::{Metric, Summary};
 use prettytable::{format, Cell, Row, Table};
 use std::fmt::Write;
@@ -140,6 +141,38 @@ pub fn per_genre_f1_table(reports: &[EvalReport]) -> Table {
     table
 }
 
+/// A [`Grid`] as a prettytable; its number columns right-aligned.
+pub fn grid_table(grid: &Grid) -> Table {
+    let mut table = new_table(grid.titles.clone());
+    for row in &grid.rows {
+        let cells = row
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                if i < grid.numeric_from {
+                    Cell::new(text)
+                } else {
+                    right(text)
+                }
+            })
+            .collect();
+        table.add_row(Row::new(cells));
+    }
+    table
+}
+
+/// Intervals, calibration error and the threshold table of one or several models.
+fn render_confidence(out: &mut String, reports: &[EvalReport]) {
+    let _ = writeln!(out, "\n{}", confidence::intervals_heading(reports));
+    let _ = write!(out, "{}", grid_table(&confidence::intervals_grid(reports)));
+    let _ = writeln!(out, "\n{}", confidence::calibration_heading(reports));
+    let _ = writeln!(
+        out,
+        "Coverage and precision when only covers at or above a confidence get a genre"
+    );
+    let _ = write!(out, "{}", grid_table(&confidence::thresholds_grid(reports)));
+}
+
 /// The most confident wrong predictions.
 pub fn errors_table(report: &EvalReport) -> Table {
     let titles = ["#", "Path", "True", "Predicted", "Probability"];
@@ -182,6 +215,7 @@ fn render_single(out: &mut String, report: &EvalReport) {
     let _ = write!(out, "{}", per_genre_table(report));
     let _ = writeln!(out, "\nOverall");
     let _ = write!(out, "{}", summary_table(std::slice::from_ref(report)));
+    render_confidence(out, std::slice::from_ref(report));
     write_notes(out, report);
     if !report.errors.is_empty() {
         let _ = writeln!(out, "\nMost confident mistakes");
@@ -198,6 +232,14 @@ fn render_comparison(out: &mut String, reports: &[EvalReport]) {
         reports[0].total
     );
     let _ = write!(out, "{}", summary_table(reports));
+    render_confidence(out, reports);
+    let differences = paired_differences(reports);
+    let _ = writeln!(out, "\n{}", confidence::differences_heading(&differences));
+    let _ = write!(
+        out,
+        "{}",
+        grid_table(&confidence::differences_grid(&differences))
+    );
     let _ = writeln!(out, "\nF1 per genre");
     let _ = write!(out, "{}", per_genre_f1_table(reports));
     write_notes(out, &reports[0]);

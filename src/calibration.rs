@@ -1,0 +1,563 @@
+//! How far a model's confidence can be trusted, and how far its scores can be: calibration
+//! (reliability bins, expected calibration error, a coverage/precision table per confidence
+//! threshold), bootstrap intervals for the headline metrics, paired bootstrap differences
+//! between two models on the same covers, and temperature fitting.
+//!
+//! Everything works on per-cover [`Outcome`]s: the true genre, the predicted one and the
+//! probability the model gave its prediction. Three numbers a cover, so an evaluation can keep
+//! them all.
+//!
+//! Conventions (so numbers match other tools):
+//! - Reliability bins are equal-width on [0, 1] and half-open on the left, `(lo, hi]` (Guo et
+//!   al. 2017; a confidence of exactly 0 goes to the first bin). ECE is the support-weighted mean
+//!   of |accuracy - mean confidence| over the bins.
+//! - A threshold keeps a cover when its confidence is `>=` the threshold: exactly the covers that
+//!   `covergenre-classify --min-confidence` would label rather than call `uncertain` (compared
+//!   in f32, as classify does).
+//! - Bootstrap intervals are percentile intervals (linear interpolation between order
+//!   statistics) over resamples drawn with a seeded ChaCha8 generator, so a report is
+//!   reproducible bit for bit.
+
+use crate::metrics::{Confusion, Outcome};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Bins of the reliability diagram and of the expected calibration error.
+pub const ECE_BINS: usize = 15;
+/// Confidence thresholds of the coverage/precision table.
+pub const THRESHOLDS: [f64; 7] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+/// Bootstrap resamples behind every interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+/// Seed of the bootstrap generator.
+pub const BOOTSTRAP_SEED: u64 = 42;
+/// Coverage of the intervals.
+pub const INTERVAL_LEVEL: f64 = 0.95;
+
+/// One bar of the reliability diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    /// Covers whose confidence falls in `(lower, upper]`.
+    pub count: u64,
+    /// Mean confidence of those covers (0 for an empty bin).
+    pub mean_confidence: f64,
+    /// Share of them predicted correctly (0 for an empty bin).
+    pub accuracy: f64,
+}
+
+/// Coverage and precision when only covers at or above `threshold` are labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdRow {
+    pub threshold: f64,
+    /// Covers kept (confidence >= threshold).
+    pub kept: u64,
+    /// Share of all covers kept.
+    pub coverage: f64,
+    /// Share of kept covers whose label is right; None when nothing is kept.
+    pub precision: Option<f64>,
+}
+
+/// The calibration part of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Calibration {
+    /// Expected calibration error over [`ECE_BINS`] bins.
+    pub expected_calibration_error: f64,
+    pub bins: Vec<ReliabilityBin>,
+    pub thresholds: Vec<ThresholdRow>,
+}
+
+impl Calibration {
+    /// ECE, reliability bins and the threshold table with the project's defaults.
+    pub fn of(outcomes: &[Outcome]) -> Self {
+        let bins = reliability_bins(outcomes, ECE_BINS);
+        Self {
+            expected_calibration_error: expected_calibration_error(&bins),
+            bins,
+            thresholds: threshold_table(outcomes, &THRESHOLDS),
+        }
+    }
+}
+
+/// The bin of a confidence: `(k/n, (k+1)/n]`, with 0 in the first.
+fn bin_index(confidence: f64, bins: usize) -> usize {
+    let scaled = (confidence.clamp(0.0, 1.0) * bins as f64).ceil() as usize;
+    scaled.saturating_sub(1).min(bins - 1)
+}
+
+/// Equal-width reliability bins (see the module docs).
+pub fn reliability_bins(outcomes: &[Outcome], bins: usize) -> Vec<ReliabilityBin> {
+    let bins = bins.max(1);
+    let mut count = vec![0u64; bins];
+    let mut confidence = vec![0.0f64; bins];
+    let mut correct = vec![0u64; bins];
+    for outcome in outcomes {
+        let k = bin_index(outcome.confidence, bins);
+        count[k] += 1;
+        confidence[k] += outcome.confidence;
+        correct[k] += u64::from(outcome.correct());
+    }
+    (0..bins)
+        .map(|k| {
+            let n = count[k];
+            let mean = |sum: f64| if n == 0 { 0.0 } else { sum / n as f64 };
+            ReliabilityBin {
+                lower: k as f64 / bins as f64,
+                upper: (k + 1) as f64 / bins as f64,
+                count: n,
+                mean_confidence: mean(confidence[k]),
+                accuracy: mean(correct[k] as f64),
+            }
+        })
+        .collect()
+}
+
+/// Support-weighted mean gap between accuracy and confidence; 0 for no covers.
+pub fn expected_calibration_error(bins: &[ReliabilityBin]) -> f64 {
+    let total: u64 = bins.iter().map(|b| b.count).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    bins.iter()
+        .map(|b| b.count as f64 * (b.accuracy - b.mean_confidence).abs())
+        .sum::<f64>()
+        / total as f64
+}
+
+/// Coverage and precision at each threshold.
+pub fn threshold_table(outcomes: &[Outcome], thresholds: &[f64]) -> Vec<ThresholdRow> {
+    thresholds
+        .iter()
+        .map(|&threshold| {
+            // Compared in f32, as classify compares its f32 probabilities with its f32 bar:
+            // a probability of 0.7f32 is kept at --min-confidence 0.7 in both.
+            let kept: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| o.confidence as f32 >= threshold as f32)
+                .collect();
+            let right = kept.iter().filter(|o| o.correct()).count();
+            ThresholdRow {
+                threshold,
+                kept: kept.len() as u64,
+                coverage: share(kept.len(), outcomes.len()),
+                precision: (!kept.is_empty()).then(|| share(right, kept.len())),
+            }
+        })
+        .collect()
+}
+
+fn share(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// A point estimate with its bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Interval {
+    pub estimate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Interval {
+    pub fn contains(&self, value: f64) -> bool {
+        self.low <= value && value <= self.high
+    }
+
+    pub fn width(&self) -> f64 {
+        self.high - self.low
+    }
+}
+
+/// How the intervals were drawn, and the three metrics they are for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Intervals {
+    pub level: f64,
+    pub resamples: usize,
+    pub seed: u64,
+    pub accuracy: Interval,
+    pub balanced_accuracy: Interval,
+    pub macro_f1: Interval,
+}
+
+/// The metrics that get intervals, computed on one (re)sample.
+fn headline(confusion: &Confusion) -> [f64; 3] {
+    [
+        confusion.accuracy(),
+        confusion.balanced_accuracy(),
+        confusion.macro_f1(),
+    ]
+}
+
+fn confusion_of<'a>(classes: usize, outcomes: impl Iterator<Item = &'a Outcome>) -> Confusion {
+    let mut confusion = Confusion::new(classes);
+    for o in outcomes {
+        confusion.add(o.truth, o.predicted);
+    }
+    confusion
+}
+
+/// Resample indices, one vector per resample: the same draws serve every model of a paired
+/// comparison.
+fn resample_indices(n: usize, resamples: usize, seed: u64) -> impl Iterator<Item = Vec<usize>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..resamples).map(move |_| (0..n).map(|_| rng.random_range(0..n.max(1))).collect())
+}
+
+/// The `q` quantile of sorted values, interpolating linearly between order statistics.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let below = position.floor() as usize;
+            let above = (below + 1).min(n - 1);
+            let weight = position - below as f64;
+            sorted[below] * (1.0 - weight) + sorted[above] * weight
+        }
+    }
+}
+
+fn percentile_interval(estimate: f64, mut draws: Vec<f64>, level: f64) -> Interval {
+    draws.sort_by(f64::total_cmp);
+    let tail = (1.0 - level) / 2.0;
+    Interval {
+        estimate,
+        low: quantile(&draws, tail),
+        high: quantile(&draws, 1.0 - tail),
+    }
+}
+
+/// Bootstrap statistic: one value per metric per resample, then percentile intervals.
+fn bootstrap(
+    estimate: [f64; 3],
+    resamples: usize,
+    seed: u64,
+    n: usize,
+    statistic: impl Fn(&[usize]) -> [f64; 3],
+) -> Intervals {
+    let mut draws: [Vec<f64>; 3] = Default::default();
+    if n > 0 {
+        for indices in resample_indices(n, resamples, seed) {
+            for (k, value) in statistic(&indices).into_iter().enumerate() {
+                draws[k].push(value);
+            }
+        }
+    }
+    let [accuracy, balanced, macro_f1] = draws;
+    Intervals {
+        level: INTERVAL_LEVEL,
+        resamples,
+        seed,
+        accuracy: percentile_interval(estimate[0], accuracy, INTERVAL_LEVEL),
+        balanced_accuracy: percentile_interval(estimate[1], balanced, INTERVAL_LEVEL),
+        macro_f1: percentile_interval(estimate[2], macro_f1, INTERVAL_LEVEL),
+    }
+}
+
+/// Percentile intervals for accuracy, balanced accuracy and macro-F1: covers are resampled
+/// with replacement `resamples` times. Macro averages of a resample are taken over the genres
+/// present in it, as for the point estimate.
+pub fn bootstrap_intervals(
+    outcomes: &[Outcome],
+    classes: usize,
+    resamples: usize,
+    seed: u64,
+) -> Intervals {
+    let estimate = headline(&confusion_of(classes, outcomes.iter()));
+    bootstrap(estimate, resamples, seed, outcomes.len(), |indices| {
+        headline(&confusion_of(
+            classes,
+            indices.iter().map(|&i| &outcomes[i]),
+        ))
+    })
+}
+
+/// `candidate - reference` for each metric on the same covers, with paired bootstrap
+/// intervals: each resample draws the same covers for both models, so what the two share
+/// (which covers happened to be easy) cancels out. `reference[i]` and `candidate[i]` must be
+/// the same cover.
+pub fn paired_bootstrap(
+    reference: &[Outcome],
+    candidate: &[Outcome],
+    classes: usize,
+    resamples: usize,
+    seed: u64,
+) -> Intervals {
+    assert_eq!(
+        reference.len(),
+        candidate.len(),
+        "paired outcomes must be the same covers"
+    );
+    let difference = |a: [f64; 3], b: [f64; 3]| [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+    let estimate = difference(
+        headline(&confusion_of(classes, reference.iter())),
+        headline(&confusion_of(classes, candidate.iter())),
+    );
+    bootstrap(estimate, resamples, seed, reference.len(), |indices| {
+        difference(
+            headline(&confusion_of(
+                classes,
+                indices.iter().map(|&i| &reference[i]),
+            )),
+            headline(&confusion_of(
+                classes,
+                indices.iter().map(|&i| &candidate[i]),
+            )),
+        )
+    })
+}
+
+/// Mean negative log-likelihood of `labels` under softmax(logits / temperature); `logits` is
+/// row-major with `classes` columns. Computed in f64 with the max subtracted (no overflow).
+pub fn log_loss(logits: &[f32], labels: &[usize], classes: usize, temperature: f64) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    let beta = 1.0 / temperature;
+    let total: f64 = logits
+        .chunks(classes)
+        .zip(labels)
+        .map(|(row, &label)| {
+            let max = row
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &z| m.max(f64::from(z)));
+            let sum: f64 = row
+                .iter()
+                .map(|&z| (beta * (f64::from(z) - max)).exp())
+                .sum();
+            sum.ln() - beta * (f64::from(row[label]) - max)
+        })
+        .sum();
+    total / labels.len() as f64
+}
+
+/// Smallest and largest temperature [`fit_temperature`] considers.
+pub const TEMPERATURE_RANGE: (f64, f64) = (0.05, 20.0);
+
+/// The temperature T minimising the mean log-loss of softmax(logits / T) (Guo et al. 2017's
+/// temperature scaling). The loss is convex in 1/T, so a golden-section search on 1/T over
+/// [`TEMPERATURE_RANGE`] finds the minimum; it runs to a relative precision of about 1e-9.
+pub fn fit_temperature(logits: &[f32], labels: &[usize], classes: usize) -> f64 {
+    let loss = |beta: f64| log_loss(logits, labels, classes, 1.0 / beta);
+    let (mut low, mut high) = (1.0 / TEMPERATURE_RANGE.1, 1.0 / TEMPERATURE_RANGE.0);
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    let mut a = high - ratio * (high - low);
+    let mut b = low + ratio * (high - low);
+    let (mut loss_a, mut loss_b) = (loss(a), loss(b));
+    while high - low > 1e-9 * high {
+        if loss_a <= loss_b {
+            high = b;
+            b = a;
+            loss_b = loss_a;
+            a = high - ratio * (high - low);
+            loss_a = loss(a);
+        } else {
+            low = a;
+            a = b;
+            loss_a = loss_b;
+            b = low + ratio * (high - low);
+            loss_b = loss(b);
+        }
+    }
+    1.0 / ((low + high) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(truth: usize, predicted: usize, confidence: f64) -> Outcome {
+        Outcome {
+            truth,
+            predicted,
+            confidence,
+        }
+    }
+
+    /// Hand-worked with 5 bins of width 0.2:
+    /// bin (0.2,0.4]: 0.3 right, 0.35 wrong -> accuracy 0.5, confidence 0.325, gap 0.175
+    /// bin (0.8,1.0]: 0.9 right, 0.9 right, 0.95 wrong -> accuracy 2/3, confidence 0.91667, gap 0.25
+    /// ECE = (2 * 0.175 + 3 * 0.25) / 5 = 0.22.
+    #[test]
+    fn ece_of_a_hand_worked_case() {
+        let outcomes = [
+            outcome(0, 0, 0.3),
+            outcome(0, 1, 0.35),
+            outcome(1, 1, 0.9),
+            outcome(2, 2, 0.9),
+            outcome(2, 0, 0.95),
+        ];
+        let bins = reliability_bins(&outcomes, 5);
+        assert_eq!(
+            bins.iter().map(|b| b.count).collect::<Vec<_>>(),
+            [0, 2, 0, 0, 3]
+        );
+        assert!((bins[1].accuracy - 0.5).abs() < 1e-12);
+        assert!((bins[1].mean_confidence - 0.325).abs() < 1e-12);
+        assert!((bins[4].accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert!((expected_calibration_error(&bins) - 0.22).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bins_are_closed_on_the_right_and_a_perfect_model_has_no_error() {
+        // 0.2 is the upper edge of the first of 5 bins; 0 goes to the first; 1 to the last.
+        assert_eq!(bin_index(0.2, 5), 0);
+        assert_eq!(bin_index(0.2000001, 5), 1);
+        assert_eq!(bin_index(0.0, 5), 0);
+        assert_eq!(bin_index(1.0, 5), 4);
+        let sure_and_right = [outcome(0, 0, 1.0), outcome(1, 1, 1.0)];
+        assert_eq!(
+            expected_calibration_error(&reliability_bins(&sure_and_right, ECE_BINS)),
+            0.0
+        );
+        assert_eq!(expected_calibration_error(&reliability_bins(&[], 15)), 0.0);
+    }
+
+    #[test]
+    fn threshold_table_keeps_covers_at_or_above_each_threshold() {
+        let outcomes = [
+            outcome(0, 0, 0.3),
+            outcome(0, 1, 0.5),
+            outcome(1, 1, 0.5),
+            outcome(1, 1, 0.95),
+        ];
+        let rows = threshold_table(&outcomes, &[0.3, 0.5, 0.6, 0.99]);
+        assert_eq!(
+            rows.iter().map(|r| r.kept).collect::<Vec<_>>(),
+            [4, 3, 1, 0]
+        );
+        assert_eq!(rows[0].coverage, 1.0);
+        assert_eq!(rows[0].precision, Some(0.75));
+        assert!((rows[1].precision.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(rows[2].precision, Some(1.0));
+        assert_eq!(rows[3].precision, None);
+        assert_eq!(rows[3].coverage, 0.0);
+    }
+
+    #[test]
+    fn quantile_interpolates_between_order_statistics() {
+        let sorted = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(quantile(&sorted, 0.5), 3.0);
+        assert_eq!(quantile(&sorted, 0.0), 1.0);
+        assert_eq!(quantile(&sorted, 1.0), 5.0);
+        assert!((quantile(&sorted, 0.1) - 1.4).abs() < 1e-12);
+    }
+
+    /// A made-up set: 3 genres, a third of each genre's covers wrong.
+    fn made_up(n: usize) -> Vec<Outcome> {
+        (0..n)
+            .map(|i| {
+                let truth = i % 3;
+                let wrong = (i / 3) % 3 == 0;
+                let predicted = if wrong { (truth + 1) % 3 } else { truth };
+                outcome(truth, predicted, 0.6)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bootstrap_intervals_cover_the_estimate_shrink_with_data_and_repeat() {
+        let small = bootstrap_intervals(&made_up(63), 3, 1000, 7);
+        let large = bootstrap_intervals(&made_up(1008), 3, 1000, 7);
+        for (s, l) in [
+            (small.accuracy, large.accuracy),
+            (small.balanced_accuracy, large.balanced_accuracy),
+            (small.macro_f1, large.macro_f1),
+        ] {
+            assert!(s.contains(s.estimate), "{s:?}");
+            assert!(l.contains(l.estimate), "{l:?}");
+            // 16 times the covers: about a quarter of the width (1/sqrt(16)).
+            assert!(l.width() < 0.4 * s.width(), "{s:?} vs {l:?}");
+            assert!(l.width() > 0.1 * s.width(), "{s:?} vs {l:?}");
+        }
+        assert!((small.accuracy.estimate - 2.0 / 3.0).abs() < 1e-12);
+        // Binomial: sd = sqrt(p(1-p)/n) = 0.0594 at n = 63, so the 95% width is about 0.233.
+        assert!((small.accuracy.width() - 0.233).abs() < 0.03, "{small:?}");
+        assert_eq!(small, bootstrap_intervals(&made_up(63), 3, 1000, 7));
+        assert_ne!(small, bootstrap_intervals(&made_up(63), 3, 1000, 8));
+    }
+
+    #[test]
+    fn paired_differences_cancel_what_two_models_share() {
+        let reference = made_up(90);
+        // Identical models: the difference is exactly 0 in every resample.
+        let same = paired_bootstrap(&reference, &reference, 3, 200, 1);
+        assert_eq!(same.accuracy, Interval::default());
+        // The candidate fixes 6 of the 30 mistakes: +6/90 accuracy, and the paired interval is
+        // far narrower than the two separate intervals (the shared covers cancel).
+        let mut candidate = reference.clone();
+        let mut fixed = 0;
+        for o in candidate.iter_mut().filter(|o| !o.correct()) {
+            if fixed < 6 {
+                o.predicted = o.truth;
+                fixed += 1;
+            }
+        }
+        let paired = paired_bootstrap(&reference, &candidate, 3, 1000, 1);
+        assert!((paired.accuracy.estimate - 6.0 / 90.0).abs() < 1e-12);
+        assert!(paired.accuracy.contains(paired.accuracy.estimate));
+        // A resample can only move the difference by the fixed covers: never below 0.
+        assert!(paired.accuracy.low >= 0.0, "{paired:?}");
+        assert!(
+            paired.accuracy.low > 0.0,
+            "6 fixes out of 90 is a clear gain"
+        );
+        let separate = bootstrap_intervals(&reference, 3, 1000, 1);
+        assert!(paired.accuracy.width() < separate.accuracy.width());
+        // Swapping the models flips the sign.
+        let swapped = paired_bootstrap(&candidate, &reference, 3, 1000, 1);
+        assert!((swapped.accuracy.estimate + paired.accuracy.estimate).abs() < 1e-12);
+        assert!((swapped.accuracy.low + paired.accuracy.high).abs() < 1e-12);
+    }
+
+    /// log(2) per cover when two classes have equal logits.
+    #[test]
+    fn log_loss_of_a_hand_worked_case() {
+        let loss = log_loss(&[1.0, 1.0, 3.0, 1.0], &[0, 0], 2, 1.0);
+        // Row 1: ln 2. Row 2: ln(1 + e^-2) = 0.126928.
+        let expected = (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0;
+        assert!((loss - expected).abs() < 1e-12);
+    }
+
+    /// Labels drawn from softmax(z / 2.5) for random logits z: the fit finds T near 2.5.
+    #[test]
+    fn fitting_recovers_a_known_temperature() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let classes = 6;
+        let true_temperature = 2.5;
+        let mut logits = Vec::new();
+        let mut labels = Vec::new();
+        for _ in 0..20_000 {
+            let row: Vec<f32> = (0..classes)
+                .map(|_| rng.random_range(-6.0f32..6.0))
+                .collect();
+            let weights: Vec<f64> = row
+                .iter()
+                .map(|&z| (f64::from(z) / true_temperature).exp())
+                .collect();
+            let mut pick = rng.random_range(0.0..weights.iter().sum::<f64>());
+            let label = weights
+                .iter()
+                .position(|&w| {
+                    pick -= w;
+                    pick <= 0.0
+                })
+                .unwrap_or(classes - 1);
+            logits.extend(row);
+            labels.push(label);
+        }
+        let fitted = fit_temperature(&logits, &labels, classes);
+        assert!((fitted - true_temperature).abs() < 0.1, "fitted {fitted}");
+        // It is the minimum: nudging it either way costs log-loss.
+        let best = log_loss(&logits, &labels, classes, fitted);
+        assert!(best < log_loss(&logits, &labels, classes, fitted * 1.05));
+        assert!(best < log_loss(&logits, &labels, classes, fitted / 1.05));
+        assert!(best < log_loss(&logits, &labels, classes, 1.0));
+    }
+}
