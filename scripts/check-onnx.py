@@ -79,11 +79,13 @@ def check_structure(path):
     require([int(meta.get("input_height", 0)), int(meta.get("input_width", 0))] == shape[1:3],
             f"input_height/width metadata {meta.get('input_height')}x{meta.get('input_width')} "
             f"do not match the input {shape[1:3]}")
+    if "temperature" in meta:
+        require(float(meta["temperature"]) > 0, f"temperature {meta['temperature']} is not positive")
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     return shape, genres, meta, opset
 
 
-def check_runtime(path, shape, genres, batch):
+def check_runtime(path, shape, genres, batch, temperature=1.0):
     import numpy as np
     import onnxruntime as ort
 
@@ -96,9 +98,12 @@ def check_runtime(path, shape, genres, batch):
                 f"probabilities have shape {probabilities.shape} for a batch of {n}")
         require(np.all(np.isfinite(logits)), "logits are not finite")
         require(np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5), "probabilities do not sum to 1")
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        # A calibrated model's probabilities are softmax(logits / T); its logits stay raw.
+        scaled = logits.astype(np.float64) / temperature
+        shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
         softmax = shifted / shifted.sum(axis=1, keepdims=True)
-        require(np.allclose(softmax, probabilities, atol=1e-5), "probabilities are not softmax(logits)")
+        require(np.allclose(softmax, probabilities, atol=1e-5),
+                f"probabilities are not softmax(logits / {temperature})")
 
 
 def main():
@@ -112,7 +117,7 @@ def main():
     reexec_with_tools()
     try:
         shape, genres, meta, opset = check_structure(args.model)
-        check_runtime(args.model, shape, genres, args.batch)
+        check_runtime(args.model, shape, genres, args.batch, float(meta.get("temperature", 1.0)))
     except CheckFailed as failure:
         print(f"check-onnx: {args.model}: {failure}", file=sys.stderr)
         return 1
@@ -120,7 +125,7 @@ def main():
         print(f"check-onnx: {args.model}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     print(f"OK: {args.model}: opset {opset}, input {shape}, {len(genres)} genres, "
-          f"variant {meta.get('variant', '?')!r}")
+          f"variant {meta.get('variant', '?')!r}, temperature {meta.get('temperature', 1)}")
     return 0
 
 

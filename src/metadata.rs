@@ -17,6 +17,9 @@ pub const DEV_METRICS: &str = "dev_metrics";
 pub const TEST_METRICS: &str = "test_metrics";
 pub const TOOLKIT_VERSION: &str = "toolkit_version";
 pub const CREATED: &str = "created";
+/// The temperature T of a calibrated model: `probabilities = softmax(logits / T)`, while the
+/// `logits` output stays raw. Absent: T = 1.
+pub const TEMPERATURE: &str = "temperature";
 
 /// Name of the model's input: uint8 [N, H, W, 3] RGB.
 pub const INPUT_NAME: &str = "image";

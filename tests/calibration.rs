@@ -306,3 +306,194 @@ fn eval_binary_writes_the_reliability_diagram_and_json_keys() {
     ));
     assert!(json["intervals"]["macro_f1"]["low"].is_number());
 }
+
+// --- Temperature scaling ------------------------------------------------------------------
+
+mod temperature {
+    use super::*;
+    use covergenre::export::proto::ModelProto;
+    use covergenre::export::temperature::with_temperature;
+    use covergenre::infer::Model;
+    use prost::Message;
+
+    /// Eight 24x24 covers of assorted colours, back to back.
+    fn batch() -> Vec<u8> {
+        (0..8u32)
+            .flat_map(|i| {
+                let colour = [
+                    (i * 37 % 256) as u8,
+                    (i * 91 % 256) as u8,
+                    (i * 53 % 256) as u8,
+                ];
+                std::iter::repeat_n(colour, 24 * 24).flatten()
+            })
+            .collect()
+    }
+
+    fn softmax(row: &[f32], temperature: f64) -> Vec<f64> {
+        let scaled: Vec<f64> = row.iter().map(|&z| f64::from(z) / temperature).collect();
+        let max = scaled.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let exp: Vec<f64> = scaled.iter().map(|z| (z - max).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        exp.iter().map(|e| e / sum).collect()
+    }
+
+    /// Probabilities of the model are softmax(raw logits / T), logits equal the raw model's.
+    fn assert_scaled(bytes: &[u8], temperature: f64) {
+        let mut raw = Model::from_bytes(&common::colour_model_bytes(), 1, "raw").unwrap();
+        let mut calibrated = Model::from_bytes(bytes, 1, "calibrated").unwrap();
+        let expected = raw.predict(&batch(), 8).unwrap();
+        let got = calibrated.predict(&batch(), 8).unwrap();
+        assert_eq!(got.logits, expected.logits, "logits stay raw");
+        for i in 0..8 {
+            let want = softmax(expected.logits_row(i), temperature);
+            for (g, w) in got.row(i).iter().zip(want) {
+                assert!((f64::from(*g) - w).abs() < 1e-6, "cover {i}: {g} vs {w}");
+            }
+            assert_eq!(
+                covergenre::metrics::argmax(got.row(i)),
+                covergenre::metrics::argmax(expected.row(i)),
+                "the top genre never moves"
+            );
+        }
+        assert_eq!(
+            calibrated
+                .metadata()
+                .extra
+                .get("temperature")
+                .map(String::as_str),
+            Some(format!("{}", temperature as f32).as_str())
+        );
+    }
+
+    #[test]
+    fn baked_temperature_scales_probabilities_and_keeps_raw_logits() {
+        let calibrated = with_temperature(&common::colour_model_bytes(), 2.5).unwrap();
+        assert_scaled(&calibrated, 2.5);
+        // The raw model is confident, the calibrated one less so.
+        let mut raw = Model::from_bytes(&common::colour_model_bytes(), 1, "raw").unwrap();
+        let mut soft = Model::from_bytes(&calibrated, 1, "soft").unwrap();
+        let top = |p: &[f32]| p.iter().cloned().fold(0.0f32, f32::max);
+        let (a, b) = (
+            raw.predict(&batch(), 8).unwrap(),
+            soft.predict(&batch(), 8).unwrap(),
+        );
+        assert!((0..8).all(|i| top(b.row(i)) <= top(a.row(i))));
+
+        // Calibrating again replaces the temperature rather than compounding it.
+        let again = with_temperature(&calibrated, 0.5).unwrap();
+        assert_scaled(&again, 0.5);
+        let graph = ModelProto::decode(again.as_slice()).unwrap().graph.unwrap();
+        let divisions = graph
+            .node
+            .iter()
+            .filter(|n| n.name == "logits_over_temperature/Div")
+            .count();
+        assert_eq!(divisions, 1);
+    }
+
+    #[test]
+    fn bad_temperatures_and_foreign_models_are_refused() {
+        let bytes = common::colour_model_bytes();
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = with_temperature(&bytes, bad).unwrap_err().to_string();
+            assert!(err.contains("positive"), "{err}");
+        }
+        let mut foreign = ModelProto::decode(bytes.as_slice()).unwrap();
+        foreign.producer_name = "pytorch".into();
+        let err = with_temperature(&foreign.encode_to_vec(), 1.5)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only models written by covergenre"), "{err}");
+        assert!(with_temperature(b"not a model", 1.5).is_err());
+    }
+
+    #[test]
+    fn the_python_checker_accepts_a_calibrated_model() {
+        let Some(python) = common::checker_python() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calibrated.onnx");
+        std::fs::write(
+            &path,
+            with_temperature(&common::colour_model_bytes(), 3.0).unwrap(),
+        )
+        .unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-onnx.py");
+        let output = Command::new(python)
+            .arg(script)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("temperature 3"), "{stdout}");
+    }
+
+    /// Split folders of coloured covers; on dev, 2 of 12 are filed under the wrong genre, so
+    /// the best temperature is finite (a perfect model would want T -> 0).
+    fn covers(root: &Path) {
+        common::split_folders(root, &["red", "blue", "green"], [2, 4, 2], 32);
+        for (i, genre) in ["blue", "green"].iter().enumerate() {
+            common::write_image(
+                &root.join(format!("dev/{genre}/mislabelled-{i}.png")),
+                &common::genre_cover(0, 77 + i as u64, 32),
+            );
+        }
+    }
+
+    #[test]
+    fn eval_calibrate_to_fits_on_dev_bakes_the_temperature_and_refuses_test() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("colour.onnx");
+        std::fs::write(&model, common::colour_model_bytes()).unwrap();
+        let data = dir.path().join("covers");
+        covers(&data);
+        let out = dir.path().join("calibrated/colour.onnx");
+        let run = |extra: &[&str], model: &Path| {
+            eval_bin()
+                .args(["--format", "json", "--threads", "2", "--model"])
+                .arg(model)
+                .arg("--data")
+                .arg(&data)
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        let calibrate = run(&["--calibrate-to", out.to_str().unwrap()], &model);
+        let stderr = String::from_utf8_lossy(&calibrate.stderr);
+        assert_eq!(calibrate.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("fitted on 14 covers"), "{stderr}");
+        let calibrated: Value = serde_json::from_slice(&calibrate.stdout).unwrap();
+        assert!(calibrated["covers"].as_str().unwrap().contains("(dev)"));
+
+        // The written model: a temperature in its metadata, and the same top-1 as before.
+        let opened = Model::open(&out, 1).unwrap();
+        let t: f64 = opened.metadata().extra["temperature"].parse().unwrap();
+        assert!(t > 0.0 && t != 1.0, "temperature {t}");
+        let raw = run(&["--split", "dev"], &model);
+        let raw: Value = serde_json::from_slice(&raw.stdout).unwrap();
+        assert_eq!(raw["confusion"], calibrated["confusion"]);
+        assert_eq!(raw["accuracy"], calibrated["accuracy"]);
+        // The fit lowers the dev log-loss it minimises ("log-loss BEFORE -> AFTER").
+        let losses = stderr.split("log-loss ").nth(1).unwrap();
+        let mut numbers = losses
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<f64>().unwrap());
+        let (before, after) = (numbers.next().unwrap(), numbers.next().unwrap());
+        assert!(after < before, "{stderr}");
+
+        let refused = run(
+            &["--split", "test", "--calibrate-to", out.to_str().unwrap()],
+            &model,
+        );
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("fits on dev covers"));
+    }
+}

@@ -605,36 +605,13 @@ fn help_has_examples() {
 mod real_model {
     use super::*;
     use covergenre::evaluate::model;
-    use covergenre::export::{self, Weights};
     use covergenre::infer::pipeline::{self as pipe};
     use covergenre::infer::Model;
-    use covergenre::preprocess::{Normalisation, Preprocess};
     use covergenre::report::classify::{self as classify_report, Record, RecordWriter};
-    use covergenre::spec::{self, Layer};
 
-    /// Mean-colour model: genre g (red, green, blue) scores 10 * mean(channel g) - 1; a fourth
-    /// genre, folk, has no weights and a low bias, so it is never predicted (and has no covers).
     fn colour_model(dir: &Path) -> PathBuf {
-        let mut spec = spec::variant("baseline").unwrap();
-        spec.name = "colour".into();
-        spec.preprocess = Preprocess::square(24, Normalisation::UNIT);
-        spec.layers = vec![Layer::GlobalAvgPool, Layer::Logits];
-        let genres = GenreSet::from_slugs(["red", "green", "blue", "folk"].map(String::from));
-        let mut w = vec![0.0f32; 12];
-        for g in 0..3 {
-            w[g * 3 + g] = 10.0;
-        }
-        let weights = Weights::from([
-            ("1.weight".to_string(), (vec![4, 3], w)),
-            (
-                "1.bias".to_string(),
-                (vec![4], vec![-1.0, -1.0, -1.0, -5.0]),
-            ),
-        ]);
-        let metadata = export::metadata_for(&spec, &genres, Default::default());
-        let bytes = export::onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap();
         let path = dir.join("colour.onnx");
-        std::fs::write(&path, bytes).unwrap();
+        std::fs::write(&path, common::colour_model_bytes()).unwrap();
         path
     }
 

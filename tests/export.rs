@@ -13,7 +13,7 @@ use covergenre::spec::{self, Layer, ModelSpec};
 use image::{Rgb, RgbImage};
 use prost::Message;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const SIZE: u32 = 24;
 
@@ -338,26 +338,9 @@ fn random_weights(spec: &ModelSpec, classes: usize, seed: u64) -> Weights {
     weights
 }
 
-/// The Python interpreter with onnx and onnxruntime, or None with a message.
-fn checker_python() -> Option<PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("COVERGENRE_PYTHON").map(PathBuf::from),
-        Some(repo.join(".deps/venv/bin/python")),
-        std::env::var_os("COVERGENRE_DEPS_DIR").map(|d| PathBuf::from(d).join("venv/bin/python")),
-    ];
-    let found = candidates.into_iter().flatten().find(|p| p.is_file());
-    if found.is_none() {
-        eprintln!(
-            "SKIPPED python checker: no Python with onnx (set COVERGENRE_PYTHON or run scripts/setup.sh)"
-        );
-    }
-    found
-}
-
 #[test]
 fn the_python_checker_accepts_exported_models() {
-    let Some(python) = checker_python() else {
+    let Some(python) = common::checker_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

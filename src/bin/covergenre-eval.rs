@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use covergenre::data::Split;
 use covergenre::evaluate::predictions::{self, Labels};
-use covergenre::evaluate::{model, Described, EvalSettings};
+use covergenre::evaluate::{model, temperature, Described, EvalSettings};
 use covergenre::exit;
 use covergenre::infer::pipeline::PipelineOptions;
 use covergenre::infer::{Model, SHIPPED_MODEL_NAME};
@@ -27,6 +27,10 @@ EXAMPLES:
   # Two models side by side on the dev split, with a heatmap of the first; the paired
   # bootstrap difference says whether b is really better than a on these covers
   covergenre-eval --data covers --split dev --compare a.onnx b.onnx --plot confusion.png
+
+  # Calibrate: fit a temperature on dev, bake it into a new model file, then judge it on test
+  covergenre-eval --model m.onnx --data ../shared/data/covers-v1 --calibrate-to m-calibrated.onnx
+  covergenre-eval --model m-calibrated.onnx --data ../shared/data/covers-v1
 
   # How far to trust the confidence: reliability diagram; pick --min-confidence from the table
   covergenre-eval --data ../shared/data/covers-v1 --split dev --plot-calibration reliability.png
@@ -91,6 +95,12 @@ struct Args {
     /// Images per inference batch.
     #[arg(long, value_name = "N", default_value_t = 32)]
     batch_size: usize,
+    /// Fit a temperature on the covers (the dev split unless --split says otherwise; never
+    /// test) by minimising their log-loss, write the model with it baked in
+    /// (probabilities = softmax(logits / T), `temperature` in its metadata) to FILE, and
+    /// report on the calibrated model. Needs --model (FILE may be the same path).
+    #[arg(long, value_name = "FILE", requires = "model", conflicts_with_all = ["compare", "predictions", "tta"])]
+    calibrate_to: Option<PathBuf>,
     /// Test-time augmentation: average each cover's probabilities with those of its mirror
     /// image (left-right flip), exactly as covergenre-classify --tta does.
     #[arg(long)]
@@ -151,7 +161,13 @@ fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
     let Some(data) = &args.data else {
         bail!("--data DIR is required to evaluate a model (or give --predictions FILE)");
     };
-    let split = args.split.map(|s| match s {
+    if args.calibrate_to.is_some() && args.split == Some(SplitChoice::Test) {
+        bail!("--calibrate-to fits on dev covers; the test split is for the final evaluation only");
+    }
+    let split = args
+        .split
+        .or(args.calibrate_to.as_ref().map(|_| SplitChoice::Dev));
+    let split = split.map(|s| match s {
         SplitChoice::Test => model::SplitChoice::One(Split::Test),
         SplitChoice::Dev => model::SplitChoice::One(Split::Dev),
         SplitChoice::Train => model::SplitChoice::One(Split::Train),
@@ -172,6 +188,25 @@ fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
         let name = SHIPPED_MODEL_NAME;
         let report =
             model::evaluate_model(&mut shipped, name, &dataset, &samples, &covers, &settings)?;
+        return Ok(vec![report]);
+    }
+    if let (Some(out), Some(model_path)) = (&args.calibrate_to, &args.model) {
+        let fit = temperature::calibrate_model_file(
+            model_path,
+            out,
+            &dataset.genres,
+            &samples,
+            &settings,
+        )?;
+        eprintln!(
+            "covergenre-eval: temperature {:.4} fitted on {} covers of {covers} (log-loss {:.4} -> {:.4}); calibrated model written to {}",
+            fit.temperature,
+            fit.covers,
+            fit.log_loss_before,
+            fit.log_loss_after,
+            out.display()
+        );
+        let report = model::evaluate_model_file(out, &dataset, &samples, &covers, &settings)?;
         return Ok(vec![report]);
     }
     let models = match &args.model {

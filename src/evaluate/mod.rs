@@ -4,6 +4,7 @@
 //!   `covergenre-classify` ([`crate::infer::pipeline`]), so eval decodes, batches and predicts
 //!   exactly as classify does, and tallies each result as it arrives (memory stays flat).
 //! - [`predictions`] evaluates a classify CSV/JSONL file against labels without a model.
+//! - [`temperature`] fits a model's temperature on labelled (dev) covers and bakes it in.
 //!
 //! Genres are matched by slug ([`GenreSet::index_of`]): every genre of the data must be one the
 //! model knows (otherwise the numbers would be meaningless, so it is an error); genres the model
@@ -11,6 +12,7 @@
 
 pub mod model;
 pub mod predictions;
+pub mod temperature;
 
 use crate::data::{Sample, Skipped};
 use crate::genres::GenreSet;

@@ -4,6 +4,7 @@
 //! - [`onnx`]: the graph, built from the same [`ModelSpec`] the tch model is built from.
 //! - `parity` (feature `train`): the written model is run through onnxruntime and compared with
 //!   the tch forward pass before it is allowed onto disk.
+//! - [`temperature`]: temperature scaling baked into a written model (softmax of logits / T).
 //!
 //! The model contract: input `image`, uint8 [N, H, W, 3] RGB resized to the spec's size;
 //! outputs `probabilities` and `logits`, float [N, C]; metadata_props as in [`crate::metadata`].
@@ -23,6 +24,7 @@ mod parity;
 #[cfg(feature = "train")]
 pub use parity::{export_checkpoint, export_model, measure_parity, parity_images, PARITY_IMAGES};
 pub mod proto;
+pub mod temperature;
 
 /// Trained parameters by [`crate::spec::param_prefix`] name: (shape, row-major values).
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;

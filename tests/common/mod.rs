@@ -106,3 +106,48 @@ pub fn made_up_image_set(
     }
     set
 }
+
+/// ONNX bytes of a mean-colour model: genre g (red, green, blue) scores 10 * mean(channel g) - 1
+/// on 24x24 covers; a fourth genre, folk, has no weights and a low bias, so it is never
+/// predicted.
+pub fn colour_model_bytes() -> Vec<u8> {
+    use covergenre::export::{self, Weights};
+    use covergenre::genres::GenreSet;
+    use covergenre::preprocess::{Normalisation, Preprocess};
+    use covergenre::spec::{self, Layer};
+    let mut spec = spec::variant("baseline").unwrap();
+    spec.name = "colour".into();
+    spec.preprocess = Preprocess::square(24, Normalisation::UNIT);
+    spec.layers = vec![Layer::GlobalAvgPool, Layer::Logits];
+    let genres = GenreSet::from_slugs(["red", "green", "blue", "folk"].map(String::from));
+    let mut w = vec![0.0f32; 12];
+    for g in 0..3 {
+        w[g * 3 + g] = 10.0;
+    }
+    let weights = Weights::from([
+        ("1.weight".to_string(), (vec![4, 3], w)),
+        (
+            "1.bias".to_string(),
+            (vec![4], vec![-1.0, -1.0, -1.0, -5.0]),
+        ),
+    ]);
+    let metadata = export::metadata_for(&spec, &genres, Default::default());
+    export::onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap()
+}
+
+/// The Python interpreter with onnx and onnxruntime, or None with a message.
+pub fn checker_python() -> Option<PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("COVERGENRE_PYTHON").map(PathBuf::from),
+        Some(repo.join(".deps/venv/bin/python")),
+        std::env::var_os("COVERGENRE_DEPS_DIR").map(|d| PathBuf::from(d).join("venv/bin/python")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED python checker: no Python with onnx (set COVERGENRE_PYTHON or run scripts/setup.sh)"
+        );
+    }
+    found
+}

@@ -1,0 +1,112 @@
+//! Fitting a model's temperature on labelled covers (dev, never test) and writing the model
+//! with it baked in: [`crate::calibration::fit_temperature`] on the logits the model gives
+//! through the shared pipeline, [`crate::export::temperature::with_temperature`] on its bytes.
+
+use super::{map_labels, EvalSettings};
+use crate::calibration::{fit_temperature, log_loss};
+use crate::data::{Sample, Skipped};
+use crate::genres::GenreSet;
+use crate::infer::pipeline::{self, CoverDecoder, Predictor, Source};
+use crate::infer::Model;
+use crate::util::write_atomic;
+use anyhow::{ensure, Context, Result};
+use serde::Serialize;
+use std::path::Path;
+
+/// What a temperature fit found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TemperatureFit {
+    pub temperature: f64,
+    /// Covers the fit used (unreadable ones are left out and listed in `failures`).
+    pub covers: usize,
+    /// Mean log-loss of the covers' labels before (T = 1) and after.
+    pub log_loss_before: f64,
+    pub log_loss_after: f64,
+    #[serde(skip)]
+    pub failures: Vec<Skipped>,
+}
+
+/// A [`Model`] as a pipeline predictor that hands on the raw logits instead of probabilities.
+struct LogitsPredictor<'m>(&'m mut Model);
+
+impl Predictor for LogitsPredictor<'_> {
+    fn classes(&self) -> usize {
+        self.0.genres().len()
+    }
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+        Ok(self.0.predict(images, n)?.logits)
+    }
+}
+
+/// Runs `samples` (labels index `data_genres`) through `model` and fits the temperature that
+/// minimises the mean log-loss of their labels. Test-time augmentation is refused: it averages
+/// probabilities, and a temperature is a property of the logits.
+pub fn fit_model_temperature(
+    model: &mut Model,
+    data_genres: &GenreSet,
+    samples: &[Sample],
+    settings: &EvalSettings,
+) -> Result<TemperatureFit> {
+    ensure!(
+        !settings.pipeline.tta,
+        "a temperature is fitted without test-time augmentation (drop --tta)"
+    );
+    let label_map = map_labels(data_genres, model.genres())?;
+    let classes = model.genres().len();
+    let decoder = CoverDecoder::new(*model.preprocess());
+    let (mut logits, mut labels, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+    let sources = samples.iter().map(|s| Ok(Source::file(s.path.clone())));
+    let mut next = 0usize;
+    pipeline::run_with(
+        sources,
+        &decoder,
+        LogitsPredictor(model),
+        &settings.pipeline,
+        |outcome| {
+            let sample = &samples[next];
+            next += 1;
+            match outcome {
+                Ok(classified) => {
+                    logits.extend_from_slice(&classified.probabilities);
+                    labels.push(label_map[sample.label]);
+                }
+                Err(failure) => failures.push(Skipped {
+                    path: failure.path,
+                    reason: failure.reason,
+                }),
+            }
+        },
+    )?;
+    ensure!(
+        !labels.is_empty(),
+        "no cover could be read to fit a temperature"
+    );
+    let temperature = fit_temperature(&logits, &labels, classes);
+    Ok(TemperatureFit {
+        temperature,
+        covers: labels.len(),
+        log_loss_before: log_loss(&logits, &labels, classes, 1.0),
+        log_loss_after: log_loss(&logits, &labels, classes, temperature),
+        failures,
+    })
+}
+
+/// Fits the temperature of the model file `model_path` on `samples` and writes the calibrated
+/// model to `out` (atomically; `out` may be the model itself).
+pub fn calibrate_model_file(
+    model_path: &Path,
+    out: &Path,
+    data_genres: &GenreSet,
+    samples: &[Sample],
+    settings: &EvalSettings,
+) -> Result<TemperatureFit> {
+    let bytes = std::fs::read(model_path)
+        .with_context(|| format!("cannot read the model {}", model_path.display()))?;
+    let mut model = Model::from_bytes(&bytes, 1, &model_path.display().to_string())?;
+    let fit = fit_model_temperature(&mut model, data_genres, samples, settings)?;
+    let calibrated = crate::export::temperature::with_temperature(&bytes, fit.temperature)
+        .with_context(|| format!("cannot calibrate {}", model_path.display()))?;
+    write_atomic(out, &calibrated)
+        .with_context(|| format!("cannot write the calibrated model {}", out.display()))?;
+    Ok(fit)
+}
