@@ -1,6 +1,6 @@
 //! The shipped model (models/covergenre.onnx, built into covergenre-classify) is a trained
 //! EfficientNet-Lite0 export whose metadata records its data and its test results, and it
-//! answers with a probability distribution over the MUMU genres.
+//! answers with a probability distribution over the MUMU genres, calibrated by a temperature.
 
 use covergenre::genres::GenreSet;
 use covergenre::infer::Model;
@@ -24,6 +24,12 @@ fn the_shipped_model_is_the_trained_effnet_with_its_records() {
     // covers-v1 test has 469 covers; the majority genre alone scores 0.22.
     assert_eq!(test["images"], 469);
     assert!(test["accuracy"].as_f64().unwrap() > 0.3, "{test}");
+    // Calibrated: a temperature fitted on dev (1.08 for this model; near 1, not a default).
+    let temperature: f64 = meta.extra["temperature"].parse().unwrap();
+    assert!(
+        temperature > 0.5 && temperature < 2.0 && temperature != 1.0,
+        "{temperature}"
+    );
 }
 
 #[test]
@@ -43,9 +49,21 @@ fn the_shipped_model_tells_covers_apart() {
         pixels.extend_from_slice(&[250, 200, 220]);
     }
     let predictions = model.predict(&pixels, 2).unwrap();
+    let temperature: f32 = model.metadata().extra["temperature"].parse().unwrap();
     for i in 0..2 {
         let sum: f32 = predictions.row(i).iter().sum();
         assert!((sum - 1.0).abs() < 1e-4, "row {i} sums to {sum}");
+        // probabilities = softmax(logits / temperature); logits are the raw network output.
+        let logits = predictions.logits_row(i);
+        let max = logits.iter().cloned().fold(f32::MIN, f32::max);
+        let exp: Vec<f32> = logits
+            .iter()
+            .map(|z| ((z - max) / temperature).exp())
+            .collect();
+        let total: f32 = exp.iter().sum();
+        for (p, e) in predictions.row(i).iter().zip(&exp) {
+            assert!((p - e / total).abs() < 1e-5, "{p} vs {}", e / total);
+        }
     }
     let diff: f32 = predictions
         .row(0)
