@@ -629,6 +629,12 @@ fn cli_trains_two_runs_and_writes_the_documented_run_folder() {
         .iter()
         .all(|g| genres.contains(&g.to_string())));
     let extra = &model.metadata().extra;
+    // Its probabilities are calibrated by a temperature fitted on the dev covers.
+    let temperature: f64 = extra["temperature"].parse().unwrap();
+    assert!(
+        temperature.is_finite() && temperature > 0.0,
+        "{temperature}"
+    );
     let training: serde_json::Value = serde_json::from_str(&extra["training_data"]).unwrap();
     assert_eq!(training["dataset"], "covers");
     assert_eq!(training["covers_per_split"]["train"], 18);

@@ -77,18 +77,59 @@ pub fn fit_model_temperature(
             }
         },
     )?;
+    fit_logits(&logits, &labels, classes, failures)
+}
+
+fn fit_logits(
+    logits: &[f32],
+    labels: &[usize],
+    classes: usize,
+    failures: Vec<Skipped>,
+) -> Result<TemperatureFit> {
     ensure!(
         !labels.is_empty(),
         "no cover could be read to fit a temperature"
     );
-    let temperature = fit_temperature(&logits, &labels, classes);
+    let temperature = fit_temperature(logits, labels, classes);
     Ok(TemperatureFit {
         temperature,
         covers: labels.len(),
-        log_loss_before: log_loss(&logits, &labels, classes, 1.0),
-        log_loss_after: log_loss(&logits, &labels, classes, temperature),
+        log_loss_before: log_loss(logits, labels, classes, 1.0),
+        log_loss_after: log_loss(logits, labels, classes, temperature),
         failures,
     })
+}
+
+/// Images per inference batch when fitting on decoded images.
+const BATCH: usize = 32;
+
+/// Fits the temperature of the model file `path` on already decoded images (u8 HWC at the
+/// model's input size, back to back; `labels` index the model's genres) and rewrites the file
+/// with it baked in. The trainer calls this on its winner with the dev covers it selected on.
+pub fn calibrate_model_file_on_images(
+    path: &Path,
+    pixels: &[u8],
+    labels: &[usize],
+) -> Result<TemperatureFit> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read the model {}", path.display()))?;
+    let mut model = Model::from_bytes(&bytes, 0, &path.display().to_string())?;
+    let image = model.preprocess().height as usize * model.preprocess().width as usize * 3;
+    ensure!(
+        pixels.len() == labels.len() * image,
+        "{} bytes of pixels for {} covers of {image} bytes",
+        pixels.len(),
+        labels.len()
+    );
+    let mut logits = Vec::with_capacity(labels.len() * model.genres().len());
+    for chunk in pixels.chunks(BATCH * image) {
+        logits.extend(model.predict(chunk, chunk.len() / image)?.logits);
+    }
+    let fit = fit_logits(&logits, labels, model.genres().len(), Vec::new())?;
+    let calibrated = crate::export::temperature::with_temperature(&bytes, fit.temperature)?;
+    write_atomic(path, &calibrated)
+        .with_context(|| format!("cannot write the calibrated model {}", path.display()))?;
+    Ok(fit)
 }
 
 /// Fits the temperature of the model file `model_path` on `samples` and writes the calibrated

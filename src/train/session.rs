@@ -12,7 +12,8 @@
 //! <out>/ranking.md                       the ranking table
 //! <out>/best/                            the winner: model.onnx (parity-checked, with the
 //!                                        training data summary and dev/test metrics in its
-//!                                        metadata), model.safetensors, spec.json, genres.json
+//!                                        metadata; probabilities calibrated by a temperature
+//!                                        fitted on dev), model.safetensors, spec.json, genres.json
 //! ```
 
 use super::build::Network;
@@ -28,6 +29,7 @@ use crate::data::decode::DecodeLimits;
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::split::stratified_holdout;
 use crate::data::{load_samples, Dataset, Sample, Skipped, Split};
+use crate::evaluate::temperature::calibrate_model_file_on_images;
 use crate::export::{export_model, CheckpointInfo, ParityReport};
 use crate::genres::GenreSet;
 use crate::spec::{ModelSpec, TrainOn};
@@ -73,6 +75,9 @@ pub fn run(config: &TrainConfig) -> Result<Summary> {
         test: Some(Box::new(|spec: &ModelSpec| {
             loader.borrow().test_images(spec)
         })),
+        select: Some(Box::new(|spec: &ModelSpec| {
+            Ok(loader.borrow().select_images(spec))
+        })),
     };
     train_and_test(config, |spec| loader.borrow_mut().load(spec), held_out)
 }
@@ -85,6 +90,9 @@ pub struct HeldOut<'a> {
     /// Loads the test split for a spec; called once, for the winner, after selection.
     #[allow(clippy::type_complexity)]
     pub test: Option<Box<dyn FnOnce(&ModelSpec) -> Result<Option<ImageSet>> + 'a>>,
+    /// Loads the selection covers (dev) for a spec; the winner's temperature is fitted on them.
+    #[allow(clippy::type_complexity)]
+    pub select: Option<Box<dyn FnOnce(&ModelSpec) -> Result<ImageSet> + 'a>>,
 }
 
 /// Dataset root name, layout and covers per split and genre: enough to tell which data a
@@ -115,10 +123,11 @@ struct DatasetLoader<'a> {
 }
 
 impl DatasetLoader<'_> {
-    fn load(&mut self, spec: &ModelSpec) -> Result<VariantData> {
+    /// The covers a spec trains on, the covers it is selected on, and what those are called.
+    fn fit_and_select(&self, spec: &ModelSpec) -> (Vec<Sample>, Vec<Sample>, String) {
         let train = self.dataset.split(Split::Train);
         let dev = self.dataset.split(Split::Dev);
-        let (fit_on, select_on, selected_on) = match spec.train_on {
+        match spec.train_on {
             TrainOn::Train => (train.to_vec(), dev.to_vec(), "dev".to_string()),
             TrainOn::TrainPlusDev { holdout_fraction } => {
                 // The same seeded slice for every run and variant, so they compete on equal terms.
@@ -128,7 +137,18 @@ impl DatasetLoader<'_> {
                 let label = format!("{:.0}% of train held back", holdout_fraction * 100.0);
                 (fit_on, held, label)
             }
-        };
+        }
+    }
+
+    /// The selection covers of a spec (dev, or the held-back slice of train): the winner's
+    /// temperature is fitted on them.
+    fn select_images(&self, spec: &ModelSpec) -> ImageSet {
+        let (_, select_on, _) = self.fit_and_select(spec);
+        self.images(&select_on, spec, "dev", &mut Vec::new())
+    }
+
+    fn load(&mut self, spec: &ModelSpec) -> Result<VariantData> {
+        let (fit_on, select_on, selected_on) = self.fit_and_select(spec);
         let mut skipped = Vec::new();
         let train = self.images(&fit_on, spec, "train", &mut skipped);
         let select = self.images(&select_on, spec, "dev", &mut skipped);
@@ -326,10 +346,15 @@ fn finish(
             Some(load_test) => load_test(spec)?,
             None => None,
         };
+        let select = match held_out.select {
+            Some(load_select) => Some(load_select(spec)?),
+            None => None,
+        };
         let records = WinnerRecords {
             training_data: held_out.training_data,
             dev_metrics: winner_dev_metrics(summary, &winner),
             test: test.as_ref(),
+            calibrate_on: select.as_ref().filter(|s| s.len() > 0),
         };
         let saved = save_winner(&config.out.join("best"), spec, genres, &weights, &records)?;
         if let Some(w) = summary.winner.as_mut() {
@@ -369,6 +394,8 @@ pub struct WinnerRecords<'a> {
     pub dev_metrics: Option<serde_json::Value>,
     /// Test covers: the winner is evaluated on them once, here, and nowhere else.
     pub test: Option<&'a ImageSet>,
+    /// Selection (dev) covers: the exported model's temperature is fitted on them.
+    pub calibrate_on: Option<&'a ImageSet>,
 }
 
 /// What [`save_winner`] wrote and measured.
@@ -418,7 +445,20 @@ pub fn save_winner(
         dev_metrics: records.dev_metrics.clone(),
         test_metrics: test_metrics.map(|m| serde_json::json!(m)),
     };
-    let parity = export_model(spec, genres, &vs, &info.metadata(), &dir.join("model.onnx"))?;
+    let onnx = dir.join("model.onnx");
+    let parity = export_model(spec, genres, &vs, &info.metadata(), &onnx)?;
+    if let Some(select) = records.calibrate_on {
+        // After the parity check, which compares the raw model with tch.
+        let fit = calibrate_model_file_on_images(&onnx, &select.pixels, &select.labels)?;
+        eprintln!(
+            "{}: temperature {:.4} fitted on {} selection covers (log-loss {:.4} -> {:.4})",
+            onnx.display(),
+            fit.temperature,
+            fit.covers,
+            fit.log_loss_before,
+            fit.log_loss_after
+        );
+    }
     Ok(SavedWinner {
         parity,
         test_metrics,
