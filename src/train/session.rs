@@ -354,7 +354,7 @@ fn finish(
             training_data: held_out.training_data,
             dev_metrics: winner_dev_metrics(summary, &winner),
             test: test.as_ref(),
-            calibrate_on: select.as_ref().filter(|s| s.len() > 0),
+            calibrate_on: select.as_ref().filter(|s| !s.is_empty()),
         };
         let saved = save_winner(&config.out.join("best"), spec, genres, &weights, &records)?;
         if let Some(w) = summary.winner.as_mut() {
