@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Independent numpy reference for EfficientNet-Lite0 with the ImageNet weights.
+"""Independent numpy reference for EfficientNet-Lite0 and Lite2 with the ImageNet weights.
 
 It shares no code with the Rust side: it reads the LEGACY torch.save file with Python's own
 pickle (a custom find_class/persistent_load, no torch), rebuilds every tensor from its storage,
 offset, size and stride, and runs the network as the PyTorch port that shipped the weights
 defines it (lukemelas-style EfficientNet with TensorFlow "SAME" padding computed for a fixed
-224x224 input, which is asymmetric for the stride-2 convolutions; batch norm eps 1e-3; ReLU6;
-no squeeze-excite).
+224x224 input (260x260 for Lite2), which is asymmetric for the stride-2 convolutions; batch
+norm eps 1e-3; ReLU6; no squeeze-excite). Lite2's stages are Lite0's scaled as TensorFlow's
+efficientnet_lite_builder does it (width 1.1: channels rounded to multiples of 8, never more than
+10% down; depth 1.2: repeats rounded up, except the first and last stage; stem 32 and head 1280
+fixed).
 
 The input is a deterministic made-up 224x224 image, defined by integer formulas so that the
 Rust test (tests/pretrained.rs, `reference_image`) builds the very same bytes, then scaled with
@@ -14,6 +17,7 @@ covergenre's Normalisation::EFFICIENTNET_LITE (pixel * scale + shift, in float32
 
 Usage:
     .deps/venv/bin/python scripts/effnet-reference.py [WEIGHTS.pth] [-o tests/data/effnet-lite0-reference.json]
+    .deps/venv/bin/python scripts/effnet-reference.py --variant lite2 -o tests/data/effnet-lite2-reference.json
     .deps/venv/bin/python scripts/effnet-reference.py WEIGHTS.pth --padding symmetric   # what-if
     .deps/venv/bin/python scripts/effnet-reference.py --write-tiny-fixture tests/data/tiny-legacy.pth
 
@@ -23,6 +27,7 @@ Writes the top-5 indices and logits, and all 1000 logits (6 decimals).
 import argparse
 import collections
 import json
+import math
 import os
 import pickle
 import struct
@@ -40,6 +45,24 @@ BN_EPS = 1e-3
 # (expand ratio, kernel, stride, out channels, repeats) of EfficientNet-Lite0.
 STAGES = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
           (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+# Width and depth multipliers and input size of each variant.
+VARIANTS = {"lite0": (1.0, 1.0, 224), "lite2": (1.1, 1.2, 260)}
+
+
+def round_filters(filters, width):
+    """TF's round_filters with divisor 8."""
+    scaled = filters * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    if rounded < 0.9 * scaled:
+        rounded += 8
+    return rounded
+
+
+def scaled_stages(width, depth):
+    """Lite0's stages scaled; the first and last stage keep their repeats (lite fixes them)."""
+    last = len(STAGES) - 1
+    return [(e, k, s, round_filters(o, width), r if i in (0, last) else math.ceil(r * depth))
+            for i, (e, k, s, o, r) in enumerate(STAGES)]
 STORAGE_DTYPES = {
     "FloatStorage": np.float32,
     "DoubleStorage": np.float64,
@@ -103,7 +126,7 @@ def load_legacy_state_dict(path):
 
 
 def reference_image():
-    """A smooth made-up 224x224 RGB image (uint8 HWC), integer formulas only."""
+    """A smooth made-up SIZE x SIZE RGB image (uint8 HWC), integer formulas only."""
     y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.int64)
     r = x * 255 // (SIZE - 1)
     g = y * 255 // (SIZE - 1)
@@ -246,13 +269,13 @@ def write_tiny_fixture(path):
             f.write(s.data.tobytes())
 
 
-def default_weights():
+def default_weights(variant):
     base = os.environ.get("COVERGENRE_WEIGHTS")
     if base is None:
         deps = os.environ.get("COVERGENRE_DEPS_DIR",
                               os.path.join(os.path.dirname(__file__), "..", ".deps"))
         base = os.path.join(deps, "weights")
-    return os.path.join(base, "efficientnet-lite0.pth") if os.path.isdir(base) else base
+    return os.path.join(base, f"efficientnet-{variant}.pth") if os.path.isdir(base) else base
 
 
 def main():
@@ -260,19 +283,26 @@ def main():
     parser.add_argument("weights", nargs="?", default=None)
     parser.add_argument("-o", "--output", help="write the reference JSON here")
     parser.add_argument("--padding", choices=["tf-same", "symmetric"], default="tf-same")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0")
     parser.add_argument("--write-tiny-fixture", metavar="PATH",
                         help="only write the tiny legacy checkpoint used by the Rust unit tests")
     args = parser.parse_args()
     if args.write_tiny_fixture:
         write_tiny_fixture(args.write_tiny_fixture)
         return
-    weights = args.weights or default_weights()
+    global SIZE, STAGES
+    width, depth, SIZE = VARIANTS[args.variant]
+    STAGES = scaled_stages(width, depth)
+    weights = args.weights or default_weights(args.variant)
     tensors = load_legacy_state_dict(weights)
     logits = forward(tensors, normalise(reference_image()), args.padding).astype(np.float64)
     top5 = np.argsort(-logits)[:5]
     result = {
         "weights": os.path.basename(weights),
-        "image": "reference_image(): r = x*255//223, g = y*255//223, b = (x+2y)*255//669, 224x224",
+        "variant": args.variant,
+        "stages": STAGES,
+        "image": f"reference_image(): r = x*255//{SIZE - 1}, g = y*255//{SIZE - 1}, "
+                 f"b = (x+2y)*255//{3 * (SIZE - 1)}, {SIZE}x{SIZE}",
         "normalisation": {"mean": MEAN, "std": STD},
         "padding": args.padding,
         "top5": [{"index": int(i), "logit": float(logits[i])} for i in top5],

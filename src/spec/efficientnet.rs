@@ -1,10 +1,15 @@
-//! Pretrained-backbone variants: EfficientNet-Lite0 with ImageNet weights.
+//! Pretrained-backbone variants: EfficientNet-Lite0 and Lite2 with ImageNet weights.
+//!
+//! [`Backbone`] is the registry: each backbone owns its variant name, weights loader and file,
+//! input size and stage table (Lite2's is Lite0's scaled by width 1.1 and depth 1.2 as
+//! TensorFlow's EfficientNet-Lite builder scales it), and builds its layers, checkpoint module
+//! table and spec from them.
 //!
 //! The network is written with the ordinary [`Layer`]s, so the tch builder and the ONNX writer
 //! need nothing special for it:
 //!
 //! - stem: conv 3x3 stride 2 (32) + BN + ReLU6;
-//! - 16 MBConv blocks ([`LITE0_STAGES`]): expand 1x1 conv + BN + ReLU6 (when the ratio is not 1),
+//! - MBConv blocks (16 in Lite0, [`LITE0_STAGES`]; 21 in Lite2): expand 1x1 conv + BN + ReLU6 (when the ratio is not 1),
 //!   depthwise kxk conv + BN + ReLU6, project 1x1 conv + BN; wrapped in a [`Layer::Residual`] when
 //!   the block keeps the shape (stride 1, same channels), laid out flat otherwise. Lite has no
 //!   squeeze-excite and no swish;
@@ -33,6 +38,14 @@ pub const LITE0_LOADER: &str = "efficientnet-lite0";
 pub const LITE0_WEIGHTS_FILE: &str = "efficientnet-lite0.pth";
 /// The input size the weights were trained at (and the TF padding was computed for).
 pub const LITE0_INPUT_SIZE: usize = 224;
+/// Name of the Lite2 variant.
+pub const LITE2_NAME: &str = "effnet-lite2";
+/// Lite2's weights loader.
+pub const LITE2_LOADER: &str = "efficientnet-lite2";
+/// File name of Lite2's weights inside the weights folder.
+pub const LITE2_WEIGHTS_FILE: &str = "efficientnet-lite2.pth";
+/// Lite2's input size.
+pub const LITE2_INPUT_SIZE: usize = 260;
 /// ImageNet classes of the checkpoint's own head.
 pub const IMAGENET_CLASSES: usize = 1000;
 
@@ -72,6 +85,124 @@ pub const LITE0_STAGES: [Stage; 7] = [
     stage(6, 3, 1, 320, 1),
 ];
 
+/// TF's `round_filters` (divisor 8): channels times `width`, to a multiple of 8, never more
+/// than 10% below the scaled value.
+fn round_filters(filters: usize, width: f64) -> usize {
+    let scaled = filters as f64 * width;
+    let rounded = (((scaled + 4.0) as usize) / 8 * 8).max(8);
+    if (rounded as f64) < 0.9 * scaled {
+        rounded + 8
+    } else {
+        rounded
+    }
+}
+
+/// A pretrained EfficientNet-Lite backbone: everything that differs between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backbone {
+    Lite0,
+    Lite2,
+}
+
+impl Backbone {
+    pub const ALL: [Backbone; 2] = [Backbone::Lite0, Backbone::Lite2];
+
+    /// The variant name (`effnet-lite0`).
+    pub fn variant_name(self) -> &'static str {
+        match self {
+            Backbone::Lite0 => LITE0_NAME,
+            Backbone::Lite2 => LITE2_NAME,
+        }
+    }
+
+    /// The `Pretrained::loader` name of its specs.
+    pub fn loader(self) -> &'static str {
+        match self {
+            Backbone::Lite0 => LITE0_LOADER,
+            Backbone::Lite2 => LITE2_LOADER,
+        }
+    }
+
+    /// The backbone a loader name stands for.
+    pub fn from_loader(loader: &str) -> Option<Backbone> {
+        Backbone::ALL.into_iter().find(|b| b.loader() == loader)
+    }
+
+    /// For messages: "EfficientNet-Lite0".
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Backbone::Lite0 => "EfficientNet-Lite0",
+            Backbone::Lite2 => "EfficientNet-Lite2",
+        }
+    }
+
+    /// File name of the ImageNet weights in the weights folder.
+    pub fn weights_file(self) -> &'static str {
+        match self {
+            Backbone::Lite0 => LITE0_WEIGHTS_FILE,
+            Backbone::Lite2 => LITE2_WEIGHTS_FILE,
+        }
+    }
+
+    /// The input size its weights were trained at.
+    pub fn input_size(self) -> usize {
+        match self {
+            Backbone::Lite0 => LITE0_INPUT_SIZE,
+            Backbone::Lite2 => LITE2_INPUT_SIZE,
+        }
+    }
+
+    /// (width, depth) multipliers over Lite0.
+    fn multipliers(self) -> (f64, f64) {
+        match self {
+            Backbone::Lite0 => (1.0, 1.0),
+            Backbone::Lite2 => (1.1, 1.2),
+        }
+    }
+
+    /// Its stages: Lite0's with channels scaled by the width multiplier and repeats by the
+    /// depth multiplier (rounded up), except the first and last stage, which Lite keeps.
+    pub fn stages(self) -> Vec<Stage> {
+        let (width, depth) = self.multipliers();
+        let last = LITE0_STAGES.len() - 1;
+        LITE0_STAGES
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Stage {
+                out: round_filters(s.out, width),
+                repeats: if i == 0 || i == last {
+                    s.repeats
+                } else {
+                    (s.repeats as f64 * depth).ceil() as usize
+                },
+                ..*s
+            })
+            .collect()
+    }
+
+    /// The first block fine-tuned in phase 2: the one after the last stride-2 block (the
+    /// blocks at the final 7x7 / 9x9 resolution).
+    pub fn finetune_from_block(self) -> usize {
+        let stages = self.stages();
+        let last_stride_two = stages.iter().rposition(|s| s.stride == 2).unwrap_or(0);
+        stages[..last_stride_two]
+            .iter()
+            .map(|s| s.repeats)
+            .sum::<usize>()
+            + 1
+    }
+
+    /// Its layers, with the checkpoint module of every parameterised layer.
+    pub fn layout(self) -> BackboneLayout {
+        backbone_layout(self)
+    }
+
+    /// The `effnet-*` spec: this backbone with a new genre head.
+    pub fn spec(self) -> ModelSpec {
+        effnet_spec(self)
+    }
+}
+
 /// Which kind of layer a checkpoint module was loaded into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModuleKind {
@@ -94,9 +225,9 @@ pub struct CheckpointModule {
     pub kernel_offset: usize,
 }
 
-/// The layers of EfficientNet-Lite0 and where each checkpoint module went.
+/// The layers of a backbone and where each checkpoint module went.
 #[derive(Debug, Clone)]
-pub struct Lite0Layout {
+pub struct BackboneLayout {
     pub layers: Vec<Layer>,
     pub modules: Vec<CheckpointModule>,
     /// Index in `layers` of the first layer of each MBConv block.
@@ -228,16 +359,20 @@ impl Walk {
 }
 
 /// Builds EfficientNet-Lite0 as a layer list, with the checkpoint module of every parameterised layer.
-pub fn lite0_layout() -> Lite0Layout {
+pub fn lite0_layout() -> BackboneLayout {
+    Backbone::Lite0.layout()
+}
+
+fn backbone_layout(backbone: Backbone) -> BackboneLayout {
     let mut walk = Walk::default();
-    let mut size = LITE0_INPUT_SIZE;
+    let mut size = backbone.input_size();
     walk.push_flat(conv_bn("_conv_stem", "_bn0", STEM_CHANNELS, 3, 2, 1, size).into());
     walk.push_flat(vec![(Layer::Relu6, None)]);
     size = size.div_ceil(2);
 
     let mut channels = STEM_CHANNELS;
     let mut block_starts = Vec::new();
-    for s in LITE0_STAGES {
+    for s in backbone.stages() {
         for repeat in 0..s.repeats {
             let stride = if repeat == 0 { s.stride } else { 1 };
             block_starts.push(walk.layout.len());
@@ -270,7 +405,7 @@ pub fn lite0_layout() -> Lite0Layout {
             Some(("_fc".to_string(), ModuleKind::Classifier, 0)),
         ),
     ]);
-    Lite0Layout {
+    BackboneLayout {
         layers: walk.layout,
         modules: walk.modules,
         block_starts,
@@ -282,24 +417,40 @@ pub fn lite0_checkpoint_modules() -> Vec<CheckpointModule> {
     lite0_layout().modules
 }
 
-/// `effnet-lite0`: the ImageNet backbone with a new genre head.
+/// `effnet-lite0`: the ImageNet backbone with a new genre head (see [`effnet_spec`]).
+pub fn effnet_lite0() -> ModelSpec {
+    Backbone::Lite0.spec()
+}
+
+/// `effnet-lite2`: EfficientNet-Lite2 (21 blocks, 260x260) with a new genre head.
+pub fn effnet_lite2() -> ModelSpec {
+    Backbone::Lite2.spec()
+}
+
+/// A backbone with a new genre head.
 ///
 /// Phase 1 trains the head alone on features cached once (everything up to and including the
-/// global pooling is frozen, so no augmentation there); phase 2 fine-tunes the blocks at 7x7
-/// (blocks 12-15) and the head conv at a tenth of the learning rate, with augmentation.
-pub fn effnet_lite0() -> ModelSpec {
-    let layout = lite0_layout();
+/// global pooling is frozen, so no augmentation there); phase 2 fine-tunes the blocks at the
+/// final resolution (Lite0: blocks 12-15 at 7x7; Lite2: 16-20 at 9x9) and the head conv at a
+/// tenth of the learning rate, with augmentation.
+fn effnet_spec(backbone: Backbone) -> ModelSpec {
+    let layout = backbone.layout();
     let pooled = layout
         .layers
         .iter()
         .position(|l| matches!(l, Layer::GlobalAvgPool))
         .expect("the layout has a global pooling");
+    let first = backbone.finetune_from_block();
+    let last = layout.block_starts.len() - 1;
+    let size = backbone.input_size();
     ModelSpec {
-        name: LITE0_NAME.into(),
-        description: "EfficientNet-Lite0 with ImageNet weights, new genre head: head on cached \
-                      features, then blocks 12-15 fine-tuned at lr x0.1 with augmentation; 224x224"
-            .into(),
-        preprocess: Preprocess::square(LITE0_INPUT_SIZE as u32, Normalisation::EFFICIENTNET_LITE),
+        name: backbone.variant_name().into(),
+        description: format!(
+            "{} with ImageNet weights, new genre head: head on cached features, then blocks \
+             {first}-{last} fine-tuned at lr x0.1 with augmentation; {size}x{size}",
+            backbone.display_name()
+        ),
+        preprocess: Preprocess::square(size as u32, Normalisation::EFFICIENTNET_LITE),
         optimiser: Optimiser {
             kind: OptimiserKind::AdamW,
             learning_rate: 1e-3,
@@ -321,10 +472,10 @@ pub fn effnet_lite0() -> ModelSpec {
         }),
         train_on: TrainOn::Train,
         pretrained: Some(Pretrained {
-            loader: LITE0_LOADER.into(),
+            loader: backbone.loader().into(),
             frozen_layers: pooled + 1,
             head_epochs: 10,
-            finetune_from_layer: layout.block_starts[12],
+            finetune_from_layer: layout.block_starts[first],
             finetune_lr_scale: 0.1,
         }),
         layers: layout.layers,
@@ -333,7 +484,7 @@ pub fn effnet_lite0() -> ModelSpec {
 
 /// Variants built on a pretrained backbone.
 pub fn variants() -> Vec<ModelSpec> {
-    vec![effnet_lite0()]
+    Backbone::ALL.into_iter().map(Backbone::spec).collect()
 }
 
 #[cfg(test)]
@@ -371,6 +522,70 @@ mod tests {
             assert!(shapes.contains(&expected), "missing {expected:?}");
         }
         assert_eq!(*shapes.last().unwrap(), (IMAGENET_CLASSES, 1, 1));
+    }
+
+    /// Lite2 as published: width 1.1, depth 1.2, 260x260, 21 blocks, stem and head kept.
+    #[test]
+    fn lite2_has_the_published_shapes() {
+        let stages = Backbone::Lite2.stages();
+        let outs: Vec<usize> = stages.iter().map(|s| s.out).collect();
+        assert_eq!(outs, [16, 24, 48, 88, 120, 208, 352]);
+        let repeats: Vec<usize> = stages.iter().map(|s| s.repeats).collect();
+        assert_eq!(repeats, [1, 3, 3, 4, 4, 5, 1]);
+        assert_eq!(Backbone::Lite2.layout().block_starts.len(), 21);
+        assert_eq!(Backbone::Lite0.stages(), LITE0_STAGES.to_vec());
+        let spec = effnet_lite2();
+        assert_eq!(spec.preprocess.height, 260);
+        let shapes = output_shapes(&spec, IMAGENET_CLASSES).unwrap();
+        // 260 -> 130 -> 65 -> 33 -> 17 -> 9 under TF "SAME" padding.
+        for expected in [
+            (32, 130, 130),
+            (24, 65, 65),
+            (48, 33, 33),
+            (88, 17, 17),
+            (120, 17, 17),
+            (208, 9, 9),
+            (352, 9, 9),
+            (1280, 9, 9),
+        ] {
+            assert!(shapes.contains(&expected), "missing {expected:?}");
+        }
+        assert_eq!(*shapes.last().unwrap(), (IMAGENET_CLASSES, 1, 1));
+    }
+
+    #[test]
+    fn round_filters_follows_tensorflow() {
+        // 8 is the floor; rounding never goes more than 10% below the scaled value.
+        assert_eq!(round_filters(16, 1.1), 16);
+        assert_eq!(round_filters(40, 1.1), 48);
+        assert_eq!(round_filters(112, 1.1), 120);
+        assert_eq!(round_filters(4, 1.0), 8);
+        assert_eq!(round_filters(320, 1.0), 320);
+    }
+
+    #[test]
+    fn the_registry_names_each_backbone_once() {
+        assert_eq!(
+            Backbone::from_loader("efficientnet-lite2"),
+            Some(Backbone::Lite2)
+        );
+        assert_eq!(Backbone::from_loader("efficientnet-b0"), None);
+        let names: Vec<String> = variants().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["effnet-lite0", "effnet-lite2"]);
+        // Phase 2 starts after the last stride-2 block: Lite0 blocks 12-15, Lite2 16-20.
+        assert_eq!(Backbone::Lite0.finetune_from_block(), 12);
+        assert_eq!(Backbone::Lite2.finetune_from_block(), 16);
+        assert!(effnet_lite2().description.contains("blocks 16-20"));
+        assert!(effnet_lite0().description.contains("blocks 12-15"));
+        for backbone in Backbone::ALL {
+            let spec = backbone.spec();
+            let p = spec.pretrained.unwrap();
+            assert_eq!(p.loader, backbone.loader());
+            assert_eq!(
+                p.finetune_from_layer,
+                backbone.layout().block_starts[backbone.finetune_from_block()]
+            );
+        }
     }
 
     #[test]

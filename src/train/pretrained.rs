@@ -1,19 +1,18 @@
 //! Pretrained weights: reading PyTorch checkpoints and loading them into our tch `VarStore`.
 //!
-//! The EfficientNet-Lite0 ImageNet weights come as a legacy `torch.save` file (see [`legacy`]).
+//! The EfficientNet-Lite0 and Lite2 ImageNet weights come as legacy `torch.save` files (see
+//! [`legacy`]).
 //! Their names (`_blocks.3._depthwise_conv.weight`) are mapped onto ours (`17.3.weight`, from
 //! [`crate::spec::param_prefix`]) by [`map_checkpoint_name`], a pure function driven by the
 //! module table that [`crate::spec::efficientnet`] builds together with the layers.
-//! [`load_efficientnet_lite0`] then copies every backbone tensor in, checking shapes, and says
+//! [`load_efficientnet`] then copies every backbone tensor in, checking shapes, and says
 //! what it did not use: the ImageNet classifier when the head has another number of classes
 //! (a new genre head), and `num_batches_tracked` counters, which tch's batch norm has no use for.
 
 pub mod legacy;
 pub mod pickle;
 
-use crate::spec::efficientnet::{
-    lite0_layout, CheckpointModule, ModuleKind, LITE0_LOADER, LITE0_WEIGHTS_FILE,
-};
+use crate::spec::efficientnet::{Backbone, CheckpointModule, ModuleKind};
 use crate::spec::{param_prefix, ModelSpec};
 use anyhow::{bail, ensure, Context, Result};
 use legacy::CheckpointTensor;
@@ -25,23 +24,46 @@ use tch::Tensor;
 /// Environment variable naming the weights file, or the folder that holds it.
 pub const WEIGHTS_ENV: &str = "COVERGENRE_WEIGHTS";
 
-/// Where the EfficientNet-Lite0 weights are: `$COVERGENRE_WEIGHTS` (a file, or a folder holding
-/// `efficientnet-lite0.pth`), else the folder scripts/setup.sh filled at build time.
-pub fn efficientnet_lite0_weights_path() -> PathBuf {
+/// Where a backbone's weights are: `$COVERGENRE_WEIGHTS` (a file, or a folder holding
+/// `efficientnet-lite0.pth`, `efficientnet-lite2.pth`), else the folder scripts/setup.sh filled
+/// at build time.
+pub fn weights_path(backbone: Backbone) -> PathBuf {
     weights_path_from(
         std::env::var_os(WEIGHTS_ENV).map(PathBuf::from),
         Path::new(env!("COVERGENRE_WEIGHTS_DEFAULT")),
+        backbone,
     )
 }
 
-/// [`efficientnet_lite0_weights_path`] without the environment: a folder gets the file name.
-fn weights_path_from(from_env: Option<PathBuf>, default_folder: &Path) -> PathBuf {
+/// [`weights_path`] without the environment: a folder gets the backbone's file name.
+fn weights_path_from(
+    from_env: Option<PathBuf>,
+    default_folder: &Path,
+    backbone: Backbone,
+) -> PathBuf {
     let base = from_env.unwrap_or_else(|| default_folder.to_path_buf());
     if base.is_dir() {
-        base.join(LITE0_WEIGHTS_FILE)
+        base.join(backbone.weights_file())
     } else {
         base
     }
+}
+
+/// The backbone a spec's `pretrained.loader` names; errors for a spec without one.
+pub fn backbone_of(spec: &ModelSpec) -> Result<Backbone> {
+    let loader = spec
+        .pretrained
+        .as_ref()
+        .map(|p| p.loader.as_str())
+        .with_context(|| format!("spec {} has no pretrained backbone", spec.name))?;
+    Backbone::from_loader(loader).with_context(|| {
+        let known: Vec<&str> = Backbone::ALL.iter().map(|b| b.loader()).collect();
+        format!(
+            "spec {} wants the unknown weights loader {loader:?} (known: {})",
+            spec.name,
+            known.join(", ")
+        )
+    })
 }
 
 /// A checkpoint parameter's place in our network.
@@ -71,7 +93,7 @@ pub fn map_checkpoint_name(name: &str, modules: &[CheckpointModule]) -> Option<M
     })
 }
 
-/// What [`load_efficientnet_lite0`] did.
+/// What [`load_efficientnet`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadReport {
     /// Our variables filled from the checkpoint.
@@ -97,28 +119,22 @@ impl LoadReport {
     }
 }
 
-/// Loads the EfficientNet-Lite0 ImageNet weights into `vs`, which must hold a network built
-/// from `spec` (the `effnet-lite0` layers, any number of classes). Every backbone tensor must
-/// find its variable with the right shape; the classifier is loaded only when the head has the
+/// Loads a backbone's ImageNet weights into `vs`, which must hold a network built from `spec`
+/// (the backbone's layers, any number of classes); the backbone is the spec's
+/// `pretrained.loader` (Lite0 for a spec without one). Every backbone tensor must find its
+/// variable with the right shape; the classifier is loaded only when the head has the
 /// checkpoint's 1000 classes.
-pub fn load_efficientnet_lite0(
-    vs: &mut VarStore,
-    spec: &ModelSpec,
-    path: &Path,
-) -> Result<LoadReport> {
-    let layout = lite0_layout();
-    if let Some(p) = &spec.pretrained {
-        ensure!(
-            p.loader == LITE0_LOADER,
-            "spec {} wants the {} loader, not {LITE0_LOADER}",
-            spec.name,
-            p.loader
-        );
-    }
+pub fn load_efficientnet(vs: &mut VarStore, spec: &ModelSpec, path: &Path) -> Result<LoadReport> {
+    let backbone = match &spec.pretrained {
+        Some(_) => backbone_of(spec)?,
+        None => Backbone::Lite0,
+    };
+    let layout = backbone.layout();
     ensure!(
         spec.layers == layout.layers,
-        "spec {} does not have the EfficientNet-Lite0 layers, so the checkpoint cannot be mapped onto it",
-        spec.name
+        "spec {} does not have the {} layers, so the checkpoint cannot be mapped onto it",
+        spec.name,
+        backbone.display_name()
     );
     let checkpoint = legacy::read_checkpoint(path)?;
     load_tensors(vs, &layout.modules, checkpoint)
@@ -400,8 +416,7 @@ mod tests {
     fn a_spec_with_other_layers_is_refused_before_reading() {
         let mut vs = VarStore::new(Device::Cpu);
         let spec = crate::spec::variant("baseline").unwrap();
-        let err =
-            load_efficientnet_lite0(&mut vs, &spec, Path::new("/nonexistent.pth")).unwrap_err();
+        let err = load_efficientnet(&mut vs, &spec, Path::new("/nonexistent.pth")).unwrap_err();
         assert!(
             err.to_string().contains("EfficientNet-Lite0 layers"),
             "{err}"
@@ -414,15 +429,22 @@ mod tests {
         let default = dir.path().join("default");
         std::fs::create_dir(&default).unwrap();
         assert_eq!(
-            weights_path_from(None, &default),
-            default.join(LITE0_WEIGHTS_FILE)
+            weights_path_from(None, &default, Backbone::Lite0),
+            default.join("efficientnet-lite0.pth")
+        );
+        assert_eq!(
+            weights_path_from(None, &default, Backbone::Lite2),
+            default.join("efficientnet-lite2.pth")
         );
         let file = dir.path().join("mine.pth");
-        assert_eq!(weights_path_from(Some(file.clone()), &default), file);
+        assert_eq!(
+            weights_path_from(Some(file.clone()), &default, Backbone::Lite2),
+            file
+        );
         let folder = dir.path().to_path_buf();
         assert_eq!(
-            weights_path_from(Some(folder.clone()), &default),
-            folder.join(LITE0_WEIGHTS_FILE)
+            weights_path_from(Some(folder.clone()), &default, Backbone::Lite0),
+            folder.join("efficientnet-lite0.pth")
         );
     }
 }

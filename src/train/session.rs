@@ -288,11 +288,13 @@ fn fit_variant(spec: &ModelSpec, data: &VariantData, settings: &RunSettings) -> 
     if spec.pretrained.is_none() {
         return fit(spec, classes, &data.train, &data.select, settings);
     }
-    let weights = super::pretrained::efficientnet_lite0_weights_path();
+    let backbone = super::pretrained::backbone_of(spec)?;
+    let weights = super::pretrained::weights_path(backbone);
     if !weights.is_file() {
         bail!(
-            "{} needs the EfficientNet-Lite0 weights at {} (run scripts/setup.sh, or set {})",
+            "{} needs the {} weights at {} (run scripts/setup.sh, or set {})",
             spec.name,
+            backbone.display_name(),
             weights.display(),
             super::pretrained::WEIGHTS_ENV
         );

@@ -194,7 +194,7 @@ pub fn fit_transfer(
     let mut vs = nn::VarStore::new(settings.device);
     let net = Network::new(&vs.root(), spec, classes)?;
     if let Some(path) = weights {
-        let report = super::pretrained::load_efficientnet_lite0(&mut vs, spec, path)?;
+        let report = super::pretrained::load_efficientnet(&mut vs, spec, path)?;
         eprintln!("{}: {}", settings.label, report.summary());
     }
     let trainable = trainable_names(&vs);
