@@ -39,6 +39,9 @@ EXAMPLES:
   # Export a checkpoint to ONNX (spec and genres read from the JSON beside it), parity-checked
   covergenre-train --export runs/2026-11-25/best/model.safetensors --out covergenre.onnx
 
+  # One model averaging two trained runs (same genres and input size), e.g. two seeds
+  covergenre-train --ensemble runs/seed42 runs/seed43 --out ensemble.onnx
+
 EXIT CODES:
   0 success, 2 bad arguments or no usable dataset, 3 finished but some files were skipped";
 
@@ -48,7 +51,7 @@ EXIT CODES:
 struct Args {
     /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
     /// images + y_<split>.npy layout) or a CSV manifest with path,genre[,split] columns.
-    #[arg(long, value_name = "DIR", required_unless_present_any = ["list_variants", "export"])]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["list_variants", "export", "ensemble"])]
     data: Option<PathBuf>,
 
     /// Print the layout found, per-split per-genre counts and skipped files; train nothing.
@@ -68,6 +71,12 @@ struct Args {
     #[arg(long, value_name = "CHECKPOINT", conflicts_with = "inspect")]
     export: Option<PathBuf>,
 
+    /// Write one ONNX model (to --out) that runs these models (ONNX files, or run folders
+    /// holding best/model.onnx) from the one image input and averages their probabilities.
+    /// They must share genres and input size.
+    #[arg(long, value_name = "MODEL", num_args = 2.., conflicts_with_all = ["inspect", "export"])]
+    ensemble: Vec<PathBuf>,
+
     #[command(flatten)]
     train: TrainArgs,
 }
@@ -85,6 +94,8 @@ fn main() {
         Ok(exit::SUCCESS)
     } else if let Some(checkpoint) = &args.export {
         run_export(checkpoint, args.train.out.as_deref())
+    } else if !args.ensemble.is_empty() {
+        run_ensemble(&args.ensemble, args.train.out.as_deref())
     } else if args.inspect {
         run_inspect(&args)
     } else {
@@ -109,6 +120,15 @@ fn run_export(checkpoint: &std::path::Path, out: Option<&std::path::Path>) -> an
     })?;
     let report = covergenre::export::export_checkpoint(checkpoint, out)?;
     println!("wrote {} ({report})", out.display());
+    Ok(exit::SUCCESS)
+}
+
+fn run_ensemble(members: &[PathBuf], out: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    let out = out.ok_or_else(|| {
+        anyhow::anyhow!("--ensemble needs --out FILE.onnx: where to write the model")
+    })?;
+    covergenre::export::ensemble::write_ensemble(members, out)?;
+    println!("wrote {} ({} members)", out.display(), members.len());
     Ok(exit::SUCCESS)
 }
 

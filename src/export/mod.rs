@@ -5,6 +5,7 @@
 //! - `parity` (feature `train`): the written model is run through onnxruntime and compared with
 //!   the tch forward pass before it is allowed onto disk.
 //! - [`temperature`]: temperature scaling baked into a written model (softmax of logits / T).
+//! - [`ensemble`]: several written models as one file averaging their probabilities.
 //!
 //! The model contract: input `image`, uint8 [N, H, W, 3] RGB resized to the spec's size;
 //! outputs `probabilities` and `logits`, float [N, C]; metadata_props as in [`crate::metadata`].
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod ensemble;
 pub mod onnx;
 #[cfg(feature = "train")]
 mod parity;

@@ -111,18 +111,23 @@ pub fn made_up_image_set(
 /// on 24x24 covers; a fourth genre, folk, has no weights and a low bias, so it is never
 /// predicted.
 pub fn colour_model_bytes() -> Vec<u8> {
+    colour_model_bytes_with(10.0, 24)
+}
+
+/// [`colour_model_bytes`] with another gain (10 there) and input size (24 there).
+pub fn colour_model_bytes_with(gain: f32, size: u32) -> Vec<u8> {
     use covergenre::export::{self, Weights};
     use covergenre::genres::GenreSet;
     use covergenre::preprocess::{Normalisation, Preprocess};
     use covergenre::spec::{self, Layer};
     let mut spec = spec::variant("baseline").unwrap();
     spec.name = "colour".into();
-    spec.preprocess = Preprocess::square(24, Normalisation::UNIT);
+    spec.preprocess = Preprocess::square(size, Normalisation::UNIT);
     spec.layers = vec![Layer::GlobalAvgPool, Layer::Logits];
     let genres = GenreSet::from_slugs(["red", "green", "blue", "folk"].map(String::from));
     let mut w = vec![0.0f32; 12];
     for g in 0..3 {
-        w[g * 3 + g] = 10.0;
+        w[g * 3 + g] = gain;
     }
     let weights = Weights::from([
         ("1.weight".to_string(), (vec![4, 3], w)),

@@ -1,0 +1,154 @@
+//! Ensembles in one file: one ONNX graph runs every member from the one uint8 input and
+//! averages their probabilities; it must equal the members run one by one.
+
+mod common;
+
+use covergenre::export::ensemble::{ensemble_bytes, ENSEMBLE_MEMBERS};
+use covergenre::export::temperature::with_temperature;
+use covergenre::infer::Model;
+use std::path::Path;
+
+/// Eight 24x24 covers of assorted colours, back to back.
+fn batch() -> Vec<u8> {
+    (0..8u32)
+        .flat_map(|i| {
+            let colour = [
+                (i * 37 % 256) as u8,
+                (i * 91 % 256) as u8,
+                (i * 53 % 256) as u8,
+            ];
+            std::iter::repeat_n(colour, 24 * 24).flatten()
+        })
+        .collect()
+}
+
+/// Three different members: two gains, one of them calibrated by a temperature.
+fn members() -> Vec<Vec<u8>> {
+    vec![
+        common::colour_model_bytes(),
+        common::colour_model_bytes_with(4.0, 24),
+        with_temperature(&common::colour_model_bytes_with(7.0, 24), 2.0).unwrap(),
+    ]
+}
+
+#[test]
+fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
+    let members = members();
+    let ensemble = ensemble_bytes(&members).unwrap();
+    let mut model = Model::from_bytes(&ensemble, 1, "ensemble").unwrap();
+    let got = model.predict(&batch(), 8).unwrap();
+    let each: Vec<Vec<f32>> = members
+        .iter()
+        .map(|m| {
+            let mut member = Model::from_bytes(m, 1, "member").unwrap();
+            member.predict(&batch(), 8).unwrap().probabilities
+        })
+        .collect();
+    // The members really differ, so the mean is not any one of them.
+    assert!(each[0]
+        .iter()
+        .zip(&each[1])
+        .any(|(a, b)| (a - b).abs() > 0.05));
+    let mut worst = 0.0f32;
+    for (i, &p) in got.probabilities.iter().enumerate() {
+        let mean = each.iter().map(|m| m[i]).sum::<f32>() / each.len() as f32;
+        worst = worst.max((p - mean).abs());
+        // logits = log(probabilities), so softmax(logits) gives them back.
+        assert!((got.logits[i] - p.ln()).abs() < 1e-5, "logit {i}");
+    }
+    assert!(worst < 1e-5, "largest difference {worst}");
+
+    let meta = model.metadata();
+    assert_eq!(meta.variant, "ensemble(colour+colour+colour)");
+    let listed: serde_json::Value = serde_json::from_str(&meta.extra[ENSEMBLE_MEMBERS]).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed[2]["temperature"], 2.0);
+    assert!(!meta.extra.contains_key("temperature"));
+    assert_eq!(
+        model.genres().slugs(),
+        ["red", "green", "blue", "folk"].map(String::from)
+    );
+}
+
+#[test]
+fn members_must_share_the_contract() {
+    let one = common::colour_model_bytes();
+    let err = ensemble_bytes(std::slice::from_ref(&one))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least two"), "{err}");
+    let bigger = common::colour_model_bytes_with(10.0, 32);
+    let err = ensemble_bytes(&[one.clone(), bigger])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("member 2") && err.contains("input_height"),
+        "{err}"
+    );
+    let err = ensemble_bytes(&[one, b"junk".to_vec()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("member 2"), "{err}");
+}
+
+#[test]
+fn the_python_checker_accepts_an_ensemble() {
+    let Some(python) = common::checker_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ensemble.onnx");
+    std::fs::write(&path, ensemble_bytes(&members()).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-onnx.py");
+    let output = std::process::Command::new(python)
+        .arg(script)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[cfg(feature = "train")]
+#[test]
+fn train_binary_writes_an_ensemble_from_files_and_run_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.onnx");
+    std::fs::write(&a, common::colour_model_bytes()).unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("best")).unwrap();
+    std::fs::write(
+        run.join("best/model.onnx"),
+        common::colour_model_bytes_with(4.0, 24),
+    )
+    .unwrap();
+    let out = dir.path().join("out/ensemble.onnx");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_covergenre-train"))
+        .arg("--ensemble")
+        .arg(&a)
+        .arg(&run)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let model = Model::open(&out, 1).unwrap();
+    assert_eq!(model.metadata().variant, "ensemble(colour+colour)");
+    // Without --out: a clear error, exit 2.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_covergenre-train"))
+        .arg("--ensemble")
+        .arg(&a)
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--ensemble needs --out"));
+}
