@@ -20,6 +20,8 @@
 //! - [`library`]: finding covers: image files under folders, or one per album of a music library.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`report`]: tables, machine-readable formats and plots.
+//! - [`tag`]: writing genres into audio files (plan, safe writes, journal, undo).
+//! - [`shard`]: splitting a collection between machines (`--shard I/N`).
 
 pub mod classify;
 pub mod data;
@@ -33,7 +35,9 @@ pub mod metadata;
 pub mod metrics;
 pub mod preprocess;
 pub mod report;
+pub mod shard;
 pub mod spec;
+pub mod tag;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod util;
