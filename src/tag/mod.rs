@@ -15,6 +15,7 @@ pub mod safe_write;
 
 use crate::classify::{classify_observed, ClassifyOptions, ModelView, Observed};
 use crate::infer::pipeline::Predictor;
+use crate::report::html::Collector;
 use anyhow::Result;
 use fields::Field;
 use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction};
@@ -65,12 +66,16 @@ pub fn run<P: Predictor>(
         genres: &genres,
     };
     let mut plans = Vec::new();
+    let mut collector = Collector::default();
     let mut observe = |observed: Observed<'_>| {
         let plan = match observed {
-            Observed::Classified(folder, record) => {
+            Observed::Classified(source, record) => {
+                collector.classified(source, record);
+                let folder = &source.path;
                 plan::plan_classified(folder, record, album_tracks(folder), &plan_options)
             }
             Observed::Failed(failure) => {
+                collector.failed(failure);
                 plan::plan_failed(failure, album_tracks(&failure.path), &tag.field)
             }
         };
@@ -86,6 +91,14 @@ pub fn run<P: Predictor>(
         let path = tag.journal.clone().unwrap_or_else(journal::default_path);
         summary = apply(&mut plans, tag, &path, log)?;
         journal_path = Some(path);
+    }
+    if let Some(report) = &options.report {
+        for (card, plan) in collector.cards.iter_mut().zip(&plans) {
+            plan::annotate(card, plan);
+        }
+        let title = crate::classify::report_title(options);
+        collector.write(report, &format!("{title} (tag plan)"), &genres, None)?;
+        writeln!(log, "review page: {}", report.display())?;
     }
     let verb = if tag.apply { "tagged" } else { "would tag" };
     writeln!(log, "{}", summary.line(verb))?;

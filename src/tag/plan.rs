@@ -276,3 +276,29 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
     }
     Ok(())
 }
+
+/// Shows a plan on its review-page card: skipped albums move to the skipped group (low
+/// confidence ones stay uncertain), with the reason; the others list `existing -> proposed`.
+pub fn annotate(card: &mut crate::report::html::Card, plan: &AlbumPlan) {
+    let tracks = |plan: &AlbumPlan| {
+        plan.tracks
+            .iter()
+            .map(|t| {
+                let name = t.path.file_name().unwrap_or_default().to_string_lossy();
+                let now = t.current.as_deref().unwrap_or("(none)");
+                format!("{name}: {now} -> {}", plan.value.as_deref().unwrap_or("-"))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    card.note = Some(match &plan.skip {
+        None => tracks(plan),
+        Some(SkipReason::NoCover(reason)) => format!("skipped: no cover ({reason})"),
+        Some(reason) => {
+            if *reason != SkipReason::LowConfidence {
+                card.group = crate::report::html::SKIPPED.into();
+            }
+            format!("skipped: {}", reason.key())
+        }
+    });
+}
