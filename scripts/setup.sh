@@ -10,10 +10,14 @@
 # Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
 # Idempotent: a second run checks a stamp and returns at once.
 #
-# Usage: scripts/setup.sh [--cuda] [--no-python]
+# Also installs Debian's `chromium` when it is missing (apt-get, as root): the review-page tests
+# open the page in it headless. --no-browser skips that.
+#
+# Usage: scripts/setup.sh [--cuda] [--no-python] [--no-browser]
 #   --cuda       install the full CUDA libtorch (torch wheel with all its NVIDIA dependencies, several GB)
 #                instead of the slim CPU one, for training on an NVIDIA GPU.
-#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py and its test).
+#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py, its test and the tagging tests).
+#   --no-browser do not install chromium (only needed by the review-page tests).
 set -euo pipefail
 
 TORCH_VERSION=2.13.0
@@ -31,14 +35,26 @@ deps="$root/.deps"
 wheels="${COVERGENRE_WHEELS:-$HOME/.cache/covergenre/wheels}"
 cuda=0
 python=1
+browser=1
 for arg in "$@"; do
   case "$arg" in
     --cuda) cuda=1 ;;
     --no-python) python=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --no-browser) browser=0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
+
+# The review-page tests run headless Chromium (tests/report.rs); Debian calls it `chromium`.
+if [[ $browser == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt-get) for the review-page tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "setup: chromium is missing and cannot be installed here (needs root and apt-get): the review-page tests will say so" >&2
+  fi
+fi
 
 # One stamp per part, so `--no-python` after a full set-up finds nothing to do.
 libs_stamp="$deps/.stamp-libs"

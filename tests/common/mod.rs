@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod audio;
+pub mod browser;
 pub mod colour;
 
 use image::{ImageFormat, Rgb, RgbImage};
