@@ -219,4 +219,21 @@ mod tests {
             "no temporary file left behind"
         );
     }
+
+    #[test]
+    fn a_leftover_temporary_file_is_replaced_and_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let leftover = temp_path_for(&path);
+        assert_eq!(leftover.file_name().unwrap(), ".out.csv.covergenre-tmp");
+        assert!(is_temp_name(leftover.file_name().unwrap()));
+        assert!(!is_temp_name(std::ffi::OsStr::new("out.csv")));
+        std::fs::write(&leftover, b"killed half-way").unwrap();
+        write_atomic(&path, b"whole").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        assert!(!leftover.exists());
+        std::fs::write(&leftover, b"killed again").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()), vec![leftover.clone()]);
+        assert!(path.exists(), "only temporary files are removed");
+    }
 }
