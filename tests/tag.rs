@@ -802,3 +802,32 @@ fn undo_of_a_missing_or_broken_journal_says_which_and_why() {
         text(&broken.stderr)
     );
 }
+
+#[test]
+fn a_library_on_a_read_only_mount_is_reported_file_by_file_and_left_whole() {
+    let lib = library();
+    let before = snapshot(&lib.root);
+    // A private mount namespace with the library bound read-only over itself (needs root).
+    let probe = Command::new("unshare").args(["-m", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED a_library_on_a_read_only_mount: cannot make a mount namespace here (needs root and unshare)");
+        return;
+    }
+    let journal = lib.journal("ro-mount.jsonl");
+    let script = "mount --bind -o ro \"$1\" \"$1\" && exec \"$2\" --model \"$3\" --threads 2 --library --tag --apply --journal \"$4\" \"$1\"";
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&lib.root)
+        .arg(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .arg(&lib.model)
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let mp3 = lib.album("A/Mixed/01 One.mp3").display().to_string();
+    let line = stderr.lines().find(|l| l.contains(&mp3)).unwrap_or_else(|| panic!("{mp3} named in:\n{stderr}"));
+    assert!(line.contains("Read-only file system"), "{line}");
+    assert!(stderr.contains("failed: 3 album(s) (7 track(s))"), "{stderr}");
+    assert_eq!(snapshot(&lib.root), before, "nothing written, nothing left behind");
+}
