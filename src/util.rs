@@ -138,6 +138,9 @@ impl Drop for TempBeside {
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(()); // absent (asking first: removing fails on a read-only mount even then)
+    }
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| {
             format!(

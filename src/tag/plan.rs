@@ -310,8 +310,14 @@ mod tests {
     #[test]
     fn genre_values_follow_the_style() {
         let mumu = GenreSet::mumu();
-        assert_eq!(genre_value("rap-hip-hop", GenreStyle::Name, &mumu), "Rap & Hip-Hop");
-        assert_eq!(genre_value("rap-hip-hop", GenreStyle::Slug, &mumu), "rap-hip-hop");
+        assert_eq!(
+            genre_value("rap-hip-hop", GenreStyle::Name, &mumu),
+            "Rap & Hip-Hop"
+        );
+        assert_eq!(
+            genre_value("rap-hip-hop", GenreStyle::Slug, &mumu),
+            "rap-hip-hop"
+        );
         assert_eq!(genre_value("r-and-b", GenreStyle::Name, &mumu), "R&B");
     }
 }

@@ -23,6 +23,10 @@ pub fn read_only_reason(path: &Path) -> Option<String> {
     if no_write_bits(folder) {
         return Some(format!("read-only folder {}", folder.display()));
     }
+    // A read-only mount refuses even root, whatever the permission bits say.
+    if rustix::fs::access(folder, rustix::fs::Access::WRITE_OK) == Err(rustix::io::Errno::ROFS) {
+        return Some(format!("read-only file system at {}", folder.display()));
+    }
     None
 }
 
