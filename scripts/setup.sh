@@ -6,14 +6,19 @@
 #   .deps/onnx/onnx.proto                the ONNX schema (reference for tests and scripts)
 #   .deps/weights/efficientnet-lite0.pth ImageNet EfficientNet-Lite0 weights (Apache-2.0)
 #   .deps/weights/efficientnet-lite2.pth ImageNet EfficientNet-Lite2 weights (Apache-2.0)
-#   .deps/venv                           Python with onnx + onnxruntime, for scripts/check-onnx.py
+#   .deps/venv                           Python with onnx + onnxruntime (scripts/check-onnx.py) and mutagen
+#                                        (the tagging tests' independent tag reader)
 # Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
 # Idempotent: a second run checks a stamp and returns at once.
 #
-# Usage: scripts/setup.sh [--cuda] [--no-python]
+# Also installs Debian's `chromium` when it is missing (apt-get, as root): the review-page tests
+# open the page in it headless. --no-browser skips that.
+#
+# Usage: scripts/setup.sh [--cuda] [--no-python] [--no-browser]
 #   --cuda       install the full CUDA libtorch (torch wheel with all its NVIDIA dependencies, several GB)
 #                instead of the slim CPU one, for training on an NVIDIA GPU.
-#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py and its test).
+#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py, its test and the tagging tests).
+#   --no-browser do not install chromium (only needed by the review-page tests).
 set -euo pipefail
 
 TORCH_VERSION=2.13.0
@@ -23,26 +28,40 @@ ORT_VERSION=1.31.1
 ONNX_VERSION=1.23.2
 EFFNET_WHEEL_VERSION=0.1.0
 NUMPY_VERSION=2.3.5
+# mutagen: the independent tag reader of the tagging tests (tests/tagcheck.py).
+MUTAGEN_VERSION=1.48.1
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
 wheels="${COVERGENRE_WHEELS:-$HOME/.cache/covergenre/wheels}"
 cuda=0
 python=1
+browser=1
 for arg in "$@"; do
   case "$arg" in
     --cuda) cuda=1 ;;
     --no-python) python=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --no-browser) browser=0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
+
+# The review-page tests run headless Chromium (tests/report.rs); Debian calls it `chromium`.
+if [[ $browser == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt-get) for the review-page tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "setup: chromium is missing and cannot be installed here (needs root and apt-get): the review-page tests will say so" >&2
+  fi
+fi
 
 # One stamp per part, so `--no-python` after a full set-up finds nothing to do.
 libs_stamp="$deps/.stamp-libs"
 libs_want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION effnet=$EFFNET_WHEEL_VERSION effnet-lite2=$EFFNET_WHEEL_VERSION"
 python_stamp="$deps/.stamp-python"
-python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION"
+python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION mutagen=$MUTAGEN_VERSION"
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 libs_done=0; stamp_ok "$libs_stamp" "$libs_want" && libs_done=1
 python_done=1; [[ $python == 1 ]] && ! stamp_ok "$python_stamp" "$python_want" && python_done=0
@@ -115,12 +134,12 @@ echo "$libs_want" > "$libs_stamp"
 [[ $libs_done == 1 ]] || install_libs
 
 if [[ $python_done == 0 ]]; then
-  say "making the Python venv for the ONNX checks"
+  say "making the Python venv for the ONNX checks and the tag reader"
   numpy_whl=$(python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "numpy==$NUMPY_VERSION" >/dev/null; ls "$wheels"/numpy-$NUMPY_VERSION-*.whl | head -n 1)
   rm -rf "$deps/venv"
   python3 -m venv "$deps/venv"
   # onnx and onnxruntime need a few small pure-Python packages; pip resolves them from the registry.
-  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl"
+  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl" "mutagen==$MUTAGEN_VERSION"
   echo "$python_want" > "$python_stamp"
 fi
 say "done: libraries in $deps"

@@ -7,6 +7,8 @@ use crate::infer::pipeline::{self, Failure, Outcome, PipelineOptions, Predictor,
 use crate::library;
 use crate::preprocess::Preprocess;
 use crate::report::classify::{Format, Record, RecordWriter, Summary};
+use crate::report::html::Collector;
+use crate::shard::Shard;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -26,6 +28,10 @@ pub struct ClassifyOptions {
     /// Results whose best probability is under this are labelled `uncertain`.
     pub min_confidence: Option<f32>,
     pub pipeline: PipelineOptions,
+    /// Only the covers (or albums) of this shard.
+    pub shard: Option<Shard>,
+    /// Also write the review page (HTML, thumbnails beside it) here.
+    pub report: Option<PathBuf>,
 }
 
 /// The model side of a run: something that predicts, and what its outputs mean.
@@ -39,12 +45,29 @@ pub struct ModelView<'a, P: Predictor> {
 pub fn sources(
     options: &ClassifyOptions,
 ) -> Box<dyn Iterator<Item = Result<Source, Failure>> + Send> {
-    let paths = options.paths.clone();
-    if options.library {
-        Box::new(paths.into_iter().flat_map(library::album_sources))
-    } else {
-        Box::new(library::image_sources(paths))
-    }
+    let library = options.library;
+    let shard = options.shard;
+    Box::new(options.paths.clone().into_iter().flat_map(move |root| {
+        let found: Box<dyn Iterator<Item = Result<Source, Failure>> + Send> = if library {
+            library::album_sources(root.clone())
+        } else {
+            Box::new(library::image_sources(vec![root.clone()]))
+        };
+        found.filter(move |item| {
+            let path = match item {
+                Ok(source) => &source.path,
+                Err(failure) => &failure.path,
+            };
+            shard.is_none_or(|s| s.owns(&root, path))
+        })
+    }))
+}
+
+/// What a caller watching a run sees of each cover, in input order.
+pub enum Observed<'a> {
+    /// A classified cover: its source (`path` is the album folder in library mode) and record.
+    Classified(&'a Source, &'a Record),
+    Failed(&'a Failure),
 }
 
 /// Runs a whole classify: results to `options.output` (atomically) or `out`; each failure and
@@ -55,13 +78,46 @@ pub fn classify<P: Predictor>(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<Summary> {
+    let Some(report) = &options.report else {
+        return classify_observed(model, options, out, log, &mut |_| {});
+    };
+    let genres = model.genres.clone();
+    let mut collector = Collector::default();
+    let summary = classify_observed(model, options, out, log, &mut |observed| match observed {
+        Observed::Classified(source, record) => collector.classified(source, record),
+        Observed::Failed(failure) => collector.failed(failure),
+    })?;
+    collector.write(report, &report_title(options), &genres, None)?;
+    writeln!(log, "review page: {}", report.display())?;
+    Ok(summary)
+}
+
+/// The review page's title: what was classified.
+pub fn report_title(options: &ClassifyOptions) -> String {
+    let paths: Vec<String> = options
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!("covergenre: {}", paths.join(", "))
+}
+
+/// [`classify`], also handing every result to `observe` (tagging plans from it, the review
+/// page draws it).
+pub fn classify_observed<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+    observe: &mut dyn FnMut(Observed<'_>),
+) -> Result<Summary> {
     let mut summary = Summary::default();
     match &options.output {
         Some(path) => crate::util::write_atomic_with(path, |file| {
-            summary = stream(model, options, file, log)?;
+            summary = stream(model, options, file, log, observe)?;
             Ok(())
         })?,
-        None => summary = stream(model, options, out, log)?,
+        None => summary = stream(model, options, out, log, observe)?,
     }
     for line in summary.lines() {
         writeln!(log, "{line}")?;
@@ -74,6 +130,7 @@ fn stream<P: Predictor>(
     options: &ClassifyOptions,
     out: &mut dyn Write,
     log: &mut dyn Write,
+    observe: &mut dyn FnMut(Observed<'_>),
 ) -> Result<Summary> {
     let top_k = options.top_k.clamp(1, model.genres.len().max(1));
     let mut writer = RecordWriter::new(out, options.format, top_k)?;
@@ -87,12 +144,14 @@ fn stream<P: Predictor>(
             Ok(item) => {
                 let record = Record::new(&item, model.genres, top_k, options.min_confidence);
                 summary.count(&record);
+                observe(Observed::Classified(&item.source, &record));
                 if write_error.is_none() {
                     write_error = writer.record(&record).err();
                 }
             }
             Err(failure) => {
                 progress.suspend(|| writeln!(log, "covergenre-classify: {failure}").ok());
+                observe(Observed::Failed(&failure));
                 writer.failure(&failure);
             }
         }

@@ -21,6 +21,8 @@
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`calibration`]: calibration error, threshold tables, bootstrap intervals, temperature fitting.
 //! - [`report`]: tables, machine-readable formats and plots.
+//! - [`tag`]: writing genres into audio files (plan, safe writes, journal, undo).
+//! - [`shard`]: splitting a collection between machines (`--shard I/N`).
 
 pub mod calibration;
 pub mod classify;
@@ -35,7 +37,9 @@ pub mod metadata;
 pub mod metrics;
 pub mod preprocess;
 pub mod report;
+pub mod shard;
 pub mod spec;
+pub mod tag;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod util;

@@ -3,7 +3,8 @@
 //! album's audio files).
 //!
 //! Everything here is lazy (walks are iterators feeding [`crate::infer::pipeline`]) and
-//! read-only: files are opened for reading, tags are parsed without writing anything back.
+//! read-only: files are opened for reading, tags are parsed without writing anything back
+//! (writing genres is [`crate::tag`]'s job).
 //! Problems met while walking (unreadable folders, symlink loops, missing paths) come out as
 //! [`Failure`] items in their place, so they are reported like bad images.
 
@@ -160,11 +161,24 @@ fn album_in(folder: &Path) -> Option<Result<Source, Failure>> {
             kind: crate::infer::pipeline::SourceKind::File(cover),
         }));
     }
-    let audio: Vec<PathBuf> = files
-        .into_iter()
-        .filter(|f| is_audio_path(f) && !is_hidden(f))
-        .collect();
+    let audio: Vec<PathBuf> = files.into_iter().filter(|f| is_track(f)).collect();
     (!audio.is_empty()).then(|| Ok(Source::embedded(folder, audio)))
+}
+
+/// An album's track: an audio file, not hidden (so never one of our temporary copies).
+fn is_track(path: &Path) -> bool {
+    is_audio_path(path) && !is_hidden(path)
+}
+
+/// The audio files directly in an album folder, sorted: the tracks tagging writes to.
+pub fn album_tracks(folder: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut tracks: Vec<PathBuf> = std::fs::read_dir(folder)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| is_track(p) && p.is_file())
+        .collect();
+    tracks.sort();
+    Ok(tracks)
 }
 
 /// The album picture embedded in the first of `audio_files` that has one: the front cover

@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes a file atomically: the bytes go to a temporary file in the same folder, which is
 /// then renamed over the target, so readers never see half a file and a crash leaves the old one.
@@ -27,26 +28,140 @@ pub fn write_atomic_with(
 
 /// Like [`write_atomic`], for writers that insist on a path of their own (libtorch's
 /// safetensors writer): `write` fills the temporary file at the path it is given, which then
-/// replaces `path`. On error the temporary file is removed and `path` is left as it was.
+/// replaces `path`. On error the temporary file is removed and `path` is left as it was; after
+/// a kill, the next write to `path` removes the leftover (it has a fixed, recognisable name:
+/// [`temp_path_for`]).
 pub fn write_atomic_via_path(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_folder(path);
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let tmp = TempBeside::create(path)?;
     write(tmp.path()).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    give_usual_permissions(tmp.as_file(), path);
-    tmp.persist(path).map_err(|e| e.error).with_context(|| {
+    let file = std::fs::File::open(tmp.path())?;
+    file.sync_all().ok();
+    give_usual_permissions(&file, path);
+    tmp.persist().with_context(|| {
         format!(
             "cannot move the finished file into place at {}",
             path.display()
         )
     })?;
     Ok(())
+}
+
+/// The suffix of every temporary file covergenre writes beside a target.
+pub const TEMP_SUFFIX: &str = ".covergenre-tmp";
+
+/// The temporary file that stands in for `path` while it is written: `.<name>.covergenre-tmp`
+/// in the same folder (so the final rename stays on one file system), hidden, and recognisable
+/// by [`is_temp_name`] so a run killed half-way can be cleaned up by the next one.
+pub fn temp_path_for(path: &Path) -> PathBuf {
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or_else(|| OsStr::new("output")));
+    name.push(TEMP_SUFFIX);
+    parent_folder(path).join(name)
+}
+
+/// Whether a file name is one of our temporary files (see [`temp_path_for`]).
+pub fn is_temp_name(name: &OsStr) -> bool {
+    let bytes = name.as_encoded_bytes();
+    bytes.starts_with(b".") && bytes.ends_with(TEMP_SUFFIX.as_bytes())
+}
+
+/// The folder a file lives in (`.` for a bare file name).
+pub fn parent_folder(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A temporary file beside its target, removed on drop unless persisted.
+pub struct TempBeside {
+    tmp: PathBuf,
+    target: PathBuf,
+    persisted: bool,
+}
+
+impl TempBeside {
+    /// Creates (empty) the temporary file for `target`, replacing a leftover of a killed run.
+    pub fn create(target: &Path) -> Result<Self> {
+        let tmp = temp_path_for(target);
+        remove_if_present(&tmp)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("cannot create the temporary file {}", tmp.display()))?;
+        Ok(Self {
+            tmp,
+            target: target.to_path_buf(),
+            persisted: false,
+        })
+    }
+
+    /// Copies `target` to its temporary file (content, permissions), replacing a leftover.
+    pub fn copy_of(target: &Path) -> Result<Self> {
+        let tmp = temp_path_for(target);
+        remove_if_present(&tmp)?;
+        std::fs::copy(target, &tmp)
+            .with_context(|| format!("cannot copy {} to {}", target.display(), tmp.display()))?;
+        Ok(Self {
+            tmp,
+            target: target.to_path_buf(),
+            persisted: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Renames the temporary file over the target, then flushes the folder entry so the
+    /// rename itself survives a power cut.
+    pub fn persist(mut self) -> Result<()> {
+        std::fs::rename(&self.tmp, &self.target)?;
+        self.persisted = true;
+        if let Ok(dir) = std::fs::File::open(parent_folder(&self.target)) {
+            dir.sync_all().ok();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempBeside {
+    fn drop(&mut self) {
+        if !self.persisted {
+            std::fs::remove_file(&self.tmp).ok();
+        }
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(()); // absent (asking first: removing fails on a read-only mount even then)
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| {
+            format!(
+                "cannot remove the leftover temporary file {}",
+                path.display()
+            )
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the temporary files a killed run left in `folder` (not recursive); returns them.
+pub fn remove_stale_temps(folder: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| is_temp_name(&e.file_name()) && e.path().is_file())
+        .filter_map(|e| std::fs::remove_file(e.path()).ok().map(|_| e.path()))
+        .collect()
 }
 
 /// Temporary files are created private (0600); an output file should get the permissions the
@@ -106,5 +221,22 @@ mod tests {
             1,
             "no temporary file left behind"
         );
+    }
+
+    #[test]
+    fn a_leftover_temporary_file_is_replaced_and_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let leftover = temp_path_for(&path);
+        assert_eq!(leftover.file_name().unwrap(), ".out.csv.covergenre-tmp");
+        assert!(is_temp_name(leftover.file_name().unwrap()));
+        assert!(!is_temp_name(std::ffi::OsStr::new("out.csv")));
+        std::fs::write(&leftover, b"killed half-way").unwrap();
+        write_atomic(&path, b"whole").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        assert!(!leftover.exists());
+        std::fs::write(&leftover, b"killed again").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()), vec![leftover.clone()]);
+        assert!(path.exists(), "only temporary files are removed");
     }
 }

@@ -5,44 +5,14 @@
 
 mod common;
 
-use covergenre::export::{metadata_for, onnx_model_bytes, Weights};
+use common::audio::{flac_with_picture, mp3_with_picture};
+use common::colour::{colour_model, cover, png_bytes};
 use covergenre::genres::GenreSet;
-use covergenre::preprocess::{Normalisation, Preprocess};
 use covergenre::report::classify::{parse_csv, parse_jsonl, Record, UNCERTAIN};
-use covergenre::spec::{variant, Layer, ModelSpec};
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const GENRES: [&str; 3] = ["red", "green", "blue"];
-
-/// GlobalAvgPool -> Flatten -> Logits with logits = 20 * mean colour: the dominant channel wins
-/// (a pure colour gets over 0.99), a grey cover gets 1/3 each.
-fn colour_model() -> Vec<u8> {
-    let mut spec: ModelSpec = variant("baseline").expect("the baseline variant exists");
-    spec.name = "colour".into();
-    spec.preprocess = Preprocess::square(16, Normalisation::UNIT);
-    spec.layers = vec![Layer::GlobalAvgPool, Layer::Flatten, Layer::Logits];
-    let mut weights = Weights::new();
-    let identity: Vec<f32> = (0..9)
-        .map(|i| if i % 4 == 0 { 20.0 } else { 0.0 })
-        .collect();
-    weights.insert("2.weight".into(), (vec![3, 3], identity));
-    weights.insert("2.bias".into(), (vec![3], vec![0.0; 3]));
-    let genres = GenreSet::from_slugs(GENRES.map(String::from));
-    let metadata = metadata_for(&spec, &genres, BTreeMap::new());
-    onnx_model_bytes(&spec, &genres, &weights, &metadata).expect("the colour model exports")
-}
-
-/// A cover in one of the model's colours (0 red, 1 green, 2 blue) with some texture.
-fn cover(colour: usize, size: u32) -> RgbImage {
-    RgbImage::from_fn(size, size, |x, y| {
-        let mut pixel = [30u8 + (x % 7) as u8, 30 + (y % 5) as u8, 40];
-        pixel[colour] = 200 + ((x + y) % 40) as u8;
-        Rgb(pixel)
-    })
-}
 
 fn save(path: &Path, colour: usize) {
     common::write_image(path, &cover(colour, 48));
@@ -404,71 +374,6 @@ fn help_shows_examples_and_exit_codes() {
 
 // ---- music library ----
 
-fn png_bytes(colour: usize) -> Vec<u8> {
-    let mut png = Vec::new();
-    cover(colour, 40)
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
-    png
-}
-
-/// A FLAC stream with no audio frames: STREAMINFO, then a PICTURE block when `picture` is given.
-fn flac_with_picture(picture: Option<&[u8]>) -> Vec<u8> {
-    let mut flac = b"fLaC".to_vec();
-    let block = |last: bool, kind: u8, body: &[u8], out: &mut Vec<u8>| {
-        out.push(if last { 0x80 } else { 0 } | kind);
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(body);
-    };
-    // 4096-sample blocks, 44.1 kHz, 2 channels, 16 bits, no samples, no MD5.
-    let mut streaminfo = vec![0x10, 0x00, 0x10, 0x00, 0, 0, 0, 0, 0, 0];
-    streaminfo.extend_from_slice(&[0x0A, 0xC4, 0x42, 0xF0, 0, 0, 0, 0]);
-    streaminfo.extend_from_slice(&[0; 16]);
-    block(picture.is_none(), 0, &streaminfo, &mut flac);
-    if let Some(data) = picture {
-        let mut body = Vec::new();
-        body.extend_from_slice(&3u32.to_be_bytes()); // front cover
-        body.extend_from_slice(&9u32.to_be_bytes());
-        body.extend_from_slice(b"image/png");
-        body.extend_from_slice(&0u32.to_be_bytes()); // no description
-        body.extend_from_slice(&[0; 16]); // width, height, depth, colours unknown
-        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        body.extend_from_slice(data);
-        block(true, 6, &body, &mut flac);
-    }
-    flac
-}
-
-/// An ID3v2.3 tag holding one APIC (front cover) frame, then a few silent MPEG frames.
-fn mp3_with_picture(data: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8]; // ISO-8859-1 text
-    frame.extend_from_slice(b"image/png\0");
-    frame.push(3); // front cover
-    frame.push(0); // empty description
-    frame.extend_from_slice(data);
-    let mut tag_body = b"APIC".to_vec();
-    tag_body.extend_from_slice(&(frame.len() as u32).to_be_bytes());
-    tag_body.extend_from_slice(&[0, 0]);
-    tag_body.extend_from_slice(&frame);
-    let size = tag_body.len() as u32;
-    let syncsafe = [
-        (size >> 21) & 0x7f,
-        (size >> 14) & 0x7f,
-        (size >> 7) & 0x7f,
-        size & 0x7f,
-    ];
-    let mut mp3 = b"ID3\x03\x00\x00".to_vec();
-    mp3.extend(syncsafe.map(|b| b as u8));
-    mp3.extend_from_slice(&tag_body);
-    // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 417-byte frames.
-    for _ in 0..4 {
-        let mut mpeg = vec![0xFF, 0xFB, 0x90, 0x00];
-        mpeg.resize(417, 0);
-        mp3.extend_from_slice(&mpeg);
-    }
-    mp3
-}
-
 /// Writes a file, creating its folders.
 fn put(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -550,4 +455,94 @@ fn library_mode_gives_one_result_per_album_and_writes_nothing() {
     assert!(line.contains("no cover image file"), "{line}");
     assert!(!stderr.contains("Scans"), "{stderr}");
     assert_eq!(snapshot(&lib), before, "the library is unchanged");
+}
+
+// ---- sharding and leftovers ----
+
+/// Sorted CSV rows (without the header) of a run.
+fn csv_rows(out: &Output) -> Vec<String> {
+    let mut rows: Vec<String> = text(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn shard_outputs_concatenate_to_exactly_the_unsharded_rows() {
+    let fx = Fixture::new();
+    let root = fx.path("many");
+    for i in 0..23 {
+        save(
+            &root.join(format!("group-{}/album-{i:02}/cover.png", i % 4)),
+            i % 3,
+        );
+    }
+    std::fs::write(root.join("group-1/broken.jpg"), b"").unwrap();
+    let run = |extra: &[&str], library: bool| {
+        let mut args = vec!["--format", "csv"];
+        if library {
+            args.push("--library");
+        }
+        args.extend_from_slice(extra);
+        args.push(root.to_str().unwrap());
+        fx.classify(&args)
+    };
+    for library in [false, true] {
+        let whole = run(&[], library);
+        let all = csv_rows(&whole);
+        assert_eq!(all.len(), 23, "{}", text(&whole.stderr));
+        for n in [1, 3, 7] {
+            let mut joined = Vec::new();
+            let mut failures = 0;
+            for i in 0..n {
+                let shard = format!("{i}/{n}");
+                let out = run(&["--shard", &shard], library);
+                joined.extend(csv_rows(&out));
+                failures += text(&out.stderr).matches("broken.jpg").count();
+            }
+            joined.sort();
+            assert_eq!(joined, all, "library {library}, N = {n}");
+            if !library {
+                assert_eq!(
+                    failures, 1,
+                    "the broken file is reported by exactly one shard"
+                );
+            }
+        }
+    }
+    let bad = fx.classify(&["--shard", "3/3", root.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("I/N"), "{}", text(&bad.stderr));
+}
+
+#[test]
+fn a_temporary_output_left_by_a_killed_run_is_removed_by_the_next() {
+    let fx = Fixture::new();
+    let root = nested_covers(&fx);
+    let target = fx.path("results/out.csv");
+    let leftover = fx.path("results/.out.csv.covergenre-tmp");
+    put(&leftover, b"half a CSV from a run killed with -9");
+    let out = fx.classify(&[
+        "--format",
+        "csv",
+        "--output",
+        target.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!leftover.exists(), "the leftover is gone");
+    assert_eq!(
+        parse_csv(std::fs::read(&target).unwrap().as_slice())
+            .unwrap()
+            .len(),
+        5
+    );
+    let names: Vec<_> = std::fs::read_dir(fx.path("results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["out.csv"]);
 }

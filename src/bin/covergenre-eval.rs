@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use covergenre::data::Split;
+use covergenre::data::{Dataset, Sample, Split};
 use covergenre::evaluate::predictions::{self, Labels};
 use covergenre::evaluate::{model, temperature, Described, EvalSettings};
 use covergenre::exit;
@@ -11,9 +11,10 @@ use covergenre::infer::pipeline::PipelineOptions;
 use covergenre::infer::{Model, SHIPPED_MODEL_NAME};
 use covergenre::metrics::{gate_failures, parse_bar, Bar};
 use covergenre::report::formats::{self, Format};
+use covergenre::report::html::{self, ScoredCover};
 use covergenre::report::{plot, EvalReport};
 use covergenre::util::write_atomic;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -41,6 +42,7 @@ EXAMPLES:
   # Evaluate classify's output without running a model (labels from the covers' genre folders)
   covergenre-classify covers/test --format csv --output preds.csv
   covergenre-eval --predictions preds.csv --errors 10
+  covergenre-eval --data covers --report review.html        # heat map, click a cell for its covers
 
 EXIT CODES:
   0 all went well; 1 a --fail-under bar was missed; 2 bad arguments or a fatal error;
@@ -79,6 +81,11 @@ struct Args {
     /// the expected calibration error) as a PNG.
     #[arg(long, value_name = "FILE.png")]
     plot_calibration: Option<PathBuf>,
+    /// Write a review page: one self-contained HTML file with the confusion heat map (click a
+    /// cell for its covers), per-genre metrics and every cover as a thumbnail (in FILE's stem
+    /// + "-thumbs/" beside it). With --compare: the first model.
+    #[arg(long, value_name = "FILE.html", conflicts_with = "predictions")]
+    report: Option<PathBuf>,
     /// Several models side by side on the same covers, with paired bootstrap differences
     /// of each against the first.
     #[arg(long, value_name = "MODEL", num_args = 2..)]
@@ -183,40 +190,76 @@ fn evaluate_models(args: &Args) -> Result<Vec<EvalReport>> {
         },
         keep_errors: args.errors,
     };
+    let mut reports = Vec::new();
+    // The review page shows the first model's covers.
+    let mut scored: Vec<ScoredCover> = Vec::new();
+    let keep = args.report.is_some();
+    let covers_of = (&dataset, samples.as_slice(), covers.as_str());
     if args.compare.is_empty() && args.model.is_none() {
         let mut shipped = Model::shipped(1).context("the built-in model cannot be opened")?;
-        let name = SHIPPED_MODEL_NAME;
-        let report =
-            model::evaluate_model(&mut shipped, name, &dataset, &samples, &covers, &settings)?;
-        return Ok(vec![report]);
-    }
-    if let (Some(out), Some(model_path)) = (&args.calibrate_to, &args.model) {
-        let fit = temperature::calibrate_model_file(
-            model_path,
-            out,
-            &dataset.genres,
-            &samples,
+        reports.push(model::evaluate_model_observed(
+            &mut shipped,
+            SHIPPED_MODEL_NAME,
+            covers_of,
             &settings,
-        )?;
-        eprintln!(
-            "covergenre-eval: temperature {:.4} fitted on {} covers of {covers} (log-loss {:.4} -> {:.4}); calibrated model written to {}",
-            fit.temperature,
-            fit.covers,
-            fit.log_loss_before,
-            fit.log_loss_after,
-            out.display()
-        );
-        let report = model::evaluate_model_file(out, &dataset, &samples, &covers, &settings)?;
-        return Ok(vec![report]);
+            &mut |s| {
+                if keep {
+                    scored.push(ScoredCover::of(&s))
+                }
+            },
+        )?);
+    } else {
+        let models = match (&args.model, &args.calibrate_to) {
+            (Some(path), Some(out)) => {
+                calibrate(path, out, &dataset, &samples, &covers, &settings)?;
+                vec![out.clone()]
+            }
+            (Some(path), None) => vec![path.clone()],
+            (None, _) => args.compare.clone(),
+        };
+        for (i, path) in models.iter().enumerate() {
+            let mut opened = Model::open(path, 1)?;
+            let name = path.display().to_string();
+            reports.push(model::evaluate_model_observed(
+                &mut opened,
+                &name,
+                covers_of,
+                &settings,
+                &mut |s| {
+                    if keep && i == 0 {
+                        scored.push(ScoredCover::of(&s))
+                    }
+                },
+            )?);
+        }
     }
-    let models = match &args.model {
-        Some(path) => vec![path.clone()],
-        None => args.compare.clone(),
-    };
-    models
-        .iter()
-        .map(|m| model::evaluate_model_file(m, &dataset, &samples, &covers, &settings))
-        .collect()
+    if let (Some(page), Some(first)) = (&args.report, reports.first()) {
+        html::write_evaluation(page, first, scored)?;
+        eprintln!("review page: {}", page.display());
+    }
+    Ok(reports)
+}
+
+/// Fits a temperature on the covers, writes the calibrated model to `out` and says so.
+fn calibrate(
+    model_path: &Path,
+    out: &Path,
+    dataset: &Dataset,
+    samples: &[Sample],
+    covers: &str,
+    settings: &EvalSettings,
+) -> Result<()> {
+    let fit =
+        temperature::calibrate_model_file(model_path, out, &dataset.genres, samples, settings)?;
+    eprintln!(
+        "covergenre-eval: temperature {:.4} fitted on {} covers of {covers} (log-loss {:.4} -> {:.4}); calibrated model written to {}",
+        fit.temperature,
+        fit.covers,
+        fit.log_loss_before,
+        fit.log_loss_after,
+        out.display()
+    );
+    Ok(())
 }
 
 /// Prints (or writes) the report and draws the plots of the first model.

@@ -59,6 +59,14 @@ pub fn map_labels(data: &GenreSet, model: &GenreSet) -> Result<Vec<usize>> {
     Ok(mapped.into_iter().flatten().collect())
 }
 
+/// One evaluated cover as an observer sees it: `truth` and `probabilities` index the
+/// model's genres.
+pub struct Scored<'a> {
+    pub path: &'a std::path::Path,
+    pub truth: usize,
+    pub probabilities: &'a [f32],
+}
+
 /// Classifies `samples` (labels index `data_genres`) with `predictor` through the shared
 /// pipeline and tallies the results against the labels. Unreadable covers are listed in the
 /// report's `failures` and left out of the numbers.
@@ -70,6 +78,28 @@ pub fn evaluate_samples<D: Decoder, P: Predictor>(
     predictor: P,
     settings: &EvalSettings,
     described: Described,
+) -> Result<EvalReport> {
+    let genres = (data_genres, model_genres);
+    evaluate_samples_observed(
+        samples,
+        genres,
+        decoder,
+        predictor,
+        settings,
+        described,
+        &mut |_| {},
+    )
+}
+
+/// [`evaluate_samples`], also handing every scored cover to `observe` (the review page).
+pub fn evaluate_samples_observed<D: Decoder, P: Predictor>(
+    samples: &[Sample],
+    (data_genres, model_genres): (&GenreSet, &GenreSet),
+    decoder: &D,
+    predictor: P,
+    settings: &EvalSettings,
+    described: Described,
+    observe: &mut dyn FnMut(Scored<'_>),
 ) -> Result<EvalReport> {
     let label_map = map_labels(data_genres, model_genres)?;
     ensure!(
@@ -90,6 +120,11 @@ pub fn evaluate_samples<D: Decoder, P: Predictor>(
             Ok(classified) => {
                 let truth = label_map[sample.label];
                 tally.add_probabilities(&sample.path, truth, &classified.probabilities);
+                observe(Scored {
+                    path: &sample.path,
+                    truth,
+                    probabilities: &classified.probabilities,
+                });
             }
             Err(failure) => failures.push(Skipped {
                 path: failure.path,

@@ -2,7 +2,7 @@
 //! [`crate::infer::Model`] and [`super::evaluate_samples`]. Decoding is the data layer's
 //! (same orientation, resize filter and limits as classify), inference the model's own.
 
-use super::{evaluate_samples, Described, EvalSettings};
+use super::{evaluate_samples_observed, Described, EvalSettings, Scored};
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::{Dataset, Sample, Split};
 use crate::infer::pipeline::{CoverDecoder, Predictor};
@@ -81,6 +81,23 @@ pub fn evaluate_model(
     covers: &str,
     settings: &EvalSettings,
 ) -> Result<EvalReport> {
+    evaluate_model_observed(
+        model,
+        name,
+        (dataset, samples, covers),
+        settings,
+        &mut |_| {},
+    )
+}
+
+/// [`evaluate_model`], also handing every scored cover to `observe`.
+pub fn evaluate_model_observed(
+    model: &mut Model,
+    name: &str,
+    (dataset, samples, covers): (&Dataset, &[Sample], &str),
+    settings: &EvalSettings,
+    observe: &mut dyn FnMut(Scored<'_>),
+) -> Result<EvalReport> {
     // Classify's decoder: the same decode, orientation, resize and limits.
     let decoder = CoverDecoder::new(*model.preprocess());
     let model_genres = model.genres().clone();
@@ -88,13 +105,13 @@ pub fn evaluate_model(
         model: name.to_string(),
         covers: covers.to_string(),
     };
-    evaluate_samples(
+    evaluate_samples_observed(
         samples,
-        &dataset.genres,
-        &model_genres,
+        (&dataset.genres, &model_genres),
         &decoder,
         ModelPredictor(model),
         settings,
         described,
+        observe,
     )
 }

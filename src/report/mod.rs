@@ -2,11 +2,12 @@
 //! renderings — prettytable text ([`table`]), JSON/CSV/markdown ([`formats`]) and the confusion
 //! heatmap ([`plot`]). Renderers only read an [`EvalReport`]; the numbers come from
 //! [`crate::metrics`], so every format shows the same ones. [`classify`] renders classify's
-//! per-cover results.
+//! per-cover results; [`html`] the self-contained review page.
 
 pub mod classify;
 pub mod confidence;
 pub mod formats;
+pub mod html;
 pub mod plot;
 pub mod table;
 

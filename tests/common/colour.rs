@@ -1,0 +1,47 @@
+//! The colour model: a real ONNX model whose hand-set weights make a cover's dominant colour
+//! decide its genre (red, green, blue), and covers in those colours.
+
+use covergenre::export::{metadata_for, onnx_model_bytes, Weights};
+use covergenre::genres::GenreSet;
+use covergenre::preprocess::{Normalisation, Preprocess};
+use covergenre::spec::{variant, Layer, ModelSpec};
+use image::{Rgb, RgbImage};
+use std::collections::BTreeMap;
+
+pub const GENRES: [&str; 3] = ["red", "green", "blue"];
+
+/// GlobalAvgPool -> Flatten -> Logits with logits = 20 * mean colour: the dominant channel wins
+/// (a pure colour gets over 0.99), a grey cover gets 1/3 each.
+pub fn colour_model() -> Vec<u8> {
+    let mut spec: ModelSpec = variant("baseline").expect("the baseline variant exists");
+    spec.name = "colour".into();
+    spec.preprocess = Preprocess::square(16, Normalisation::UNIT);
+    spec.layers = vec![Layer::GlobalAvgPool, Layer::Flatten, Layer::Logits];
+    let mut weights = Weights::new();
+    let identity: Vec<f32> = (0..9)
+        .map(|i| if i % 4 == 0 { 20.0 } else { 0.0 })
+        .collect();
+    weights.insert("2.weight".into(), (vec![3, 3], identity));
+    weights.insert("2.bias".into(), (vec![3], vec![0.0; 3]));
+    let genres = GenreSet::from_slugs(GENRES.map(String::from));
+    let metadata = metadata_for(&spec, &genres, BTreeMap::new());
+    onnx_model_bytes(&spec, &genres, &weights, &metadata).expect("the colour model exports")
+}
+
+/// A cover in one of the model's colours (0 red, 1 green, 2 blue) with some texture.
+pub fn cover(colour: usize, size: u32) -> RgbImage {
+    RgbImage::from_fn(size, size, |x, y| {
+        let mut pixel = [30u8 + (x % 7) as u8, 30 + (y % 5) as u8, 40];
+        pixel[colour] = 200 + ((x + y) % 40) as u8;
+        Rgb(pixel)
+    })
+}
+
+/// A cover of `colour` as PNG bytes (for embedding in audio files).
+pub fn png_bytes(colour: usize) -> Vec<u8> {
+    let mut png = Vec::new();
+    cover(colour, 40)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}

@@ -1,0 +1,849 @@
+//! Tagging a made-up music library (`covergenre-classify --library --tag`): MP3, FLAC, Ogg
+//! Opus and M4A tracks with real audio frames and embedded covers, an album with only a
+//! cover.jpg, one with an existing genre, a read-only file, bad tracks. What was written is
+//! read back with Python's mutagen (tests/tagcheck.py), never with the writer under test.
+
+mod common;
+
+use common::audio::{self, Track};
+use common::colour::{colour_model, cover, png_bytes};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const RED: usize = 0;
+const GREEN: usize = 1;
+const BLUE: usize = 2;
+
+struct Library {
+    dir: tempfile::TempDir,
+    model: PathBuf,
+    root: PathBuf,
+}
+
+fn put(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The library every test starts from (each gets its own copy):
+/// - `A/Mixed`: MP3, FLAC, Opus and M4A tracks, all with a red embedded cover;
+/// - `A/Cover Only`: a green cover.jpg, FLAC and M4A tracks without pictures;
+/// - `B/Has Genre`: blue cover.png, an MP3 already tagged "Jazz", an untagged Opus;
+/// - `B/Read Only`: red cover, one read-only FLAC and one writable MP3;
+/// - `B/Bare`: a FLAC with no picture and no cover file;
+/// - `B/Grey`: a grey cover (1/3 each: under --min-confidence 0.5).
+fn library() -> Library {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("colour.onnx");
+    std::fs::write(&model, colour_model()).unwrap();
+    let root = dir.path().join("Music");
+    let red = Some(png_bytes(RED));
+    let mixed = root.join("A/Mixed");
+    put(
+        &mixed.join("01 One.mp3"),
+        &audio::mp3(&Track::new("One", red.clone())),
+    );
+    put(
+        &mixed.join("02 Two.flac"),
+        &audio::flac(&Track::new("Two", red.clone())),
+    );
+    put(
+        &mixed.join("03 Three.opus"),
+        &audio::opus(&Track::new("Three", red.clone())),
+    );
+    put(
+        &mixed.join("04 Four.m4a"),
+        &audio::m4a(&Track::new("Four", red.clone())),
+    );
+    let cover_only = root.join("A/Cover Only");
+    common::write_image(&cover_only.join("cover.jpg"), &cover(GREEN, 48));
+    put(
+        &cover_only.join("01.flac"),
+        &audio::flac(&Track::new("Green 1", None)),
+    );
+    put(
+        &cover_only.join("02.m4a"),
+        &audio::m4a(&Track::new("Green 2", None)),
+    );
+    let has_genre = root.join("B/Has Genre");
+    common::write_image(&has_genre.join("cover.png"), &cover(BLUE, 48));
+    put(
+        &has_genre.join("01.mp3"),
+        &audio::mp3(&Track::new("Blue 1", None).with_genre("Jazz")),
+    );
+    put(
+        &has_genre.join("02.opus"),
+        &audio::opus(&Track::new("Blue 2", None)),
+    );
+    let read_only = root.join("B/Read Only");
+    common::write_image(&read_only.join("folder.png"), &cover(RED, 48));
+    put(
+        &read_only.join("01 locked.flac"),
+        &audio::flac(&Track::new("Locked", None)),
+    );
+    std::fs::set_permissions(
+        read_only.join("01 locked.flac"),
+        std::fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    put(
+        &read_only.join("02 open.mp3"),
+        &audio::mp3(&Track::new("Open", None)),
+    );
+    put(
+        &root.join("B/Bare/01.flac"),
+        &audio::flac(&Track::new("Bare", None)),
+    );
+    let grey = image::RgbImage::from_pixel(32, 32, image::Rgb([120, 120, 120]));
+    common::write_image(&root.join("B/Grey/cover.png"), &grey);
+    put(
+        &root.join("B/Grey/01.mp3"),
+        &audio::mp3(&Track::new("Grey", None)),
+    );
+    Library { dir, model, root }
+}
+
+impl Library {
+    fn album(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn command(&self, args: &[&OsStr]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"));
+        command
+            .arg("--model")
+            .arg(&self.model)
+            .args([
+                "--threads",
+                "2",
+                "--library",
+                "--tag",
+                "--min-confidence",
+                "0.5",
+            ])
+            .args(args)
+            .arg(&self.root)
+            .current_dir(self.dir.path());
+        command
+    }
+
+    fn tag(&self, args: &[&str]) -> Output {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        self.command(&args).output().unwrap()
+    }
+
+    fn journal(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn apply(&self, extra: &[&str], journal: &str) -> Output {
+        let journal = self.journal(journal);
+        let mut args = vec!["--apply", "--journal", journal.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.tag(&args)
+    }
+
+    fn undo(&self, journal: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--undo")
+            .arg(self.journal(journal))
+            .output()
+            .unwrap()
+    }
+
+    fn tracks(&self) -> Vec<PathBuf> {
+        files(&self.root)
+            .into_iter()
+            .filter(|p| covergenre::library::is_audio_path(p))
+            .collect()
+    }
+}
+
+fn files(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every file's bytes and modification time.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    files(root)
+        .into_iter()
+        .map(|p| {
+            let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p.clone(), (std::fs::read(&p).unwrap(), modified))
+        })
+        .collect()
+}
+
+/// mutagen's view of each file (tests/tagcheck.py), keyed by path.
+fn mutagen(paths: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tagcheck.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(paths)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} cannot run ({e}): run scripts/setup.sh, which installs mutagen",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "tagcheck.py failed (is mutagen installed? run scripts/setup.sh): {}",
+        text(&out.stderr)
+    );
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    paths.iter().cloned().zip(list).collect()
+}
+
+/// The key mutagen shows a field under, per format.
+fn key_for(file: &Value, field: Option<&str>) -> String {
+    match (file["format"].as_str().unwrap(), field) {
+        ("MP3", None) => "TCON".into(),
+        ("MP3", Some(name)) => format!("TXXX:{name}"),
+        ("MP4", None) => "\u{a9}gen".into(),
+        ("MP4", Some(name)) => format!("----:com.apple.iTunes:{name}"),
+        (_, None) => "genre".into(),
+        (_, Some(name)) => name.to_lowercase(),
+    }
+}
+
+fn value_of(file: &Value, field: Option<&str>) -> Option<String> {
+    file["tags"][key_for(file, field)]
+        .as_str()
+        .map(String::from)
+}
+
+/// M4A freeform values come back as bytes (hashed by tagcheck.py).
+fn expected_text(file: &Value, field: Option<&str>, value: &str) -> String {
+    if file["format"] == "MP4" && field.is_some() {
+        use sha2_like::sha256_hex;
+        format!("sha256:{}", sha256_hex(value.as_bytes()))
+    } else {
+        value.to_string()
+    }
+}
+
+/// Asserts `after` is `before` with `field` set to `value` (or unchanged for None): every other
+/// tag, the pictures and the audio are as they were.
+fn assert_changed_only(
+    path: &Path,
+    before: &Value,
+    after: &Value,
+    field: Option<&str>,
+    value: Option<&str>,
+) {
+    assert!(after.get("error").is_none(), "{}: {after}", path.display());
+    assert_eq!(
+        before["audio"],
+        after["audio"],
+        "{}: audio changed",
+        path.display()
+    );
+    let key = key_for(before, field);
+    let mut others_before = before["tags"].as_object().unwrap().clone();
+    let mut others_after = after["tags"].as_object().unwrap().clone();
+    others_before.remove(&key);
+    let got = others_after.remove(&key);
+    assert_eq!(
+        others_before,
+        others_after,
+        "{}: other tags changed",
+        path.display()
+    );
+    match value {
+        Some(value) => assert_eq!(
+            got.and_then(|v| v.as_str().map(String::from)),
+            Some(expected_text(after, field, value)),
+            "{}: {key}",
+            path.display()
+        ),
+        None => assert_eq!(
+            Some(&before["tags"][&key])
+                .filter(|v| !v.is_null())
+                .cloned(),
+            got,
+            "{}",
+            path.display()
+        ),
+    }
+}
+
+/// A tiny SHA-256 for the M4A freeform comparison (mutagen hands those values back as bytes).
+mod sha2_like {
+    pub fn sha256_hex(data: &[u8]) -> String {
+        let out = std::process::Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(data)?;
+                child.wait_with_output()
+            })
+            .expect("sha256sum runs");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// Which genre each album's tracks should get from a full `--apply`.
+fn expected_albums() -> [(&'static str, &'static str); 3] {
+    [
+        ("A/Mixed", "red"),
+        ("A/Cover Only", "green"),
+        ("B/Read Only", "red"),
+    ]
+}
+
+fn album_of(lib: &Library, track: &Path) -> String {
+    track
+        .parent()
+        .unwrap()
+        .strip_prefix(&lib.root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn the_plan_lists_every_album_and_writes_nothing() {
+    let lib = library();
+    let before = snapshot(&lib.root);
+    let out = lib.tag(&[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line_for = |album: &str| {
+        let folder = lib.album(album).display().to_string();
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!("{folder}:")))
+            .unwrap_or_else(|| panic!("{album} in\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        line_for("A/Mixed").starts_with("ALBUM") && line_for("A/Mixed").contains("genre = red"),
+        "{stdout}"
+    );
+    assert!(
+        line_for("A/Cover Only").contains("genre = green"),
+        "{stdout}"
+    );
+    assert!(
+        line_for("B/Has Genre").starts_with("SKIP")
+            && line_for("B/Has Genre").contains("existing genre"),
+        "{stdout}"
+    );
+    assert!(line_for("B/Bare").contains("no cover"), "{stdout}");
+    assert!(line_for("B/Grey").contains("low confidence"), "{stdout}");
+    assert!(stdout.contains("01 One.mp3: (none) -> red"), "{stdout}");
+    assert!(stdout.contains("01.mp3: Jazz -> blue"), "{stdout}");
+    assert!(
+        stdout.contains("01 locked.flac: (none) -> red  [skipped: read-only file]"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("would tag 3 album(s) (7 track(s), 1 read-only track(s) left alone); skipped albums: 1 existing genre, 1 low confidence, 1 no cover"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(
+        snapshot(&lib.root),
+        before,
+        "every file byte-identical, mtimes too"
+    );
+    assert!(std::fs::read_dir(lib.dir.path()).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("journal")));
+}
+
+#[test]
+fn apply_writes_the_genre_and_nothing_else_and_undo_gives_the_files_back() {
+    let lib = library();
+    let tracks = lib.tracks();
+    let bytes_before = snapshot(&lib.root);
+    let before = mutagen(&tracks);
+    let out = lib.apply(&[], "run.jsonl");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("tagged 3 album(s) (7 track(s)"), "{stderr}");
+    assert!(
+        stderr.contains(&lib.journal("run.jsonl").display().to_string()),
+        "the journal is named: {stderr}"
+    );
+    let after = mutagen(&tracks);
+    let expected: BTreeMap<&str, &str> = expected_albums().into();
+    for track in &tracks {
+        let album = album_of(&lib, track);
+        let locked = track.ends_with("01 locked.flac");
+        let value = expected.get(album.as_str()).filter(|_| !locked).copied();
+        assert_changed_only(track, &before[track], &after[track], None, value);
+        if value.is_none() {
+            assert_eq!(
+                std::fs::read(track).unwrap(),
+                bytes_before[track].0,
+                "{}: untouched",
+                track.display()
+            );
+        }
+        let modified = std::fs::metadata(track).unwrap().modified().unwrap();
+        assert_eq!(
+            modified,
+            bytes_before[track].1,
+            "{}: modification time kept",
+            track.display()
+        );
+    }
+    let mode = std::fs::metadata(lib.album("B/Read Only/02 open.mp3"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644, "permissions kept");
+    let journal = std::fs::read_to_string(lib.journal("run.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 7, "{journal}");
+    let first: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    for key in ["file", "field", "old", "new", "time"] {
+        assert!(first.get(key).is_some(), "{key} in {first}");
+    }
+    assert!(files(&lib.root)
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("covergenre-tmp")));
+
+    let undone = lib.undo("run.jsonl");
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    assert!(
+        text(&undone.stderr).contains("restored 7 file(s)"),
+        "{}",
+        text(&undone.stderr)
+    );
+    let restored = mutagen(&tracks);
+    let mut identical = Vec::new();
+    for track in &tracks {
+        assert_changed_only(track, &before[track], &restored[track], None, None);
+        assert_eq!(
+            before[track]["tags"],
+            restored[track]["tags"],
+            "{}",
+            track.display()
+        );
+        if std::fs::read(track).unwrap() == bytes_before[track].0 {
+            identical.push(track.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    // lofty rewrites tags in its own layout (padding, block order), so byte identity holds
+    // only where that layout is the original's; tags and audio are identical everywhere.
+    eprintln!("byte-identical after undo: {identical:?}");
+    let again = lib.undo("run.jsonl");
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stderr).contains("restored 0 file(s), 7 already as before"),
+        "{}",
+        text(&again.stderr)
+    );
+}
+
+#[test]
+fn a_field_of_our_own_leaves_the_standard_genre_alone() {
+    let lib = library();
+    let tracks = lib.tracks();
+    let before = mutagen(&tracks);
+    let out = lib.apply(&["--field", "COVERGENRE"], "field.jsonl");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let after = mutagen(&tracks);
+    let mut expected: BTreeMap<&str, &str> = expected_albums().into();
+    expected.insert("B/Has Genre", "blue"); // its own genre is in another field
+    for track in &tracks {
+        let album = album_of(&lib, track);
+        let value = expected
+            .get(album.as_str())
+            .filter(|_| !track.ends_with("01 locked.flac"))
+            .copied();
+        assert_changed_only(
+            track,
+            &before[track],
+            &after[track],
+            Some("COVERGENRE"),
+            value,
+        );
+        assert_eq!(
+            value_of(&after[track], None),
+            value_of(&before[track], None),
+            "{}",
+            track.display()
+        );
+    }
+    assert_eq!(
+        value_of(&after[&lib.album("B/Has Genre/01.mp3")], None).as_deref(),
+        Some("Jazz")
+    );
+    let undone = lib.undo("field.jsonl");
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    let restored = mutagen(&tracks);
+    for track in &tracks {
+        assert_eq!(
+            before[track]["tags"],
+            restored[track]["tags"],
+            "{}",
+            track.display()
+        );
+    }
+}
+
+#[test]
+fn overwrite_is_needed_to_replace_an_existing_genre() {
+    let lib = library();
+    let mp3 = lib.album("B/Has Genre/01.mp3");
+    let opus = lib.album("B/Has Genre/02.opus");
+    let untouched = std::fs::read(&mp3).unwrap();
+    let out = lib.apply(&[], "first.jsonl");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(&mp3).unwrap(),
+        untouched,
+        "skipped without --overwrite"
+    );
+    let out = lib.apply(&["--overwrite"], "second.jsonl");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let read = mutagen(&[mp3.clone(), opus.clone()]);
+    assert_eq!(value_of(&read[&mp3], None).as_deref(), Some("blue"));
+    assert_eq!(value_of(&read[&opus], None).as_deref(), Some("blue"));
+    let journal = std::fs::read_to_string(lib.journal("second.jsonl")).unwrap();
+    assert_eq!(
+        journal.lines().count(),
+        2,
+        "only the newly tagged album: {journal}"
+    );
+    assert!(journal.contains("\"old\":\"Jazz\""), "{journal}");
+    let undone = lib.undo("second.jsonl");
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    let read = mutagen(&[mp3.clone(), opus.clone()]);
+    assert_eq!(value_of(&read[&mp3], None).as_deref(), Some("Jazz"));
+    assert_eq!(
+        value_of(&read[&opus], None),
+        None,
+        "a field that did not exist is removed"
+    );
+}
+
+#[test]
+fn bad_tracks_are_reported_by_name_and_the_rest_is_tagged() {
+    let lib = library();
+    let bad = lib.album("C/Bad Tracks");
+    common::write_image(&bad.join("cover.png"), &cover(GREEN, 48));
+    // A FLAC whose comment block claims far more comments than it holds.
+    let mut corrupt = audio::flac(&Track::new("Corrupt", None));
+    let comments_at = 4 + 4 + 34 + 4; // fLaC, STREAMINFO block, comment block header
+    let vendor_len =
+        u32::from_le_bytes(corrupt[comments_at..comments_at + 4].try_into().unwrap()) as usize;
+    let count_at = comments_at + 4 + vendor_len;
+    corrupt[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    put(&bad.join("01 corrupt.flac"), &corrupt);
+    put(
+        &bad.join("02 not audio.mp3"),
+        b"these are liner notes, not an MP3\n",
+    );
+    put(
+        &bad.join("03 good.flac"),
+        &audio::flac(&Track::new("Good", None)),
+    );
+    let odd_name = bad.join(OsStr::from_bytes(b"04 caf\xe9 latin-1.opus"));
+    put(&odd_name, &audio::opus(&Track::new("Latin-1 name", None)));
+    let untouched = [
+        std::fs::read(bad.join("01 corrupt.flac")).unwrap(),
+        std::fs::read(bad.join("02 not audio.mp3")).unwrap(),
+    ];
+    let out = lib.apply(&[], "bad.jsonl");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for name in ["01 corrupt.flac", "02 not audio.mp3"] {
+        let path = bad.join(name).display().to_string();
+        assert!(
+            stderr.lines().any(|l| l.contains(&path)),
+            "{name} is named in:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("failed: 1 album(s) (2 track(s))"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(bad.join("01 corrupt.flac")).unwrap(),
+        untouched[0]
+    );
+    assert_eq!(
+        std::fs::read(bad.join("02 not audio.mp3")).unwrap(),
+        untouched[1]
+    );
+    let read = mutagen(&[bad.join("03 good.flac"), odd_name.clone()]);
+    assert_eq!(
+        value_of(&read[&bad.join("03 good.flac")], None).as_deref(),
+        Some("green")
+    );
+    assert_eq!(
+        value_of(&read[&odd_name], None).as_deref(),
+        Some("green"),
+        "a non-UTF-8 name is tagged too"
+    );
+    assert!(lib
+        .tracks()
+        .iter()
+        .all(
+            |p| mutagen(std::slice::from_ref(p))[p].get("error").is_none() || p.starts_with(&bad)
+        ));
+    let undone = lib.undo("bad.jsonl");
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    assert_eq!(
+        value_of(&mutagen(std::slice::from_ref(&odd_name))[&odd_name], None),
+        None,
+        "undone through the exact path bytes"
+    );
+}
+
+#[test]
+fn a_read_only_folder_is_reported_and_left_alone() {
+    let lib = library();
+    let folder = lib.album("A/Cover Only");
+    let before = snapshot(&folder);
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let out = lib.apply(&[], "ro.jsonl");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: read-only folder",
+            folder.join("01.flac").display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&folder), before);
+}
+
+/// Starts an `--apply` that pauses at `stage` of its n-th file, waits for the pause, kills it
+/// with SIGKILL. Returns false when the run ended before reaching that point.
+fn kill_at(lib: &Library, stage: &str, n: usize, journal: &str) -> bool {
+    let journal = lib.journal(journal);
+    let args: Vec<&OsStr> = ["--apply", "--journal"]
+        .iter()
+        .map(OsStr::new)
+        .chain([journal.as_os_str()])
+        .collect();
+    let mut child = lib
+        .command(&args)
+        .env("COVERGENRE_TEST_PAUSE", format!("{stage}:{n}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let paused = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("covergenre-test: paused"));
+    child.kill().ok(); // SIGKILL
+    child.wait().unwrap();
+    paused
+}
+
+#[test]
+fn a_run_killed_at_any_point_leaves_every_file_whole_and_a_rerun_finishes() {
+    let expected: BTreeMap<&str, &str> = expected_albums().into();
+    for (stage, n) in [
+        ("copied", 1),
+        ("edited", 2),
+        ("synced", 4),
+        ("renamed", 3),
+        ("copied", 6),
+        ("renamed", 7),
+    ] {
+        let lib = library();
+        let tracks = lib.tracks();
+        let before = mutagen(&tracks);
+        assert!(
+            kill_at(&lib, stage, n, "killed.jsonl"),
+            "the run reached {stage} {n}"
+        );
+        let now = mutagen(&tracks);
+        let mut new_files = 0;
+        for track in &tracks {
+            let value = expected.get(album_of(&lib, track).as_str()).copied();
+            assert!(
+                now[track].get("error").is_none(),
+                "{stage} {n}: {} is broken: {}",
+                track.display(),
+                now[track]
+            );
+            if now[track]["tags"] != before[track]["tags"] {
+                assert_changed_only(track, &before[track], &now[track], None, value);
+                new_files += 1;
+            }
+            assert_eq!(now[track]["audio"], before[track]["audio"]);
+        }
+        let done_before_kill = if stage == "renamed" { n } else { n - 1 };
+        assert_eq!(
+            new_files, done_before_kill,
+            "{stage} {n}: old or new, nothing between"
+        );
+        let rerun = lib.apply(&[], "rerun.jsonl");
+        let stderr = text(&rerun.stderr);
+        assert_eq!(rerun.status.code(), Some(0), "{stderr}");
+        if stage != "renamed" {
+            assert!(
+                stderr.contains("(left by a killed run)"),
+                "{stage}: the leftover is removed: {stderr}"
+            );
+        }
+        assert!(files(&lib.root)
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("covergenre-tmp")));
+        let finished = mutagen(&tracks);
+        for track in &tracks {
+            let value = expected
+                .get(album_of(&lib, track).as_str())
+                .filter(|_| !track.ends_with("01 locked.flac"))
+                .copied();
+            assert_changed_only(track, &before[track], &finished[track], None, value);
+        }
+        // Undo both runs, newest first: everything as it was.
+        for journal in ["rerun.jsonl", "killed.jsonl"] {
+            let undone = lib.undo(journal);
+            assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+        }
+        let restored = mutagen(&tracks);
+        for track in &tracks {
+            assert_eq!(
+                before[track]["tags"],
+                restored[track]["tags"],
+                "{stage} {n}: {}",
+                track.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn an_undo_killed_half_way_finishes_when_run_again() {
+    let lib = library();
+    let tracks = lib.tracks();
+    let before = mutagen(&tracks);
+    let out = lib.apply(&[], "run.jsonl");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .arg("--undo")
+        .arg(lib.journal("run.jsonl"))
+        .env("COVERGENRE_TEST_PAUSE", "edited:3")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let paused = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("covergenre-test: paused"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(paused);
+    let again = lib.undo("run.jsonl");
+    let stderr = text(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("restored 5 file(s), 2 already as before"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(left by a killed run)"), "{stderr}");
+    let restored = mutagen(&tracks);
+    for track in &tracks {
+        assert_eq!(
+            before[track]["tags"],
+            restored[track]["tags"],
+            "{}",
+            track.display()
+        );
+    }
+}
+
+#[test]
+fn undo_of_a_missing_or_broken_journal_says_which_and_why() {
+    let lib = library();
+    let missing = lib.undo("nope.jsonl");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("nope.jsonl"),
+        "{}",
+        text(&missing.stderr)
+    );
+    std::fs::write(lib.journal("broken.jsonl"), "{\"file\":\"x\"}\n").unwrap();
+    let broken = lib.undo("broken.jsonl");
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        text(&broken.stderr).contains("line 1"),
+        "{}",
+        text(&broken.stderr)
+    );
+}
+
+#[test]
+fn a_library_on_a_read_only_mount_is_reported_file_by_file_and_left_whole() {
+    let lib = library();
+    let before = snapshot(&lib.root);
+    // A private mount namespace with the library bound read-only over itself (needs root).
+    let probe = Command::new("unshare").args(["-m", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED a_library_on_a_read_only_mount: cannot make a mount namespace here (needs root and unshare)");
+        return;
+    }
+    let journal = lib.journal("ro-mount.jsonl");
+    let script = "mount --bind -o ro \"$1\" \"$1\" && exec \"$2\" --model \"$3\" --threads 2 --min-confidence 0.5 --library --tag --apply --journal \"$4\" \"$1\"";
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&lib.root)
+        .arg(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .arg(&lib.model)
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for track in [
+        "A/Mixed/01 One.mp3",
+        "A/Cover Only/02.m4a",
+        "B/Read Only/02 open.mp3",
+    ] {
+        let path = lib.album(track).display().to_string();
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&path))
+            .unwrap_or_else(|| panic!("{path} named in:\n{stderr}"));
+        assert!(line.contains("read-only file system"), "{line}");
+    }
+    assert!(
+        stderr.contains("tagged 0 album(s) (0 track(s), 8 read-only track(s) left alone)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        snapshot(&lib.root),
+        before,
+        "nothing written, nothing left behind"
+    );
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Independent reader for the tagging tests: reads audio files with mutagen (not lofty, the
+writer under test) and prints, per file, one JSON object: the format, every tag as text
+(pictures as SHA-256 of their bytes), and a SHA-256 of the audio payload (MP3: the bytes after
+the ID3v2 tag; FLAC: the frames after the metadata blocks; Ogg: the packets after the headers;
+M4A: the samples found through stco/stsz), or the error that stopped mutagen.
+
+Usage: tagcheck.py FILE...  (prints a JSON list)
+"""
+import hashlib
+import json
+import os
+import struct
+import sys
+
+import mutagen
+from mutagen.flac import FLAC
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4, Atoms
+from mutagen.ogg import OggPage
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def text(value):
+    if isinstance(value, (bytes, bytearray)):
+        return "sha256:" + sha(bytes(value))
+    if hasattr(value, "data") and isinstance(getattr(value, "data"), bytes):  # APIC, pictures
+        return "picture:" + sha(value.data)
+    if hasattr(value, "text"):  # ID3 text frames
+        return "|".join(str(t) for t in value.text)
+    if isinstance(value, (list, tuple)):
+        return "|".join(text(v) for v in value)
+    return str(value)
+
+
+def mp3_payload(raw):
+    start = 0
+    if raw[:3] == b"ID3":
+        size = 0
+        for b in raw[6:10]:
+            size = (size << 7) | (b & 0x7F)
+        start = 10 + size + (10 if raw[5] & 0x10 else 0)
+    end = len(raw) - (128 if raw[-128:-125] == b"TAG" else 0)
+    return raw[start:end]
+
+
+def flac_payload(raw):
+    pos = 4
+    while True:
+        header = raw[pos]
+        length = int.from_bytes(raw[pos + 1 : pos + 4], "big")
+        pos += 4 + length
+        if header & 0x80:
+            return raw[pos:]
+
+
+def ogg_payload(path):
+    pages = []
+    with open(path, "rb") as f:
+        while True:
+            try:
+                pages.append(OggPage(f))
+            except EOFError:
+                break
+    packets = OggPage.to_packets(pages)
+    return b"".join(packets[2:])
+
+
+def mp4_payload(path, raw):
+    with open(path, "rb") as f:
+        atoms = Atoms(f)
+    stbl = atoms.path(b"moov", b"trak", b"mdia", b"minf", b"stbl")[-1]
+    child = {a.name: a for a in stbl.children}
+
+    def body(atom):
+        return raw[atom.offset + 8 : atom.offset + atom.length]
+
+    stco = body(child[b"stco"])
+    offsets = struct.unpack(">%dI" % struct.unpack(">I", stco[4:8])[0], stco[8:])
+    stsz = body(child[b"stsz"])
+    count = struct.unpack(">I", stsz[8:12])[0]
+    sizes = struct.unpack(">%dI" % count, stsz[12 : 12 + 4 * count])
+    # One chunk holds every sample (as the tests write it).
+    assert len(offsets) == 1, offsets
+    start = offsets[0]
+    return raw[start : start + sum(sizes)]
+
+
+def describe(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    audio = mutagen.File(path)
+    if audio is None:
+        raise ValueError("mutagen does not recognise the format")
+    kind = type(audio).__name__
+    tags = {}
+    if audio.tags is not None:
+        if isinstance(audio, MP3):
+            for key, frame in audio.tags.items():
+                tags[key] = text(frame)
+        elif isinstance(audio, MP4):
+            for key, value in audio.tags.items():
+                tags[key] = text(value)
+        else:
+            for key, value in audio.tags.items():
+                tags[key.lower()] = text(value)
+    if isinstance(audio, FLAC):
+        for i, picture in enumerate(audio.pictures):
+            tags["flac-picture-%d" % i] = "picture:" + sha(picture.data)
+    if isinstance(audio, MP3):
+        payload = mp3_payload(raw)
+    elif isinstance(audio, FLAC):
+        payload = flac_payload(raw)
+    elif isinstance(audio, MP4):
+        payload = mp4_payload(path, raw)
+    else:
+        payload = ogg_payload(path)
+    return {"format": kind, "tags": tags, "audio": sha(payload), "length": audio.info.length}
+
+
+def main():
+    out = []
+    for path in sys.argv[1:]:
+        try:
+            entry = describe(path)
+        except Exception as error:  # noqa: BLE001 - every failure is reported, not raised
+            entry = {"error": "%s: %s" % (type(error).__name__, error)}
+        # Non-UTF-8 names would give JSON lone surrogates: show them lossily (callers match by order).
+        entry["path"] = os.fsencode(path).decode("utf-8", "replace")
+        out.append(entry)
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
