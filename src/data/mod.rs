@@ -14,6 +14,7 @@ pub mod decode;
 pub mod discover;
 pub mod inspect;
 pub mod split;
+mod turbo;
 
 pub use cache::{CacheStats, ImageCache};
 pub use decode::{decode_bytes, decode_file, resize_rgb, DecodeError, DecodeLimits};
