@@ -189,8 +189,10 @@ fn decode_jpeg_scaled(
         | Orientation::Rotate270FlipH => (target.1, target.0),
         _ => target,
     };
+    // Reductions are powers of two, so a smaller cap still fits the target.
     let denominator =
-        jpeg_scale_denominator(header.width, header.height, target_width, target_height);
+        jpeg_scale_denominator(header.width, header.height, target_width, target_height)
+            .min(turbo::largest_reduction());
     // Already checked from the full-size decoder's reading of the header; a file the two
     // decoders read differently is left to the full-size one.
     let within_limits = check_dimensions((header.width, header.height), limits).is_ok();

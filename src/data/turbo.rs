@@ -7,7 +7,8 @@
 //! signatures are TurboJPEG 2.x's (`turbojpeg.h`), stable since libjpeg-turbo 1.4.
 //!
 //! `COVERGENRE_TURBOJPEG` names the library file to load instead of the usual names;
-//! `COVERGENRE_JPEG_SCALING=off` turns scaled decoding off (for comparisons with full decode).
+//! `COVERGENRE_JPEG_SCALING` caps the reduction: `off` (full size, for comparisons), `2`, `4`
+//! or `8` (the default).
 
 use image::RgbImage;
 use libloading::Library;
@@ -82,16 +83,22 @@ pub fn library() -> Option<&'static TurboJpeg> {
     LIBRARY.get_or_init(load_or_explain).as_ref()
 }
 
-/// False when `COVERGENRE_JPEG_SCALING=off`.
-pub fn scaling_enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        std::env::var("COVERGENRE_JPEG_SCALING").map_or(true, |v| !v.eq_ignore_ascii_case("off"))
-    })
+/// The largest reduction allowed: 1 (off), 2, 4 or 8 (the default, also for values not
+/// understood) from `COVERGENRE_JPEG_SCALING`.
+pub fn largest_reduction() -> u32 {
+    static LARGEST: OnceLock<u32> = OnceLock::new();
+    *LARGEST.get_or_init(
+        || match std::env::var("COVERGENRE_JPEG_SCALING").as_deref() {
+            Ok("off" | "OFF" | "1") => 1,
+            Ok("2") => 2,
+            Ok("4") => 4,
+            _ => 8,
+        },
+    )
 }
 
 fn load_or_explain() -> Option<TurboJpeg> {
-    if !scaling_enabled() {
+    if largest_reduction() == 1 {
         return None;
     }
     let names: Vec<String> = match std::env::var("COVERGENRE_TURBOJPEG") {
