@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::audio::{flac_with_picture, mp3_with_picture};
+
 use covergenre::export::{metadata_for, onnx_model_bytes, Weights};
 use covergenre::genres::GenreSet;
 use covergenre::preprocess::{Normalisation, Preprocess};
@@ -412,63 +414,6 @@ fn png_bytes(colour: usize) -> Vec<u8> {
     png
 }
 
-/// A FLAC stream with no audio frames: STREAMINFO, then a PICTURE block when `picture` is given.
-fn flac_with_picture(picture: Option<&[u8]>) -> Vec<u8> {
-    let mut flac = b"fLaC".to_vec();
-    let block = |last: bool, kind: u8, body: &[u8], out: &mut Vec<u8>| {
-        out.push(if last { 0x80 } else { 0 } | kind);
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(body);
-    };
-    // 4096-sample blocks, 44.1 kHz, 2 channels, 16 bits, no samples, no MD5.
-    let mut streaminfo = vec![0x10, 0x00, 0x10, 0x00, 0, 0, 0, 0, 0, 0];
-    streaminfo.extend_from_slice(&[0x0A, 0xC4, 0x42, 0xF0, 0, 0, 0, 0]);
-    streaminfo.extend_from_slice(&[0; 16]);
-    block(picture.is_none(), 0, &streaminfo, &mut flac);
-    if let Some(data) = picture {
-        let mut body = Vec::new();
-        body.extend_from_slice(&3u32.to_be_bytes()); // front cover
-        body.extend_from_slice(&9u32.to_be_bytes());
-        body.extend_from_slice(b"image/png");
-        body.extend_from_slice(&0u32.to_be_bytes()); // no description
-        body.extend_from_slice(&[0; 16]); // width, height, depth, colours unknown
-        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        body.extend_from_slice(data);
-        block(true, 6, &body, &mut flac);
-    }
-    flac
-}
-
-/// An ID3v2.3 tag holding one APIC (front cover) frame, then a few silent MPEG frames.
-fn mp3_with_picture(data: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8]; // ISO-8859-1 text
-    frame.extend_from_slice(b"image/png\0");
-    frame.push(3); // front cover
-    frame.push(0); // empty description
-    frame.extend_from_slice(data);
-    let mut tag_body = b"APIC".to_vec();
-    tag_body.extend_from_slice(&(frame.len() as u32).to_be_bytes());
-    tag_body.extend_from_slice(&[0, 0]);
-    tag_body.extend_from_slice(&frame);
-    let size = tag_body.len() as u32;
-    let syncsafe = [
-        (size >> 21) & 0x7f,
-        (size >> 14) & 0x7f,
-        (size >> 7) & 0x7f,
-        size & 0x7f,
-    ];
-    let mut mp3 = b"ID3\x03\x00\x00".to_vec();
-    mp3.extend(syncsafe.map(|b| b as u8));
-    mp3.extend_from_slice(&tag_body);
-    // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 417-byte frames.
-    for _ in 0..4 {
-        let mut mpeg = vec![0xFF, 0xFB, 0x90, 0x00];
-        mpeg.resize(417, 0);
-        mp3.extend_from_slice(&mpeg);
-    }
-    mp3
-}
-
 /// Writes a file, creating its folders.
 fn put(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -501,29 +446,29 @@ fn library_mode_gives_one_result_per_album_and_writes_nothing() {
     save(&album("Artist A/Red Album/back.jpg"), 2);
     put(
         &album("Artist A/Red Album/01.flac"),
-        &flac_with_picture(Some(&png_bytes(1))),
+        &flac_with_picture(Some(&png_bytes(1)), 0),
     );
     save(&album("Artist A/Green Album/AlbumArt_{ABC}_Large.png"), 1);
     save(&album("Artist A/Green Album/AlbumArt_{ABC}_Small.png"), 2);
     put(
         &album("Artist A/Green Album/01.mp3"),
-        &mp3_with_picture(&png_bytes(0)),
+        &mp3_with_picture(&png_bytes(0), 4),
     );
     // Only embedded art: the first track has none, the second has it.
     put(
         &album("Artist B/Blue FLAC/01.flac"),
-        &flac_with_picture(None),
+        &flac_with_picture(None, 0),
     );
     put(
         &album("Artist B/Blue FLAC/02.FLAC"),
-        &flac_with_picture(Some(&png_bytes(2))),
+        &flac_with_picture(Some(&png_bytes(2)), 0),
     );
     put(
         &album("Artist B/Red MP3/01.mp3"),
-        &mp3_with_picture(&png_bytes(0)),
+        &mp3_with_picture(&png_bytes(0), 4),
     );
     // No cover at all.
-    put(&album("Artist B/Bare/01.flac"), &flac_with_picture(None));
+    put(&album("Artist B/Bare/01.flac"), &flac_with_picture(None, 0));
     // Not albums: a scans folder without a cover name or audio, and notes beside the artists.
     save(&album("Artist B/Scans/booklet.png"), 1);
     put(&album("readme.txt"), b"library notes");

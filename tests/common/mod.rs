@@ -2,6 +2,8 @@
 //! the real covers in ../shared (tests that need them skip with a clear message when absent).
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod audio;
+
 use image::{ImageFormat, Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
