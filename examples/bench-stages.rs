@@ -2,12 +2,15 @@
 //! image count gives the stage's core-time per image):
 //!
 //!     bench-stages decode DIR SIZE THREADS   decode + resize every cover under DIR, nothing else
+//!     bench-stages library DIR SIZE THREADS  the same for the album covers of a music library
+//!                                            (cover files, or art embedded in audio tags)
 //!     bench-stages infer MODEL N THREADS     N images through the model in batches of 32
 
 use anyhow::{Context, Result};
 use covergenre::infer::pipeline::{CoverDecoder, Decoder};
+use covergenre::infer::pipeline::{Failure, Source};
 use covergenre::infer::Model;
-use covergenre::library::image_sources;
+use covergenre::library::{album_sources, image_sources};
 use covergenre::preprocess::{Normalisation, Preprocess};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -15,7 +18,7 @@ use std::time::Instant;
 fn arg(args: &[String], i: usize) -> Result<&str> {
     args.get(i)
         .map(String::as_str)
-        .context("usage: bench-stages decode DIR SIZE THREADS | infer MODEL N THREADS")
+        .context("usage: bench-stages decode|library DIR SIZE THREADS | infer MODEL N THREADS")
 }
 
 fn main() -> Result<()> {
@@ -23,7 +26,14 @@ fn main() -> Result<()> {
     let threads: usize = arg(&args, 3)?.parse()?;
     let started = Instant::now();
     let images = match arg(&args, 0)? {
-        "decode" => decode(arg(&args, 1)?, arg(&args, 2)?.parse()?, threads)?,
+        "decode" => {
+            let sources = image_sources(vec![arg(&args, 1)?.into()]);
+            decode(sources, arg(&args, 2)?.parse()?, threads)?
+        }
+        "library" => {
+            let sources = album_sources(arg(&args, 1)?.into());
+            decode(sources, arg(&args, 2)?.parse()?, threads)?
+        }
         "infer" => infer(arg(&args, 1)?, arg(&args, 2)?.parse()?, threads)?,
         other => anyhow::bail!("unknown stage {other}"),
     };
@@ -35,11 +45,13 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn decode(dir: &str, size: u32, threads: usize) -> Result<usize> {
+fn decode(
+    sources: impl Iterator<Item = Result<Source, Failure>>,
+    size: u32,
+    threads: usize,
+) -> Result<usize> {
     let decoder = CoverDecoder::new(Preprocess::square(size, Normalisation::UNIT));
-    let sources: Vec<_> = image_sources(vec![dir.into()])
-        .filter_map(Result::ok)
-        .collect();
+    let sources: Vec<_> = sources.filter_map(Result::ok).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;

@@ -1,15 +1,17 @@
-//! Is DCT-scaled JPEG decoding a cheaper way to the model's input size? Times, on one thread,
-//! the real decode (`data::decode`: zune-jpeg at full size, then the one resize) against
-//! jpeg-decoder at the smallest DCT scale still >= SIZE (1/2 for 300 -> 128 px) followed by the
-//! same resize, and how far the two results are apart.
+//! Is DCT-scaled JPEG decoding a cheaper way to the model's input size? Times, on one thread:
+//! full-size decode (`decode_bytes_full_size`: zune-jpeg, then the one resize), `decode_bytes`
+//! (libjpeg-turbo at the largest 1/2, 1/4, 1/8 reduction still >= SIZE, then the same resize;
+//! full size where libturbojpeg is missing) and jpeg-decoder at its own DCT scale + the same
+//! resize, and how far each result is from full decode.
 //!
 //!     cargo run --release --example decode-scale -- DIR SIZE MAX_FILES
 //!
 //! Measured 2026-11-25 on covers-v1/test (469 covers, 300 px -> 128): 0.66-0.70 ms/image for
-//! data::decode, 1.09-1.12 ms/image DCT-scaled: no win, so data::decode stays as it is.
+//! full decode, 1.09-1.12 ms/image jpeg-decoder DCT-scaled. For libjpeg-turbo on 1000 px covers
+//! see benches/README.md.
 
 use anyhow::{ensure, Context, Result};
-use covergenre::data::decode::{decode_bytes, resize_rgb, DecodeLimits};
+use covergenre::data::decode::{decode_bytes, decode_bytes_full_size, resize_rgb, DecodeLimits};
 use covergenre::preprocess::{Normalisation, Preprocess};
 use image::RgbImage;
 use std::time::Instant;
@@ -57,18 +59,25 @@ fn main() -> Result<()> {
         let started = Instant::now();
         let full: Vec<Vec<u8>> = covers
             .iter()
-            .map(|bytes| decode_bytes(bytes, &pre, &limits))
+            .map(|bytes| decode_bytes_full_size(bytes, &pre, &limits))
             .collect::<Result<_, _>>()?;
         let full_ms = started.elapsed().as_secs_f64() / n * 1e3;
+        let started = Instant::now();
+        let turbo: Vec<Vec<u8>> = covers
+            .iter()
+            .map(|bytes| decode_bytes(bytes, &pre, &limits))
+            .collect::<Result<_, _>>()?;
+        let turbo_ms = started.elapsed().as_secs_f64() / n * 1e3;
         let started = Instant::now();
         let scaled: Vec<Vec<u8>> = covers
             .iter()
             .map(|bytes| decode_scaled(bytes, size).map(|rgb| resize_rgb(&rgb, &pre)))
             .collect::<Result<_>>()?;
         let scaled_ms = started.elapsed().as_secs_f64() / n * 1e3;
+        let (turbo_mean, turbo_max) = difference(&full, &turbo);
         let (mean, max) = difference(&full, &scaled);
         println!(
-            "round {round}: {} covers; data::decode {full_ms:.3} ms/image; DCT-scaled {scaled_ms:.3} ms/image; |difference| mean {mean:.2}, max {max}",
+            "round {round}: {} covers; full decode {full_ms:.3} ms/image; decode_bytes (libjpeg-turbo scaled) {turbo_ms:.3} ms/image, |difference| mean {turbo_mean:.2}, max {turbo_max}; jpeg-decoder scaled {scaled_ms:.3} ms/image, |difference| mean {mean:.2}, max {max}",
             covers.len()
         );
     }

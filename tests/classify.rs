@@ -336,6 +336,60 @@ fn a_missing_onnxruntime_library_names_the_fix_and_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Big JPEG covers (600 px, decoded at reduced size where libjpeg-turbo is found) get the genre
+/// of their colour; where the library is missing, they still do, after one message naming
+/// the fix.
+#[test]
+fn big_jpegs_classify_with_or_without_libjpeg_turbo() {
+    let fx = Fixture::new();
+    for (name, colour) in [
+        ("red.jpg", 0),
+        ("green.jpg", 1),
+        ("blue.jpg", 2),
+        ("red2.jpg", 0),
+    ] {
+        common::write_image(&fx.path(&format!("big/{name}")), &cover(colour, 600));
+    }
+    let expected: BTreeMap<String, String> = [
+        ("blue.jpg", "blue"),
+        ("green.jpg", "green"),
+        ("red.jpg", "red"),
+        ("red2.jpg", "red"),
+    ]
+    .map(|(n, g)| (n.to_string(), g.to_string()))
+    .into();
+    let big = fx.path("big");
+    let args = ["--format", "jsonl", big.to_str().unwrap()];
+    let with_library = fx.classify(&args);
+    assert_eq!(
+        with_library.status.code(),
+        Some(0),
+        "{}",
+        text(&with_library.stderr)
+    );
+    let records = parse_jsonl(with_library.stdout.as_slice()).unwrap();
+    assert_eq!(genres_by_name(&records), expected);
+
+    let without = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .env("COVERGENRE_TURBOJPEG", "/nonexistent/libturbojpeg.so.0")
+        .arg("--model")
+        .arg(&fx.model)
+        .args(["--threads", "2", "--batch-size", "2"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = text(&without.stderr);
+    assert_eq!(without.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("TurboJPEG library was not found").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("scripts/setup.sh --classify"), "{stderr}");
+    let records = parse_jsonl(without.stdout.as_slice()).unwrap();
+    assert_eq!(genres_by_name(&records), expected);
+}
+
 #[test]
 fn the_built_in_model_works_without_model_flag() {
     let fx = Fixture::new();
@@ -406,29 +460,29 @@ fn library_mode_gives_one_result_per_album_and_writes_nothing() {
     save(&album("Artist A/Red Album/back.jpg"), 2);
     put(
         &album("Artist A/Red Album/01.flac"),
-        &flac_with_picture(Some(&png_bytes(1))),
+        &flac_with_picture(Some(&png_bytes(1)), 0),
     );
     save(&album("Artist A/Green Album/AlbumArt_{ABC}_Large.png"), 1);
     save(&album("Artist A/Green Album/AlbumArt_{ABC}_Small.png"), 2);
     put(
         &album("Artist A/Green Album/01.mp3"),
-        &mp3_with_picture(&png_bytes(0)),
+        &mp3_with_picture(&png_bytes(0), 4),
     );
     // Only embedded art: the first track has none, the second has it.
     put(
         &album("Artist B/Blue FLAC/01.flac"),
-        &flac_with_picture(None),
+        &flac_with_picture(None, 0),
     );
     put(
         &album("Artist B/Blue FLAC/02.FLAC"),
-        &flac_with_picture(Some(&png_bytes(2))),
+        &flac_with_picture(Some(&png_bytes(2)), 0),
     );
     put(
         &album("Artist B/Red MP3/01.mp3"),
-        &mp3_with_picture(&png_bytes(0)),
+        &mp3_with_picture(&png_bytes(0), 4),
     );
     // No cover at all.
-    put(&album("Artist B/Bare/01.flac"), &flac_with_picture(None));
+    put(&album("Artist B/Bare/01.flac"), &flac_with_picture(None, 0));
     // Not albums: a scans folder without a cover name or audio, and notes beside the artists.
     save(&album("Artist B/Scans/booklet.png"), 1);
     put(&album("readme.txt"), b"library notes");

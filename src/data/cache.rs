@@ -2,12 +2,13 @@
 //! second epoch or a second run decodes nothing.
 //!
 //! The key is the file's identity (canonical path, size, modification time in nanoseconds) plus
-//! the output size and filter: editing or replacing a cover, or changing the input size, misses
+//! the output size and filter and how JPEGs are decoded ([`pixel_recipe`]: reduced-size decoding
+//! gives slightly different pixels): editing or replacing a cover, or changing the input size, misses
 //! the cache instead of returning stale pixels. Disk entries are written atomically and carry
 //! their full key, so a hash collision or a half-written entry reads as a miss, never as the
 //! wrong image.
 
-use super::decode::{decode_file, DecodeError, DecodeLimits};
+use super::decode::{decode_file, pixel_recipe, DecodeError, DecodeLimits};
 use crate::preprocess::Preprocess;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -151,7 +152,8 @@ impl ImageCache {
     }
 }
 
-/// Canonical path + size + mtime (ns) + output height, width and filter, as one line of text.
+/// Canonical path + size + mtime (ns) + output height, width and filter + JPEG decoding recipe,
+/// as one line of text.
 fn cache_key(path: &Path, pre: &Preprocess) -> Option<String> {
     let canonical = std::fs::canonicalize(path).ok()?;
     let meta = std::fs::metadata(&canonical).ok()?;
@@ -166,13 +168,14 @@ fn cache_key(path: &Path, pre: &Preprocess) -> Option<String> {
         .unwrap_or(0);
     let path_text = canonical.to_string_lossy().replace('\n', "\\n");
     Some(format!(
-        "v1|{}|{}|{}|{}x{}|{}",
+        "v2|{}|{}|{}|{}x{}|{}|{}",
         path_text,
         meta.len(),
         mtime_nanos,
         pre.height,
         pre.width,
-        pre.filter.as_str()
+        pre.filter.as_str(),
+        pixel_recipe()
     ))
 }
 

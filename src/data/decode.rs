@@ -5,10 +5,18 @@
 //! decoded (so a decompression bomb never allocates), decode, EXIF orientation, alpha composited
 //! on white, then the one resize ([`resize_rgb`]). Problems come back as a [`DecodeError`] whose
 //! text is the reason only; callers add the path.
+//!
+//! A JPEG at least twice the output size on both sides is decoded at the largest reduction
+//! (1/2, 1/4 or 1/8, see [`jpeg_scale_denominator`]) that stays at or above the output size,
+//! by libjpeg-turbo's scaled IDCT ([`super::turbo`]), then resized as usual: a 1000 px cover
+//! becomes 250 px inside the decoder for a 224 px model, a quarter of the work of a full decode.
+//! Without libjpeg-turbo (or with `COVERGENRE_JPEG_SCALING=off`) it is decoded at full size.
 
+use super::turbo;
 use crate::preprocess::{Preprocess, ResizeFilter};
 use fast_image_resize::{images::Image as ResizeImage, FilterType, PixelType, ResizeAlg};
 use fast_image_resize::{ResizeOptions, Resizer};
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
 use std::io::{Cursor, ErrorKind};
 use std::path::Path;
@@ -66,8 +74,19 @@ pub fn decode_file(
     decode_bytes(&bytes, pre, limits)
 }
 
-/// Decodes an in-memory image (a file's bytes, or album art embedded in an audio file).
+/// Decodes an in-memory image (a file's bytes, or album art embedded in an audio file). Big
+/// JPEGs are decoded at reduced size first (see the module notes).
 pub fn decode_bytes(
+    bytes: &[u8],
+    pre: &Preprocess,
+    limits: &DecodeLimits,
+) -> Result<Vec<u8>, DecodeError> {
+    let rgb = decode_oriented(bytes, limits, Some((pre.width, pre.height)))?;
+    Ok(resize_rgb(&rgb, pre))
+}
+
+/// [`decode_bytes`] always decoding at full size: the reference the scaled decode is held to.
+pub fn decode_bytes_full_size(
     bytes: &[u8],
     pre: &Preprocess,
     limits: &DecodeLimits,
@@ -78,6 +97,40 @@ pub fn decode_bytes(
 
 /// Decodes to full-size RGB8 with orientation applied and alpha composited on white.
 pub fn decode_to_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, DecodeError> {
+    decode_oriented(bytes, limits, None)
+}
+
+/// How JPEG covers are turned into pixels in this process: `"jpeg-scaled"` when libjpeg-turbo's
+/// reduced-size decoding is on, else `"full-size"`. Cached pixels are keyed by it.
+pub fn pixel_recipe() -> &'static str {
+    match turbo::library() {
+        Some(_) => "jpeg-scaled",
+        None => "full-size",
+    }
+}
+
+/// The reduction (1, 2, 4 or 8) a `width` x `height` JPEG is decoded at for a `target_width` x
+/// `target_height` output: the largest whose result (rounded up, as libjpeg does) is still at
+/// least the target on both sides.
+pub fn jpeg_scale_denominator(
+    width: u32,
+    height: u32,
+    target_width: u32,
+    target_height: u32,
+) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| width.div_ceil(d) >= target_width && height.div_ceil(d) >= target_height)
+        .unwrap_or(1)
+}
+
+/// Decodes to RGB8 with orientation applied and alpha composited on white: at full size, or,
+/// for a big JPEG and an output size `target` (after orientation), at reduced size.
+fn decode_oriented(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    target: Option<(u32, u32)>,
+) -> Result<RgbImage, DecodeError> {
     check_byte_len(bytes.len() as u64, limits)?;
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -98,12 +151,55 @@ pub fn decode_to_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, De
         .map_err(|e| classify(e, &format_name))?;
     check_dimensions(decoder.dimensions(), limits)?;
     // A broken EXIF block is not worth losing the cover for: fall back to "as stored".
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, &format_name))?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let scaled = match (format, target) {
+        (ImageFormat::Jpeg, Some(target)) => decode_jpeg_scaled(bytes, target, orientation, limits),
+        _ => None,
+    };
+    let mut image = match scaled {
+        Some(rgb) => DynamicImage::ImageRgb8(rgb.map_err(|detail| DecodeError::Corrupt {
+            format: format_name.clone(),
+            detail,
+        })?),
+        None => DynamicImage::from_decoder(decoder).map_err(|e| classify(e, &format_name))?,
+    };
     image.apply_orientation(orientation);
     Ok(to_rgb_on_white(image))
+}
+
+/// A JPEG decoded at reduced size for an output of `target` (width, height) once `orientation`
+/// is applied; `None` when that does not apply (small image, CMYK, no libjpeg-turbo), so the
+/// caller decodes at full size.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    target: (u32, u32),
+    orientation: Orientation,
+    limits: &DecodeLimits,
+) -> Option<Result<RgbImage, String>> {
+    let library = turbo::library()?;
+    let header = match library.header(bytes) {
+        Ok(header) => header,
+        Err(reason) => return Some(Err(reason)),
+    };
+    // Rotated by 90 degrees, the stored width becomes the output's height.
+    let (target_width, target_height) = match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (target.1, target.0),
+        _ => target,
+    };
+    // Reductions are powers of two, so a smaller cap still fits the target.
+    let denominator =
+        jpeg_scale_denominator(header.width, header.height, target_width, target_height)
+            .min(turbo::largest_reduction());
+    // Already checked from the full-size decoder's reading of the header; a file the two
+    // decoders read differently is left to the full-size one.
+    let within_limits = check_dimensions((header.width, header.height), limits).is_ok();
+    if denominator == 1 || !header.rgb_decodable || !within_limits {
+        return None;
+    }
+    Some(library.decode_scaled(bytes, &header, denominator))
 }
 
 /// The one resize used everywhere (training, classify, eval): fast_image_resize with the

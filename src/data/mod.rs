@@ -2,6 +2,7 @@
 //!
 //! - [`discover`]: finds a labelled dataset in any supported layout.
 //! - [`decode`]: file -> RGB u8 HWC at the model's input size (EXIF orientation, alpha on white).
+//!   Big JPEGs are decoded at reduced size through `turbo` (libjpeg-turbo, loaded at run time).
 //! - [`cache`]: decoded images cached as u8 on disk and in memory, keyed by file identity and size.
 //! - [`split`]: seeded, stratified splits.
 //! - [`inspect`]: the `covergenre-train --inspect` report (layout, counts, skipped files).
@@ -14,6 +15,7 @@ pub mod decode;
 pub mod discover;
 pub mod inspect;
 pub mod split;
+mod turbo;
 
 pub use cache::{CacheStats, ImageCache};
 pub use decode::{decode_bytes, decode_file, resize_rgb, DecodeError, DecodeLimits};

@@ -77,8 +77,10 @@ fn load_runtime() -> std::result::Result<ort::environment::Environment, String> 
     let Some(found) = candidates.iter().find(|p| p.is_file()) else {
         let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
         return Err(format!(
-            "onnxruntime library not found (looked in {}): run scripts/setup.sh, or set ORT_DYLIB_PATH",
-            looked.join(", ")
+            "onnxruntime library not found (looked in {}): run `{}/scripts/setup.sh --classify` \
+             (then this binary finds it; no rebuild needed), or set ORT_DYLIB_PATH",
+            looked.join(", "),
+            env!("CARGO_MANIFEST_DIR")
         ));
     };
     let cannot = |e: &dyn std::fmt::Display| {

@@ -49,6 +49,12 @@ fn id3_text(id: &[u8; 4], text: &str) -> Vec<u8> {
 /// An ID3v2.3 tag (TIT2, TPE1, TCON when a genre is given, APIC when a picture is), then
 /// eight silent MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz: 417 bytes each).
 pub fn mp3(track: &Track) -> Vec<u8> {
+    mp3_of_frames(track, 8)
+}
+
+/// [`mp3`] with `mpeg_frames` silent frames (about 2.4 MB a minute), so tests can check that
+/// tags are read without the audio.
+fn mp3_of_frames(track: &Track, mpeg_frames: usize) -> Vec<u8> {
     let mut body = id3_text(b"TIT2", &track.title);
     body.extend(id3_text(b"TPE1", &track.artist));
     if let Some(genre) = &track.genre {
@@ -67,7 +73,7 @@ pub fn mp3(track: &Track) -> Vec<u8> {
     let mut mp3 = b"ID3\x03\x00\x00".to_vec();
     mp3.extend(syncsafe);
     mp3.extend_from_slice(&body);
-    for _ in 0..8 {
+    for _ in 0..mpeg_frames {
         let mut mpeg = vec![0xFF, 0xFB, 0x90, 0x00];
         mpeg.resize(417, 0);
         mp3.extend_from_slice(&mpeg);
@@ -75,11 +81,11 @@ pub fn mp3(track: &Track) -> Vec<u8> {
     mp3
 }
 
-/// Kept for the classify tests: an MP3 with only a picture.
-pub fn mp3_with_picture(data: &[u8]) -> Vec<u8> {
+/// An MP3 with only a picture in its tag, then `mpeg_frames` silent frames.
+pub fn mp3_with_picture(data: &[u8], mpeg_frames: usize) -> Vec<u8> {
     let mut track = Track::new("", Some(data.to_vec()));
     track.artist.clear();
-    mp3(&track)
+    mp3_of_frames(&track, mpeg_frames)
 }
 
 // ---- FLAC ----
@@ -150,9 +156,17 @@ pub fn flac(track: &Track) -> Vec<u8> {
     flac
 }
 
-/// Kept for the classify tests: a FLAC whose only metadata may be a picture.
-pub fn flac_with_picture(picture: Option<&[u8]>) -> Vec<u8> {
-    flac(&Track::new("", picture.map(<[u8]>::to_vec)))
+/// A FLAC whose only metadata may be a picture, with `audio_bytes` more of frame-like data
+/// after its real frames (a repeated made-up frame: tag readers must not look at it), so tests
+/// can check that tags are read without the audio.
+pub fn flac_with_picture(picture: Option<&[u8]>, audio_bytes: usize) -> Vec<u8> {
+    let mut flac = flac(&Track::new("", picture.map(<[u8]>::to_vec)));
+    let filler: Vec<u8> = [0xFF, 0xF8, 0x69, 0x18]
+        .into_iter()
+        .chain((0..4092).map(|i| (i * 7 % 251) as u8))
+        .collect();
+    flac.extend(filler.iter().cycle().take(audio_bytes));
+    flac
 }
 
 fn flac_frame(number: u8, level: i16) -> Vec<u8> {
