@@ -266,7 +266,6 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
             let now = track.current.as_deref().unwrap_or("(none)");
             let proposed = plan.value.as_deref().unwrap_or("-");
             let note = match &track.action {
-                TrackAction::Write if plan.skip.is_none() => String::new(),
                 TrackAction::Write | TrackAction::Unchanged => String::new(),
                 TrackAction::Skip(reason) => format!("  [skipped: {reason}]"),
                 TrackAction::Fail(reason) => format!("  [failed: {reason}]"),
