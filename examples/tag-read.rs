@@ -6,6 +6,8 @@
 //!
 //! DIR gets four made-up tracks (FLAC and MP3 with a 500 kB picture, 5 and 50 MB), removed after.
 
+// The tests' audio makers; this example uses only the padded FLAC and MP3 ones.
+#[allow(dead_code)]
 #[path = "../tests/common/audio.rs"]
 mod audio;
 
