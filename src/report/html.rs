@@ -42,6 +42,22 @@ pub struct Card {
     pub thumb: Option<String>,
 }
 
+impl Card {
+    /// A cover that could not be read: in the skipped group, with the reason under it.
+    fn skipped(path: &std::path::Path, reason: &str) -> Self {
+        Self {
+            path: path.display().to_string(),
+            group: SKIPPED.into(),
+            probability: None,
+            top: Vec::new(),
+            note: Some(reason.to_string()),
+            truth: None,
+            predicted: None,
+            thumb: None,
+        }
+    }
+}
+
 /// The evaluation part of a page.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -213,16 +229,8 @@ impl Collector {
 
     /// A cover that could not be classified: in the skipped group, with the reason.
     pub fn failed(&mut self, failure: &crate::infer::pipeline::Failure) {
-        self.cards.push(Card {
-            path: failure.path.display().to_string(),
-            group: SKIPPED.into(),
-            probability: None,
-            top: Vec::new(),
-            note: Some(failure.reason.clone()),
-            truth: None,
-            predicted: None,
-            thumb: None,
-        });
+        self.cards
+            .push(Card::skipped(&failure.path, &failure.reason));
     }
 
     /// Makes the thumbnails and writes the page.
@@ -329,16 +337,8 @@ pub fn write_evaluation(
         });
     }
     for failure in &report.failures {
-        page.cards.push(Card {
-            path: failure.path.display().to_string(),
-            group: SKIPPED.into(),
-            probability: None,
-            top: Vec::new(),
-            note: Some(failure.reason.clone()),
-            truth: None,
-            predicted: None,
-            thumb: None,
-        });
+        page.cards
+            .push(Card::skipped(&failure.path, &failure.reason));
     }
     write(page_path, page, sources)
 }
