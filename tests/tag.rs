@@ -192,6 +192,19 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> 
 }
 
 /// mutagen's view of each file (tests/tagcheck.py), keyed by path.
+/// Every track's tags, read by mutagen, are those of `before`; `context` leads each message.
+fn assert_tags_as_before(tracks: &[PathBuf], before: &BTreeMap<PathBuf, Value>, context: &str) {
+    let now = mutagen(tracks);
+    for track in tracks {
+        assert_eq!(
+            before[track]["tags"],
+            now[track]["tags"],
+            "{context}{}",
+            track.display()
+        );
+    }
+}
+
 fn mutagen(paths: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tagcheck.py");
@@ -501,15 +514,7 @@ fn a_field_of_our_own_leaves_the_standard_genre_alone() {
     );
     let undone = lib.undo("field.jsonl");
     assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
-    let restored = mutagen(&tracks);
-    for track in &tracks {
-        assert_eq!(
-            before[track]["tags"],
-            restored[track]["tags"],
-            "{}",
-            track.display()
-        );
-    }
+    assert_tags_as_before(&tracks, &before, "");
 }
 
 #[test]
@@ -731,15 +736,7 @@ fn a_run_killed_at_any_point_leaves_every_file_whole_and_a_rerun_finishes() {
             let undone = lib.undo(journal);
             assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
         }
-        let restored = mutagen(&tracks);
-        for track in &tracks {
-            assert_eq!(
-                before[track]["tags"],
-                restored[track]["tags"],
-                "{stage} {n}: {}",
-                track.display()
-            );
-        }
+        assert_tags_as_before(&tracks, &before, &format!("{stage} {n}: "));
     }
 }
 
@@ -772,15 +769,7 @@ fn an_undo_killed_half_way_finishes_when_run_again() {
         "{stderr}"
     );
     assert!(stderr.contains("(left by a killed run)"), "{stderr}");
-    let restored = mutagen(&tracks);
-    for track in &tracks {
-        assert_eq!(
-            before[track]["tags"],
-            restored[track]["tags"],
-            "{}",
-            track.display()
-        );
-    }
+    assert_tags_as_before(&tracks, &before, "");
 }
 
 #[test]
