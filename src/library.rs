@@ -8,6 +8,8 @@
 //! Problems met while walking (unreadable folders, symlink loops, missing paths) come out as
 //! [`Failure`] items in their place, so they are reported like bad images.
 
+// Which files are images, and which are hidden, is decided once, where datasets are discovered.
+use crate::data::discover::{has_extension, is_hidden, is_image_file_name as is_image_path};
 use crate::infer::pipeline::{Failure, Source};
 use lofty::config::ParseOptions;
 use lofty::file::TaggedFileExt;
@@ -17,31 +19,11 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
-/// Image extensions classify looks at, matched case-insensitively.
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "gif", "bmp"];
 /// Audio extensions whose embedded pictures library mode reads, matched case-insensitively.
 pub const AUDIO_EXTENSIONS: [&str; 6] = ["mp3", "flac", "m4a", "mp4", "ogg", "opus"];
 
-/// True when the path's extension is one of `extensions`, ignoring case.
-fn has_extension(path: &Path, extensions: &[&str]) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
-pub fn is_image_path(path: &Path) -> bool {
-    has_extension(path, &IMAGE_EXTENSIONS)
-}
-
 pub fn is_audio_path(path: &Path) -> bool {
     has_extension(path, &AUDIO_EXTENSIONS)
-}
-
-/// Hidden entries (`.DS_Store`, macOS `._cover.jpg` resource forks) are never covers.
-fn is_hidden(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
 }
 
 /// A walk that follows symlinks (so linked folders are searched) in a stable order; walkdir

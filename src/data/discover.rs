@@ -630,7 +630,8 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+/// True when the path's extension is one of `extensions`, ignoring case.
+pub(crate) fn has_extension(path: &Path, extensions: &[&str]) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
@@ -641,7 +642,8 @@ pub fn is_image_file_name(path: &Path) -> bool {
     has_extension(path, &IMAGE_EXTENSIONS)
 }
 
-fn is_hidden(path: &Path) -> bool {
+/// Hidden entries (`.DS_Store`, macOS `._cover.jpg` resource forks) are never covers.
+pub(crate) fn is_hidden(path: &Path) -> bool {
     file_name(path).starts_with('.')
 }
 
