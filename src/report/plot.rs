@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
-const FONT: &str = "covergenre-sans";
+pub(crate) const FONT: &str = "covergenre-sans";
 const CELL_WIDTH: u32 = 110;
 const CELL_HEIGHT: u32 = 56;
 const LEFT: u32 = 180;
@@ -34,7 +34,9 @@ pub fn heatmap_size(classes: usize) -> (u32, u32) {
     )
 }
 
-fn register_font() -> Result<()> {
+/// Registers the bundled font under [`FONT`] once, so plots render the same on machines without
+/// system fonts (the heatmaps, the reliability diagram and the training curves all use it).
+pub(crate) fn register_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)

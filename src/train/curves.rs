@@ -2,26 +2,12 @@
 //! macro-F1 per epoch, train (dashed) and dev (solid), every run overlaid in its own colour.
 
 use super::fit::EpochRecord;
+use crate::report::plot::{register_font, FONT};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::Once;
 
-const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (1500, 450);
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Bundled so plots render the same on machines without system fonts.
-        let _ = plotters::style::register_font(
-            FONT,
-            FontStyle::Normal,
-            epaint_default_fonts::UBUNTU_LIGHT,
-        );
-    });
-}
 
 type Metric = (
     &'static str,
@@ -37,7 +23,7 @@ const METRICS: [Metric; 3] = [
 
 /// Draws `runs` (one history per run) into a PNG at `path`, written atomically.
 pub fn plot_curves(path: &Path, variant: &str, runs: &[Vec<EpochRecord>]) -> Result<()> {
-    register_font();
+    register_font()?;
     let (w, h) = SIZE;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     draw(&mut rgb, variant, runs).map_err(|e| anyhow!("{e}"))?;
