@@ -10,7 +10,6 @@ use crate::report::classify::{Format, Record, RecordWriter, Summary};
 use crate::report::html::Collector;
 use crate::shard::Shard;
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -137,7 +136,7 @@ fn stream<P: Predictor>(
     let mut summary = Summary::default();
     // The first output error stops writing; it is returned once the run has ended.
     let mut write_error: Option<anyhow::Error> = None;
-    let progress = progress_spinner();
+    let progress = crate::util::progress(None, "covers");
     let on_result = |outcome: Outcome| {
         progress.inc(1);
         match outcome {
@@ -174,19 +173,4 @@ fn stream<P: Predictor>(
     summary.images_per_second = run.classified as f64 / summary.seconds.max(1e-9);
     writer.finish(&summary)?;
     Ok(summary)
-}
-
-/// A spinner with a count and rate on stderr when it is a terminal (the total is unknown:
-/// folders are walked while classifying); hidden otherwise.
-fn progress_spinner() -> ProgressBar {
-    if !crate::util::stderr_is_terminal() {
-        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} covers, {per_sec}, {elapsed}")
-            .expect("valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
 }

@@ -177,19 +177,30 @@ fn give_usual_permissions(file: &std::fs::File, target: &Path) {
     }
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise (callers print plain lines).
-pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+/// Progress on stderr when it is a terminal; hidden otherwise (callers print plain lines).
+/// With a known total (`len`), a bar with the count and an ETA; without one (folders walked
+/// while classifying), a spinner with the count and rate. `what` names what is counted.
+pub fn progress(len: Option<u64>, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        return ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
     }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let bar = match len {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template(
+                "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        ),
+        None => {
+            let spinner = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {pos} {prefix}, {per_sec}, {elapsed}")
+                    .expect("valid template"),
+            );
+            spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+            spinner
+        }
+    };
     bar.set_prefix(what.to_string());
     bar
 }

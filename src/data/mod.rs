@@ -145,7 +145,7 @@ pub fn load_samples(
     limits: &decode::DecodeLimits,
     progress_label: &str,
 ) -> LoadedImages {
-    let bar = crate::util::progress_bar(samples.len() as u64, progress_label);
+    let bar = crate::util::progress(Some(samples.len() as u64), progress_label);
     let results: Vec<_> = samples
         .par_iter()
         .map(|sample| {

@@ -7,7 +7,7 @@ use super::checkpoint::{self, RunState};
 use super::optim::Optimiser;
 use crate::metrics::Confusion;
 use crate::spec::{ModelSpec, Schedule};
-use crate::util::{progress_bar, write_atomic_with};
+use crate::util::{progress, write_atomic_with};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -429,7 +429,7 @@ impl Batches<'_> {
         let n = labels.size()[0];
         let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).to_device(images.device());
         let batch_size = self.spec.batch_size as i64;
-        let bar = progress_bar(self.steps_per_epoch as u64, &settings.label);
+        let bar = progress(Some(self.steps_per_epoch as u64), &settings.label);
         let mut confusion = Confusion::new(self.net.classes());
         let (mut loss_sum, mut seen) = (0.0, 0i64);
         let mut input_seconds = 0.0;
