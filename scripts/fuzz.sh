@@ -25,8 +25,9 @@ cargo +nightly fuzz build
 # The seed maker is built with the targets (same flags); run it from the fuzz build folder.
 ./target/x86_64-unknown-linux-gnu/release/make_seeds
 if [ -d "$DATA" ]; then
-    # The smallest covers: real JPEGs, short enough to mutate quickly.
-    find "$DATA" -name '*.jpg' -size -40k | sort | head -n "$COVERS" |
+    # Small real JPEGs (under 40 kB, quick to mutate), spread over the genres; awk reads all
+    # of its input, so no SIGPIPE under pipefail.
+    find "$DATA" -name '*.jpg' -size -40k | sort | awk -v n="$COVERS" 'NR % 97 == 1 && c < n { print; c++ }' |
         while read -r cover; do cp "$cover" "corpus/decode_image/covers-v1-$(basename "$cover")"; done
 else
     echo "note: $DATA not found, decode_image is seeded with made-up images only" >&2

@@ -20,7 +20,6 @@ fuzz_target!(|bytes: &[u8]| {
         }
     });
     let path = scratch::write("manifest.csv", bytes);
-    if let Ok(dataset) = discover(&path, &DiscoverOptions::default()) {
-        assert!(!dataset.is_empty());
-    }
+    // Ok or a clear error are both fine; a panic, hang or huge allocation is a finding.
+    let _ = discover(&path, &DiscoverOptions::default());
 });
