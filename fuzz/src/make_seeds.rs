@@ -18,7 +18,10 @@ fn main() {
     let corpus = fuzz_dir.join("corpus");
     images(&corpus.join("decode_image"));
     audio_files(&corpus.join("audio_tags"));
-    model(&fuzz_dir.join("../models/covergenre.onnx"), &corpus.join("onnx_metadata"));
+    model(
+        &fuzz_dir.join("../models/covergenre.onnx"),
+        &corpus.join("onnx_metadata"),
+    );
     npy(&corpus.join("npy_labels"));
     manifests(&corpus.join("csv_manifest"));
     predictions(&corpus.join("predictions"));
@@ -55,7 +58,11 @@ fn images(dir: &Path) {
     let big = DynamicImage::ImageRgb8(gradient(160));
     put(dir, "rgb.jpg", &encoded(&rgb, ImageFormat::Jpeg));
     put(dir, "big.jpg", &encoded(&big, ImageFormat::Jpeg));
-    put(dir, "grey.jpg", &encoded(&DynamicImage::ImageLuma8(rgb.to_luma8()), ImageFormat::Jpeg));
+    put(
+        dir,
+        "grey.jpg",
+        &encoded(&DynamicImage::ImageLuma8(rgb.to_luma8()), ImageFormat::Jpeg),
+    );
     put(dir, "rgb.png", &encoded(&rgb, ImageFormat::Png));
     put(dir, "rgba.png", &encoded(&rgba, ImageFormat::Png));
     put(dir, "grey16.png", &encoded(&grey16, ImageFormat::Png));
@@ -92,8 +99,10 @@ fn model(shipped: &Path, dir: &Path) {
 
 /// A version 1.0 `.npy` file: magic, header dict padded to 64 bytes, data.
 fn npy_file(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}", if fortran { "True" } else { "False" });
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+        if fortran { "True" } else { "False" }
+    );
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -106,32 +115,63 @@ fn npy_file(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
 }
 
 fn npy(dir: &Path) {
-    let ids: Vec<u8> = [0i64, 3, 12, 5].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let ids: Vec<u8> = [0i64, 3, 12, 5]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     put(dir, "ids-i8.npy", &npy_file("<i8", false, "(4,)", &ids));
-    put(dir, "ids-u1.npy", &npy_file("|u1", false, "(3,)", &[1, 2, 7]));
+    put(
+        dir,
+        "ids-u1.npy",
+        &npy_file("|u1", false, "(3,)", &[1, 2, 7]),
+    );
     let mut one_hot = vec![0f32; 2 * 13];
     one_hot[4] = 1.0;
     one_hot[13 + 9] = 1.0;
     let bytes: Vec<u8> = one_hot.iter().flat_map(|v| v.to_le_bytes()).collect();
-    put(dir, "one-hot-f4.npy", &npy_file("<f4", false, "(2, 13)", &bytes));
-    put(dir, "one-hot-fortran.npy", &npy_file("<f4", true, "(2, 13)", &bytes));
+    put(
+        dir,
+        "one-hot-f4.npy",
+        &npy_file("<f4", false, "(2, 13)", &bytes),
+    );
+    put(
+        dir,
+        "one-hot-fortran.npy",
+        &npy_file("<f4", true, "(2, 13)", &bytes),
+    );
     let doubles: Vec<u8> = [1.0f64, 0.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-    put(dir, "ids-f8-be.npy", &npy_file(">f8", false, "(2,)", &doubles));
+    put(
+        dir,
+        "ids-f8-be.npy",
+        &npy_file(">f8", false, "(2,)", &doubles),
+    );
 }
 
 fn manifests(dir: &Path) {
-    put(dir, "plain.csv", b"path,genre\na.jpg,jazz\nb.png,rock\nc.webp,jazz\nd.gif,rock\n");
+    put(
+        dir,
+        "plain.csv",
+        b"path,genre\na.jpg,jazz\nb.png,rock\nc.webp,jazz\nd.gif,rock\n",
+    );
     put(dir, "splits.csv", b"path,genre,split\na.jpg,jazz,train\nb.png,rock,dev\nc.webp,jazz,test\nmissing.jpg,pop,train\n");
     put(dir, "covers-v1.csv", b"split,genre,file,source\ntest,alternative-rock,a.jpg,x\ntrain,latin-music,b.png,y\nval,reggae,../d.gif,z\n");
 }
 
 fn predictions(dir: &Path) {
     put(dir, "top.csv", b"path,genre,probability,top1,p1,top2,p2\nrock/a.jpg,rock,0.9,rock,0.9,jazz,0.1\njazz/b.png,uncertain,0.4,jazz,0.4,rock,0.3\nc.jpg,,,,,,\n");
-    put(dir, "plain.csv", b"path,genre,probability,error\nx/a.jpg,pop,0.5,\nx/b.jpg,,,cannot decode\n");
-    put(dir, "top.jsonl", br#"{"path":"rock/a.jpg","top":[{"genre":"rock","probability":0.9},["jazz",0.1]]}
+    put(
+        dir,
+        "plain.csv",
+        b"path,genre,probability,error\nx/a.jpg,pop,0.5,\nx/b.jpg,,,cannot decode\n",
+    );
+    put(
+        dir,
+        "top.jsonl",
+        br#"{"path":"rock/a.jpg","top":[{"genre":"rock","probability":0.9},["jazz",0.1]]}
 {"path":"b.png","top1":"jazz","p1":0.6,"top2":"rock","p2":0.4}
 {"path":"c.png","probabilities":{"rock":0.2,"jazz":0.8}}
 {"path":"d.png","genre":"pop","probability":1.0}
 {"path":"e.png","error":"not an image"}
-"#);
+"#,
+    );
 }
