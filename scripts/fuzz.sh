@@ -18,7 +18,7 @@ DATA=${COVERGENRE_SHARED_DATA:-../../shared/data/covers-v1}
 COVERS=${COVERS:-8}
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(decode_image audio_tags predictions onnx_metadata npy_labels csv_manifest)
+    TARGETS=(decode_image audio_tags predictions onnx_metadata npy_labels csv_manifest legacy_checkpoint)
 fi
 
 cargo +nightly fuzz build

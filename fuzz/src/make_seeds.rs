@@ -25,6 +25,10 @@ fn main() {
     npy(&corpus.join("npy_labels"));
     manifests(&corpus.join("csv_manifest"));
     predictions(&corpus.join("predictions"));
+    checkpoint(
+        &fuzz_dir.join("../.deps/weights/efficientnet-lite0.pth"),
+        &corpus.join("legacy_checkpoint"),
+    );
 }
 
 fn put(dir: &Path, name: &str, bytes: &[u8]) {
@@ -174,4 +178,24 @@ fn predictions(dir: &Path) {
 {"path":"e.png","error":"not an image"}
 "#,
     );
+}
+
+/// The head of the pretrained EfficientNet-Lite0 weights (scripts/setup.sh downloads them):
+/// magic, protocol, system info and the pickled state dict, without most of the 18 MB of
+/// tensor data.
+fn checkpoint(weights: &Path, dir: &Path) {
+    match std::fs::read(weights) {
+        Ok(bytes) => put(
+            dir,
+            "efficientnet-lite0-head.pth",
+            &bytes[..bytes.len().min(64 * 1024)],
+        ),
+        Err(e) => {
+            eprintln!(
+                "note: {}: {e}; legacy_checkpoint starts from an empty corpus",
+                weights.display()
+            );
+            put(dir, "empty.pth", b"");
+        }
+    }
 }
