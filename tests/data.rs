@@ -875,3 +875,19 @@ fn covers_v1_in_the_study_npy_layout_gives_identical_counts() {
     assert_eq!(json["layout"], "study-npy");
     assert_eq!(json["splits"]["train"]["country"], 835);
 }
+
+/// Fuzzing finding (fuzz/ `npy_labels`): a 12-byte file whose version-3 header length field
+/// says ~2 GB made npyz allocate 2 GB before reading. It is now refused with a clear error.
+#[test]
+fn npy_header_length_longer_than_the_file_is_refused_without_allocating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labels.npy");
+    std::fs::write(&path, b"\x93NUMPY\x03\x00\x93NUv").unwrap();
+    let error = covergenre::data::discover::read_npy_labels(&path, 13).unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("labels.npy"), "{text}");
+    assert!(
+        text.contains("header says it is 1985302163 bytes long but the file has 12 bytes"),
+        "{text}"
+    );
+}

@@ -349,6 +349,8 @@ fn read_study_split(
 pub fn read_npy_labels(path: &Path, genre_count: usize) -> Result<Vec<usize>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    check_npy_header_length(&file)
+        .with_context(|| format!("{}: not a valid .npy file", path.display()))?;
     let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
         .with_context(|| format!("{}: not a valid .npy file", path.display()))?;
     let shape = npy.shape().to_vec();
@@ -363,6 +365,29 @@ pub fn read_npy_labels(path: &Path, genre_count: usize) -> Result<Vec<usize>> {
         _ => bail!("shape {shape:?}: expected [N] genre ids or [N, {genre_count}] one-hot rows"),
     }
     .with_context(|| format!("{}: bad labels", path.display()))
+}
+
+/// Refuses a header length longer than the file: npyz allocates the length it reads before
+/// reading the header, so 12 bytes declaring a 2 GB header would allocate 2 GB (found by
+/// fuzzing, fuzz/ `npy_labels`).
+/// Leaves the file at its start.
+fn check_npy_header_length(mut file: &std::fs::File) -> Result<()> {
+    use std::io::{Read, Seek};
+    let file_len = file.metadata()?.len();
+    let mut prefix = Vec::with_capacity(12);
+    file.take(12).read_to_end(&mut prefix)?;
+    file.rewind()?;
+    let declared = match prefix.as_slice() {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => u16::from_le_bytes([*a, *b]) as u64,
+        [0x93, b'N', b'U', b'M', b'P', b'Y', _, _, a, b, c, d] => {
+            u32::from_le_bytes([*a, *b, *c, *d]) as u64
+        }
+        _ => return Ok(()), // npyz gives the precise error
+    };
+    if declared > file_len {
+        bail!("the header says it is {declared} bytes long but the file has {file_len} bytes");
+    }
+    Ok(())
 }
 
 /// Every numeric dtype as f64 (exact for any genre id or 0/1 value).
