@@ -891,3 +891,20 @@ fn npy_header_length_longer_than_the_file_is_refused_without_allocating_it() {
         "{text}"
     );
 }
+
+/// Fuzzing finding: a 128-byte `.npy` whose header nests ~40 brackets kept npyz's recursive
+/// header parser busy for seconds; such a header is refused before npyz sees it.
+#[test]
+fn npy_header_nested_deeply_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labels.npy");
+    let text = format!("{}{}\n", "{".repeat(40), "}".repeat(40));
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let error = covergenre::data::discover::read_npy_labels(&path, 13).unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("labels.npy"), "{text}");
+    assert!(text.contains("nests brackets 40 levels deep"), "{text}");
+}

@@ -377,17 +377,50 @@ fn check_npy_header_length(mut file: &std::fs::File) -> Result<()> {
     let mut prefix = Vec::with_capacity(12);
     file.take(12).read_to_end(&mut prefix)?;
     file.rewind()?;
-    let declared = match prefix.as_slice() {
-        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => u16::from_le_bytes([*a, *b]) as u64,
+    let (declared, starts_at) = match prefix.as_slice() {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => {
+            (u16::from_le_bytes([*a, *b]) as u64, 10)
+        }
         [0x93, b'N', b'U', b'M', b'P', b'Y', _, _, a, b, c, d] => {
-            u32::from_le_bytes([*a, *b, *c, *d]) as u64
+            (u32::from_le_bytes([*a, *b, *c, *d]) as u64, 12)
         }
         _ => return Ok(()), // npyz gives the precise error
     };
     if declared > file_len {
         bail!("the header says it is {declared} bytes long but the file has {file_len} bytes");
     }
+    // npyz parses the header text recursively and slowly on deep nesting (fuzzing: 40 levels
+    // took 14 s); a real header nests a few levels (dict, shape tuple, structured dtypes).
+    let mut header = Vec::new();
+    file.seek(std::io::SeekFrom::Start(starts_at))?;
+    file.take(declared).read_to_end(&mut header)?;
+    file.rewind()?;
+    let depth = bracket_depth(&header);
+    if depth > MAX_NPY_HEADER_NESTING {
+        bail!(
+            "the header nests brackets {depth} levels deep (at most {MAX_NPY_HEADER_NESTING} expected)"
+        );
+    }
     Ok(())
+}
+
+/// How deeply a real `.npy` header may nest `{`, `[` and `(`.
+const MAX_NPY_HEADER_NESTING: usize = 16;
+
+/// The deepest nesting of `{`, `[` and `(` in `text`.
+fn bracket_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for byte in text {
+        match byte {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Every numeric dtype as f64 (exact for any genre id or 0/1 value).
