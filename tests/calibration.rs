@@ -316,20 +316,6 @@ mod temperature {
     use covergenre::infer::Model;
     use prost::Message;
 
-    /// Eight 24x24 covers of assorted colours, back to back.
-    fn batch() -> Vec<u8> {
-        (0..8u32)
-            .flat_map(|i| {
-                let colour = [
-                    (i * 37 % 256) as u8,
-                    (i * 91 % 256) as u8,
-                    (i * 53 % 256) as u8,
-                ];
-                std::iter::repeat_n(colour, 24 * 24).flatten()
-            })
-            .collect()
-    }
-
     fn softmax(row: &[f32], temperature: f64) -> Vec<f64> {
         let scaled: Vec<f64> = row.iter().map(|&z| f64::from(z) / temperature).collect();
         let max = scaled.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -342,8 +328,8 @@ mod temperature {
     fn assert_scaled(bytes: &[u8], temperature: f64) {
         let mut raw = Model::from_bytes(&common::colour_model_bytes(), 1, "raw").unwrap();
         let mut calibrated = Model::from_bytes(bytes, 1, "calibrated").unwrap();
-        let expected = raw.predict(&batch(), 8).unwrap();
-        let got = calibrated.predict(&batch(), 8).unwrap();
+        let expected = raw.predict(&common::colour_batch(), 8).unwrap();
+        let got = calibrated.predict(&common::colour_batch(), 8).unwrap();
         assert_eq!(got.logits, expected.logits, "logits stay raw");
         for i in 0..8 {
             let want = softmax(expected.logits_row(i), temperature);
@@ -375,8 +361,8 @@ mod temperature {
         let mut soft = Model::from_bytes(&calibrated, 1, "soft").unwrap();
         let top = |p: &[f32]| p.iter().cloned().fold(0.0f32, f32::max);
         let (a, b) = (
-            raw.predict(&batch(), 8).unwrap(),
-            soft.predict(&batch(), 8).unwrap(),
+            raw.predict(&common::colour_batch(), 8).unwrap(),
+            soft.predict(&common::colour_batch(), 8).unwrap(),
         );
         assert!((0..8).all(|i| top(b.row(i)) <= top(a.row(i))));
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::audio::{flac_with_picture, mp3_with_picture};
-use common::colour::{colour_model, cover, png_bytes};
+use common::colour::{cover, png_bytes, ColourFixture as Fixture};
 use covergenre::genres::GenreSet;
 use covergenre::report::classify::{parse_csv, parse_jsonl, Record, UNCERTAIN};
 use image::{Rgb, RgbImage};
@@ -18,23 +18,7 @@ fn save(path: &Path, colour: usize) {
     common::write_image(path, &cover(colour, 48));
 }
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    model: PathBuf,
-}
-
 impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("colour.onnx");
-        std::fs::write(&model, colour_model()).unwrap();
-        Self { dir, model }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
     fn classify(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
             .arg("--model")

@@ -8,20 +8,6 @@ use covergenre::export::temperature::with_temperature;
 use covergenre::infer::Model;
 use std::path::Path;
 
-/// Eight 24x24 covers of assorted colours, back to back.
-fn batch() -> Vec<u8> {
-    (0..8u32)
-        .flat_map(|i| {
-            let colour = [
-                (i * 37 % 256) as u8,
-                (i * 91 % 256) as u8,
-                (i * 53 % 256) as u8,
-            ];
-            std::iter::repeat_n(colour, 24 * 24).flatten()
-        })
-        .collect()
-}
-
 /// Three different members: two gains, one of them calibrated by a temperature.
 fn members() -> Vec<Vec<u8>> {
     vec![
@@ -36,12 +22,15 @@ fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
     let members = members();
     let ensemble = ensemble_bytes(&members).unwrap();
     let mut model = Model::from_bytes(&ensemble, 1, "ensemble").unwrap();
-    let got = model.predict(&batch(), 8).unwrap();
+    let got = model.predict(&common::colour_batch(), 8).unwrap();
     let each: Vec<Vec<f32>> = members
         .iter()
         .map(|m| {
             let mut member = Model::from_bytes(m, 1, "member").unwrap();
-            member.predict(&batch(), 8).unwrap().probabilities
+            member
+                .predict(&common::colour_batch(), 8)
+                .unwrap()
+                .probabilities
         })
         .collect();
     // The members really differ, so the mean is not any one of them.

@@ -8,27 +8,11 @@ mod common;
 
 use common::audio::{self, Track};
 use common::browser;
-use common::colour::{colour_model, cover, png_bytes};
+use common::colour::{cover, png_bytes, ColourFixture as Fixture};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    model: PathBuf,
-}
-
 impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("colour.onnx");
-        std::fs::write(&model, colour_model()).unwrap();
-        Self { dir, model }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
     fn run(&self, binary: &str, args: &[&str]) -> Output {
         let out = Command::new(binary)
             .arg("--model")

@@ -45,3 +45,23 @@ pub fn png_bytes(colour: usize) -> Vec<u8> {
         .unwrap();
     png
 }
+
+/// A temporary folder holding the colour model (`colour.onnx`); test files add their own
+/// ways of running the binaries on it.
+pub struct ColourFixture {
+    pub dir: tempfile::TempDir,
+    pub model: std::path::PathBuf,
+}
+
+impl ColourFixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("colour.onnx");
+        std::fs::write(&model, colour_model()).unwrap();
+        Self { dir, model }
+    }
+
+    pub fn path(&self, relative: &str) -> std::path::PathBuf {
+        self.dir.path().join(relative)
+    }
+}

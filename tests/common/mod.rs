@@ -114,6 +114,20 @@ pub fn made_up_image_set(
 /// ONNX bytes of a mean-colour model: genre g (red, green, blue) scores 10 * mean(channel g) - 1
 /// on 24x24 covers; a fourth genre, folk, has no weights and a low bias, so it is never
 /// predicted.
+/// Eight 24x24 covers of assorted colours, back to back (input for [`colour_model_bytes`]).
+pub fn colour_batch() -> Vec<u8> {
+    (0..8u32)
+        .flat_map(|i| {
+            let colour = [
+                (i * 37 % 256) as u8,
+                (i * 91 % 256) as u8,
+                (i * 53 % 256) as u8,
+            ];
+            std::iter::repeat_n(colour, 24 * 24).flatten()
+        })
+        .collect()
+}
+
 pub fn colour_model_bytes() -> Vec<u8> {
     colour_model_bytes_with(10.0, 24)
 }
