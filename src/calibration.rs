@@ -18,7 +18,7 @@
 //!   statistics) over resamples drawn with a seeded ChaCha8 generator, so a report is
 //!   reproducible bit for bit.
 
-use crate::metrics::{Confusion, Outcome};
+use crate::metrics::{ratio, Confusion, Outcome};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -140,19 +140,11 @@ pub fn threshold_table(outcomes: &[Outcome], thresholds: &[f64]) -> Vec<Threshol
             ThresholdRow {
                 threshold,
                 kept: kept.len() as u64,
-                coverage: share(kept.len(), outcomes.len()),
-                precision: (!kept.is_empty()).then(|| share(right, kept.len())),
+                coverage: ratio(kept.len() as u64, outcomes.len() as u64),
+                precision: (!kept.is_empty()).then(|| ratio(right as u64, kept.len() as u64)),
             }
         })
         .collect()
-}
-
-fn share(part: usize, whole: usize) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
 }
 
 /// A point estimate with its bootstrap interval.

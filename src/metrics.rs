@@ -484,7 +484,8 @@ pub fn gate_failures(summary: &Summary, bars: &[Bar]) -> Vec<String> {
         .collect()
 }
 
-fn ratio(numerator: u64, denominator: u64) -> f64 {
+/// `numerator / denominator`, 0 for an empty denominator.
+pub(crate) fn ratio(numerator: u64, denominator: u64) -> f64 {
     if denominator == 0 {
         0.0
     } else {
