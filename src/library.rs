@@ -28,7 +28,7 @@ pub fn is_audio_path(path: &Path) -> bool {
 
 /// A walk that follows symlinks (so linked folders are searched) in a stable order; walkdir
 /// detects symlink loops and reports them as errors.
-fn walk(root: &Path) -> walkdir::IntoIter {
+pub(crate) fn walk(root: &Path) -> walkdir::IntoIter {
     WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()

@@ -252,9 +252,7 @@ pub fn undo(journal_path: &Path, touch: bool, log: &mut dyn Write) -> Result<Und
 
 /// Removes leftovers of a killed run from every folder under `root`.
 fn remove_stale_temps_under(root: &Path, log: &mut dyn Write) {
-    let folders = walkdir::WalkDir::new(root)
-        .follow_links(true)
-        .into_iter()
+    let folders = crate::library::walk(root)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir());
     for folder in folders {
