@@ -73,7 +73,8 @@ struct Args {
 
     /// Write one ONNX model (to --out) that runs these models (ONNX files, or run folders
     /// holding best/model.onnx) from the one image input and averages their probabilities.
-    /// They must share genres and input size.
+    /// They must share genres, resize filter and normalisation; a smaller input is resized
+    /// inside the graph.
     #[arg(long, value_name = "MODEL", num_args = 2.., conflicts_with_all = ["inspect", "export"])]
     ensemble: Vec<PathBuf>,
 

@@ -1,21 +1,29 @@
 //! Several exported models as one ONNX file: every member's graph runs from the one `image`
 //! input, and the ensemble's `probabilities` are the mean of the members' probabilities.
 //!
-//! - Members must agree on the contract: the same genres, input size, resize filter and
-//!   normalisation (each member's own preprocessing stays inside its subgraph, and a resize
-//!   inside the graph would no longer be the one the metadata promises).
+//! - Members must agree on the genres, the resize filter and the normalisation (each member's
+//!   own normalisation stays inside its subgraph).
+//! - Their input sizes may differ (EfficientNet-Lite0 takes 224x224, Lite2 260x260). The
+//!   ensemble takes the largest member's size, which its metadata records, and a smaller member
+//!   gets a `Resize` (linear, half-pixel centres) in front of its subgraph: that member sees the
+//!   cover resized twice, once by the classifier and once in the graph, which costs it a little
+//!   sharpness; a member's own size is never upscaled.
 //! - Each member's names get a `m<k>/` prefix; the input `image` is shared.
 //! - `logits` of an ensemble are `log(probabilities)`: softmax of them gives the probabilities
 //!   back, so the contract's `probabilities = softmax(logits)` still holds; a member's own
 //!   temperature stays inside its subgraph, and the ensemble records none.
-//! - Metadata: the first member's, with `variant` `ensemble(a+b+...)`, `ensemble_members` (a
-//!   JSON list of each member's variant and temperature), and no dev/test metrics or
-//!   temperature (they were the members').
+//! - Metadata: the largest member's (the first of them on a tie), with `variant`
+//!   `ensemble(a+b+...)`, `ensemble_members` (a JSON list of each member's variant,
+//!   temperature and input size), and no dev/test metrics or temperature (they were the
+//!   members').
 //!
 //! Like [`super::temperature`], this edits graphs with the project's own prost messages, so
 //! only models written by covergenre are accepted.
 
-use super::proto::{ModelProto, NodeProto, StringStringEntryProto};
+use super::proto::{
+    attribute_type, data_type, AttributeProto, GraphProto, ModelProto, NodeProto,
+    StringStringEntryProto, TensorProto,
+};
 use crate::metadata::{
     DEV_METRICS, GENRES, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, LOGITS_NAME, NORMALISATION,
     PROBABILITIES_NAME, RESIZE_FILTER, TEMPERATURE, TEST_METRICS, VARIANT,
@@ -28,14 +36,8 @@ use std::path::{Path, PathBuf};
 /// Metadata key listing the members.
 pub const ENSEMBLE_MEMBERS: &str = "ensemble_members";
 
-/// Metadata entries every member must share.
-const CONTRACT: [&str; 5] = [
-    GENRES,
-    INPUT_HEIGHT,
-    INPUT_WIDTH,
-    RESIZE_FILTER,
-    NORMALISATION,
-];
+/// Metadata entries every member must share (the input size may differ).
+const CONTRACT: [&str; 3] = [GENRES, RESIZE_FILTER, NORMALISATION];
 
 fn props(model: &ModelProto) -> BTreeMap<String, String> {
     model
@@ -64,6 +66,11 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
         })
         .collect::<Result<_>>()?;
     let first = props(&models[0]);
+    let sizes = models
+        .iter()
+        .enumerate()
+        .map(|(k, m)| input_size(m).with_context(|| format!("member {}", k + 1)))
+        .collect::<Result<Vec<_>>>()?;
     for (k, model) in models.iter().enumerate().skip(1) {
         let theirs = props(model);
         for key in CONTRACT {
@@ -82,11 +89,16 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
         );
     }
 
-    let mut merged = models[0].clone();
+    // The largest member's input is the ensemble's; the first of them on a tie.
+    let host = (0..models.len())
+        .rev()
+        .max_by_key(|&k| sizes[k].0 * sizes[k].1)
+        .unwrap_or(0);
+    let mut merged = models[host].clone();
     let mut graph = merged
         .graph
         .take()
-        .ok_or_else(|| anyhow!("member 1 has no graph"))?;
+        .ok_or_else(|| anyhow!("member {} has no graph", host + 1))?;
     let (input, outputs) = (graph.input.clone(), graph.output.clone());
     graph.node.clear();
     graph.initializer.clear();
@@ -98,8 +110,15 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
             .as_ref()
             .ok_or_else(|| anyhow!("member {} has no graph", k + 1))?;
         let prefix = format!("m{}/", k + 1);
+        let input = if sizes[k] == sizes[host] {
+            INPUT_NAME.to_string()
+        } else {
+            resize_input(&mut graph, &prefix, sizes[k])
+        };
         let rename = |name: &String| -> String {
-            if name == INPUT_NAME || name.is_empty() {
+            if name == INPUT_NAME {
+                input.clone()
+            } else if name.is_empty() {
                 name.clone()
             } else {
                 format!("{prefix}{name}")
@@ -147,10 +166,12 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
 
     let describe: Vec<serde_json::Value> = models
         .iter()
-        .map(|m| {
+        .zip(&sizes)
+        .map(|(m, (height, width))| {
             let p = props(m);
             serde_json::json!({
                 "variant": p.get(VARIANT).cloned().unwrap_or_default(),
+                "input_size": [height, width],
                 "temperature": p.get(TEMPERATURE).and_then(|t| t.parse::<f64>().ok()).unwrap_or(1.0),
                 "test_metrics": p.get(TEST_METRICS).and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()),
             })
@@ -160,7 +181,7 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
         .iter()
         .map(|m| props(m).get(VARIANT).cloned().unwrap_or_default())
         .collect();
-    let mut meta = first;
+    let mut meta = props(&models[host]);
     for key in [DEV_METRICS, TEST_METRICS, TEMPERATURE] {
         meta.remove(key);
     }
@@ -175,6 +196,77 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
         .collect();
     merged.doc_string = format!("mean of {} covergenre models", models.len());
     Ok(merged.encode_to_vec())
+}
+
+/// A member's input size (height, width) from its metadata.
+fn input_size(model: &ModelProto) -> Result<(i64, i64)> {
+    let p = props(model);
+    let dimension = |key: &str| -> Result<i64> {
+        p.get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|&v| v > 0)
+            .ok_or_else(|| anyhow!("no valid '{key}' in its metadata"))
+    };
+    Ok((dimension(INPUT_HEIGHT)?, dimension(INPUT_WIDTH)?))
+}
+
+/// Adds the nodes that resize the shared uint8 NHWC `image` to `(height, width)` for the member
+/// named by `prefix`, and returns the name of the resized image. The batch size is only known
+/// at run time, so `Resize` gets its `sizes` from the input's shape.
+fn resize_input(graph: &mut GraphProto, prefix: &str, (height, width): (i64, i64)) -> String {
+    let name = |s: &str| format!("{prefix}resize/{s}");
+    let resized = format!("{prefix}{INPUT_NAME}");
+    graph.initializer.push(TensorProto {
+        dims: vec![3],
+        data_type: data_type::INT64,
+        name: name("height_width_channels"),
+        raw_data: [height, width, 3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+    });
+    let node = |op: &str, input: Vec<String>, output: String, attribute| NodeProto {
+        name: format!("{prefix}resize/{op}"),
+        op_type: op.into(),
+        input,
+        output: vec![output],
+        attribute,
+        domain: String::new(),
+    };
+    let int = |key: &str, i| AttributeProto {
+        name: key.into(),
+        i,
+        r#type: attribute_type::INT,
+        ..Default::default()
+    };
+    let string = |key: &str, s: &str| AttributeProto {
+        name: key.into(),
+        s: s.as_bytes().to_vec(),
+        r#type: attribute_type::STRING,
+        ..Default::default()
+    };
+    graph.node.extend([
+        node(
+            "Shape",
+            vec![INPUT_NAME.into()],
+            name("batch"),
+            vec![int("start", 0), int("end", 1)],
+        ),
+        node(
+            "Concat",
+            vec![name("batch"), name("height_width_channels")],
+            name("sizes"),
+            vec![int("axis", 0)],
+        ),
+        // Inputs X, roi, scales, sizes: roi and scales left out.
+        node(
+            "Resize",
+            vec![INPUT_NAME.into(), String::new(), String::new(), name("sizes")],
+            resized.clone(),
+            vec![string("mode", "linear")],
+        ),
+    ]);
+    resized
 }
 
 /// The model file a member argument names: a model file, or a training run folder

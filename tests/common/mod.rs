@@ -134,6 +134,11 @@ pub fn colour_model_bytes() -> Vec<u8> {
 
 /// [`colour_model_bytes`] with another gain (10 there) and input size (24 there).
 pub fn colour_model_bytes_with(gain: f32, size: u32) -> Vec<u8> {
+    colour_model_bytes_for(gain, size, ["red", "green", "blue", "folk"])
+}
+
+/// [`colour_model_bytes_with`] with other names for its four genres.
+pub fn colour_model_bytes_for(gain: f32, size: u32, slugs: [&str; 4]) -> Vec<u8> {
     use covergenre::export::{self, Weights};
     use covergenre::genres::GenreSet;
     use covergenre::preprocess::{Normalisation, Preprocess};
@@ -142,7 +147,7 @@ pub fn colour_model_bytes_with(gain: f32, size: u32) -> Vec<u8> {
     spec.name = "colour".into();
     spec.preprocess = Preprocess::square(size, Normalisation::UNIT);
     spec.layers = vec![Layer::GlobalAvgPool, Layer::Logits];
-    let genres = GenreSet::from_slugs(["red", "green", "blue", "folk"].map(String::from));
+    let genres = GenreSet::from_slugs(slugs.map(String::from));
     let mut w = vec![0.0f32; 12];
     for g in 0..3 {
         w[g * 3 + g] = gain;
