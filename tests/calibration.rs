@@ -312,7 +312,7 @@ fn eval_binary_writes_the_reliability_diagram_and_json_keys() {
 mod temperature {
     use super::*;
     use covergenre::export::proto::ModelProto;
-    use covergenre::export::temperature::with_temperature;
+    use covergenre::export::temperature::{with_calibration, with_temperature, LOGIT_BIAS};
     use covergenre::infer::Model;
     use prost::Message;
 
@@ -376,6 +376,48 @@ mod temperature {
             .filter(|n| n.name == "logits_over_temperature/Div")
             .count();
         assert_eq!(divisions, 1);
+    }
+
+    /// A per-genre bias moves the top genre: probabilities are softmax((logits + bias) / T),
+    /// the logits stay raw, a later temperature keeps the bias and `None` takes it out.
+    #[test]
+    fn a_baked_logit_bias_shifts_the_ranking_and_survives_recalibration() {
+        // The colour model's fourth genre (folk) never wins; a bias of +30 makes it win.
+        let bias = [0.0f32, 0.0, 0.0, 30.0];
+        let adjusted = with_calibration(&common::colour_model_bytes(), 2.0, Some(&bias)).unwrap();
+        let mut raw = Model::from_bytes(&common::colour_model_bytes(), 1, "raw").unwrap();
+        let mut model = Model::from_bytes(&adjusted, 1, "adjusted").unwrap();
+        let expected = raw.predict(&common::colour_batch(), 8).unwrap();
+        let got = model.predict(&common::colour_batch(), 8).unwrap();
+        assert_eq!(got.logits, expected.logits, "logits stay raw");
+        for i in 0..8 {
+            let shifted: Vec<f32> = expected
+                .logits_row(i)
+                .iter()
+                .zip(bias)
+                .map(|(z, b)| z + b)
+                .collect();
+            for (g, w) in got.row(i).iter().zip(softmax(&shifted, 2.0)) {
+                assert!((f64::from(*g) - w).abs() < 1e-6, "cover {i}: {g} vs {w}");
+            }
+            assert_eq!(covergenre::metrics::argmax(got.row(i)), Some(3));
+        }
+        assert_eq!(
+            model.metadata().extra.get(LOGIT_BIAS).map(String::as_str),
+            Some("[0.0,0.0,0.0,30.0]")
+        );
+        // A new temperature keeps the bias; no bias gives the plain temperature model back.
+        let again = with_temperature(&adjusted, 0.5).unwrap();
+        let mut again = Model::from_bytes(&again, 1, "again").unwrap();
+        let top = again.predict(&common::colour_batch(), 8).unwrap();
+        assert!((0..8).all(|i| covergenre::metrics::argmax(top.row(i)) == Some(3)));
+        let plain = with_calibration(&adjusted, 2.5, None).unwrap();
+        assert_scaled(&plain, 2.5);
+        assert!(!Model::from_bytes(&plain, 1, "plain")
+            .unwrap()
+            .metadata()
+            .extra
+            .contains_key(LOGIT_BIAS));
     }
 
     #[test]
@@ -481,5 +523,34 @@ mod temperature {
         );
         assert_eq!(refused.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&refused.stderr).contains("fits on dev covers"));
+    }
+
+    /// --adjust-logits: the colour model on covers it already ranks as well as it can keeps
+    /// tau 0 (a zero bias), and the adjustment is reported and recorded beside the temperature.
+    #[test]
+    fn eval_adjust_logits_fits_tau_on_dev_and_records_the_bias() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("colour.onnx");
+        std::fs::write(&model, common::colour_model_bytes()).unwrap();
+        let data = dir.path().join("covers");
+        covers(&data);
+        let out = dir.path().join("adjusted.onnx");
+        let output = eval_bin()
+            .args(["--format", "json", "--threads", "2", "--model"])
+            .arg(&model)
+            .arg("--data")
+            .arg(&data)
+            .arg("--calibrate-to")
+            .arg(&out)
+            .arg("--adjust-logits")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("logit adjustment tau 0.0"), "{stderr}");
+        let opened = Model::open(&out, 1).unwrap();
+        let bias: Vec<f32> = serde_json::from_str(&opened.metadata().extra[LOGIT_BIAS]).unwrap();
+        assert_eq!(bias, [0.0; 4]);
+        assert!(opened.metadata().extra.contains_key("temperature"));
     }
 }

@@ -228,6 +228,9 @@ fn tiny_spec() -> ModelSpec {
         zoom: 0.1,
         horizontal_flip: true,
         brightness: Some((0.9, 1.1)),
+        crop_area: None,
+        contrast: None,
+        saturation: None,
     });
     spec
 }

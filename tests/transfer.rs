@@ -4,9 +4,11 @@
 
 mod common;
 
-use covergenre::spec::{self, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained};
+use covergenre::spec::{
+    self, Augment, DeepFinetune, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained,
+};
 use covergenre::train::checkpoint;
-use covergenre::train::fit::{derive_seed, read_log, ImageSet, RunSettings};
+use covergenre::train::fit::{derive_seed, logit_offsets, read_log, ImageSet, RunSettings};
 use covergenre::train::transfer::{fit_transfer, validate_pretrained};
 use covergenre::train::{Network, Precision};
 use tch::{nn, Device, Tensor};
@@ -50,6 +52,7 @@ fn tiny_pretrained_spec() -> ModelSpec {
         head_epochs: HEAD_EPOCHS,
         finetune_from_layer: 2,
         finetune_lr_scale: 0.3,
+        deep: None,
     });
     spec
 }
@@ -118,6 +121,77 @@ fn both_phases_learn_from_a_cache_computed_once_and_the_frozen_layers_stay_put()
     assert!(!weight(&initial, "7.weight").equal(&weight(&trained, "7.weight")));
 }
 
+/// The deep recipe: after the head on cached features, every layer trains on decoded covers
+/// with crops, flips and colour jitter, layer-wise rates, warm-up and logit adjustment.
+#[test]
+fn deep_fine_tuning_learns_on_decoded_covers_and_moves_the_first_layer() {
+    let train = made_up_images(3, 12, 0);
+    let dev = made_up_images(3, 6, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = tiny_pretrained_spec();
+    spec.logit_adjustment = 1.0;
+    spec.augment = Some(Augment {
+        horizontal_flip: true,
+        crop_area: Some((0.6, 1.0)),
+        contrast: Some((0.8, 1.2)),
+        saturation: Some((0.8, 1.2)),
+        ..Augment::default()
+    });
+    let deep = DeepFinetune {
+        from_layer: 0,
+        lowest_lr_scale: 0.3,
+        warmup_epochs: 1,
+    };
+    spec.pretrained.as_mut().unwrap().deep = Some(deep);
+    let outcome = fit_transfer(&spec, 3, &train, &dev, &settings(dir.path()), None).unwrap();
+    let run = &outcome.run;
+    assert_eq!(run.history.len(), EPOCHS);
+    let (head, deep) = run.history.split_at(HEAD_EPOCHS);
+    // Warm-up: the first deep epoch ends below the phase's base rate, the next is higher.
+    let base = spec.optimiser.learning_rate * 0.3;
+    assert!(deep[0].learning_rate <= base + 1e-12, "{:?}", deep[0]);
+    assert!(deep[1].learning_rate > 0.0);
+    assert!(
+        deep.last().unwrap().train_loss < head[0].train_loss,
+        "{:?}",
+        run.history
+    );
+    assert!(run.best.dev_accuracy > 0.5, "chance is 1/3: {:?}", run.best);
+
+    // The deep phase learns beyond the head: its dev loss ends below the head phase's best.
+    let head_best = head
+        .iter()
+        .map(|r| r.dev_loss)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        deep.last().unwrap().dev_loss < head_best,
+        "{:?}",
+        run.history
+    );
+
+    // It trains the very first layer, which the cached recipe never touches: the last state
+    // (the checkpoint) differs there from the initial weights.
+    let _rng = covergenre::train::rng_guard();
+    tch::manual_seed(derive_seed(3, 0));
+    let initial = nn::VarStore::new(Device::Cpu);
+    Network::new(&initial.root(), &spec, 3).unwrap();
+    let last = Tensor::read_safetensors(dir.path().join(checkpoint::CHECKPOINT_FILE)).unwrap();
+    let (_, first_layer) = last
+        .iter()
+        .find(|(name, _)| name == "model.0.weight")
+        .unwrap();
+    assert!(!weight(&initial, "0.weight").equal(first_layer));
+}
+
+#[test]
+fn logit_adjustment_offsets_are_tau_log_prior_and_zero_for_absent_genres() {
+    let labels = [0, 0, 0, 1];
+    let offsets = Vec::<f32>::try_from(logit_offsets(&labels, 3, 2.0)).unwrap();
+    assert!((offsets[0] - 2.0 * 0.75f32.ln()).abs() < 1e-6);
+    assert!((offsets[1] - 2.0 * 0.25f32.ln()).abs() < 1e-6);
+    assert_eq!(offsets[2], 0.0);
+}
+
 #[test]
 fn inconsistent_transfer_settings_are_clear_errors() {
     let mut spec = tiny_pretrained_spec();
@@ -139,4 +213,13 @@ fn inconsistent_transfer_settings_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("head_epochs"), "{err}");
+
+    let mut spec = tiny_pretrained_spec();
+    spec.pretrained.as_mut().unwrap().deep = Some(DeepFinetune {
+        from_layer: 99,
+        lowest_lr_scale: 0.1,
+        warmup_epochs: 0,
+    });
+    let err = validate_pretrained(&spec).unwrap_err().to_string();
+    assert!(err.contains("deep fine-tuning starts at layer 99"), "{err}");
 }

@@ -3,7 +3,9 @@
 //! through the shared pipeline, [`crate::export::temperature::with_temperature`] on its bytes.
 
 use super::{map_labels, EvalSettings};
-use crate::calibration::{fit_temperature, log_loss};
+use crate::calibration::{
+    add_bias, fit_logit_adjustment, fit_temperature, log_loss, LogitAdjustment,
+};
 use crate::data::{Sample, Skipped};
 use crate::genres::GenreSet;
 use crate::infer::pipeline::{self, CoverDecoder, Predictor, Source};
@@ -22,6 +24,8 @@ pub struct TemperatureFit {
     /// Mean log-loss of the covers' labels before (T = 1) and after.
     pub log_loss_before: f64,
     pub log_loss_after: f64,
+    /// The post-hoc logit adjustment fitted before the temperature, when asked for.
+    pub adjustment: Option<LogitAdjustment>,
     #[serde(skip)]
     pub failures: Vec<Skipped>,
 }
@@ -41,10 +45,15 @@ impl Predictor for LogitsPredictor<'_> {
 /// Runs `samples` (labels index `data_genres`) through `model` and fits the temperature that
 /// minimises the mean log-loss of their labels. Test-time augmentation is refused: it averages
 /// probabilities, and a temperature is a property of the logits.
+///
+/// With `train` (the training covers), a post-hoc logit adjustment is fitted first on the same
+/// covers (macro-F1) from the model's training prior, and the temperature on the adjusted
+/// logits.
 pub fn fit_model_temperature(
     model: &mut Model,
     data_genres: &GenreSet,
     samples: &[Sample],
+    train: Option<&[Sample]>,
     settings: &EvalSettings,
 ) -> Result<TemperatureFit> {
     ensure!(
@@ -77,7 +86,14 @@ pub fn fit_model_temperature(
             }
         },
     )?;
-    fit_logits(&logits, &labels, classes, failures)
+    let train_counts = train.map(|train| {
+        let mut counts = vec![0usize; classes];
+        for sample in train {
+            counts[label_map[sample.label]] += 1;
+        }
+        counts
+    });
+    fit_logits(&logits, &labels, classes, failures, train_counts.as_deref())
 }
 
 fn fit_logits(
@@ -85,17 +101,25 @@ fn fit_logits(
     labels: &[usize],
     classes: usize,
     failures: Vec<Skipped>,
+    train_counts: Option<&[usize]>,
 ) -> Result<TemperatureFit> {
     ensure!(
         !labels.is_empty(),
         "no cover could be read to fit a temperature"
     );
-    let temperature = fit_temperature(logits, labels, classes);
+    let adjustment =
+        train_counts.map(|counts| fit_logit_adjustment(logits, labels, classes, counts));
+    let adjusted = match &adjustment {
+        Some(a) => add_bias(logits, &a.bias),
+        None => logits.to_vec(),
+    };
+    let temperature = fit_temperature(&adjusted, labels, classes);
     Ok(TemperatureFit {
         temperature,
         covers: labels.len(),
         log_loss_before: log_loss(logits, labels, classes, 1.0),
-        log_loss_after: log_loss(logits, labels, classes, temperature),
+        log_loss_after: log_loss(&adjusted, labels, classes, temperature),
+        adjustment,
         failures,
     })
 }
@@ -125,27 +149,30 @@ pub fn calibrate_model_file_on_images(
     for chunk in pixels.chunks(BATCH * image) {
         logits.extend(model.predict(chunk, chunk.len() / image)?.logits);
     }
-    let fit = fit_logits(&logits, labels, model.genres().len(), Vec::new())?;
+    let fit = fit_logits(&logits, labels, model.genres().len(), Vec::new(), None)?;
     let calibrated = crate::export::temperature::with_temperature(&bytes, fit.temperature)?;
     write_atomic(path, &calibrated)
         .with_context(|| format!("cannot write the calibrated model {}", path.display()))?;
     Ok(fit)
 }
 
-/// Fits the temperature of the model file `model_path` on `samples` and writes the calibrated
+/// Fits the temperature of the model file `model_path` on `samples` (and, with `train`, a
+/// post-hoc logit adjustment first: see [`fit_model_temperature`]) and writes the calibrated
 /// model to `out` (atomically; `out` may be the model itself).
 pub fn calibrate_model_file(
     model_path: &Path,
     out: &Path,
     data_genres: &GenreSet,
     samples: &[Sample],
+    train: Option<&[Sample]>,
     settings: &EvalSettings,
 ) -> Result<TemperatureFit> {
     let bytes = std::fs::read(model_path)
         .with_context(|| format!("cannot read the model {}", model_path.display()))?;
     let mut model = Model::from_bytes(&bytes, 1, &model_path.display().to_string())?;
-    let fit = fit_model_temperature(&mut model, data_genres, samples, settings)?;
-    let calibrated = crate::export::temperature::with_temperature(&bytes, fit.temperature)
+    let fit = fit_model_temperature(&mut model, data_genres, samples, train, settings)?;
+    let bias = fit.adjustment.as_ref().map(|a| a.bias.as_slice());
+    let calibrated = crate::export::temperature::with_calibration(&bytes, fit.temperature, bias)
         .with_context(|| format!("cannot calibrate {}", model_path.display()))?;
     write_atomic(out, &calibrated)
         .with_context(|| format!("cannot write the calibrated model {}", out.display()))?;

@@ -261,7 +261,12 @@ fn resize_input(graph: &mut GraphProto, prefix: &str, (height, width): (i64, i64
         // Inputs X, roi, scales, sizes: roi and scales left out.
         node(
             "Resize",
-            vec![INPUT_NAME.into(), String::new(), String::new(), name("sizes")],
+            vec![
+                INPUT_NAME.into(),
+                String::new(),
+                String::new(),
+                name("sizes"),
+            ],
             resized.clone(),
             vec![string("mode", "linear")],
         ),

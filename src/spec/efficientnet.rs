@@ -27,7 +27,10 @@
 //! (`_conv_stem`, `_blocks.N._depthwise_conv`, `_bn1`, `_fc`, ...) sits in the layer list; it is
 //! built by the same walk as the layers, so the two cannot drift apart.
 
-use super::{Augment, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained, Schedule, TrainOn};
+use super::{
+    Augment, DeepFinetune, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained, Schedule,
+    TrainOn,
+};
 use crate::preprocess::{Normalisation, Preprocess};
 
 /// Name of the variant.
@@ -190,6 +193,22 @@ impl Backbone {
             .map(|s| s.repeats)
             .sum::<usize>()
             + 1
+    }
+
+    /// The first block trained by the deep recipe: the one after the second-to-last stride-2
+    /// block (everything at 1/16 and 1/32 of the input: 14x14 and 7x7 for Lite0).
+    pub fn deep_from_block(self) -> usize {
+        let stages = self.stages();
+        let stride_two: Vec<usize> = (0..stages.len())
+            .filter(|&i| stages[i].stride == 2)
+            .collect();
+        let stage = stride_two[stride_two.len().saturating_sub(2)];
+        stages[..stage].iter().map(|s| s.repeats).sum::<usize>() + 1
+    }
+
+    /// The `effnet-*-deep` spec: [`Self::spec`] with the deep recipe as phase 2.
+    pub fn deep_spec(self) -> ModelSpec {
+        effnet_deep_spec(self)
     }
 
     /// Its layers, with the checkpoint module of every parameterised layer.
@@ -462,6 +481,7 @@ fn effnet_spec(backbone: Backbone) -> ModelSpec {
         early_stopping_patience: Some(4),
         label_smoothing: 0.1,
         balanced_class_weights: false,
+        logit_adjustment: 0.0,
         augment: Some(Augment {
             rotation_deg: 10.0,
             shift: 0.1,
@@ -469,6 +489,9 @@ fn effnet_spec(backbone: Backbone) -> ModelSpec {
             zoom: 0.1,
             horizontal_flip: true,
             brightness: Some((0.8, 1.2)),
+            crop_area: None,
+            contrast: None,
+            saturation: None,
         }),
         train_on: TrainOn::Train,
         pretrained: Some(Pretrained {
@@ -477,14 +500,54 @@ fn effnet_spec(backbone: Backbone) -> ModelSpec {
             head_epochs: 10,
             finetune_from_layer: layout.block_starts[first],
             finetune_lr_scale: 0.1,
+            deep: None,
         }),
         layers: layout.layers,
     }
 }
 
+/// The deep recipe on a backbone: the same head phase on cached features, then blocks from
+/// [`Backbone::deep_from_block`] on train on decoded covers with random resized crops (60-100%
+/// of the area), flips and colour jitter, layer-wise rates from x0.1 up to x1 of the phase's
+/// rate, one warm-up epoch, label smoothing 0.1 and logit adjustment (tau 1).
+fn effnet_deep_spec(backbone: Backbone) -> ModelSpec {
+    let mut spec = effnet_spec(backbone);
+    let first = backbone.deep_from_block();
+    let layout = backbone.layout();
+    let last = layout.block_starts.len() - 1;
+    spec.name = format!("{}-deep", backbone.variant_name());
+    spec.description = format!(
+        "{} with ImageNet weights, new genre head: head on cached features, then blocks \
+         {first}-{last} fine-tuned on decoded covers (crop, flip, colour jitter; layer-wise lr, \
+         warm-up, cosine, logit adjustment); {size}x{size}",
+        backbone.display_name(),
+        size = backbone.input_size()
+    );
+    spec.logit_adjustment = 1.0;
+    spec.augment = Some(Augment {
+        horizontal_flip: true,
+        crop_area: Some((0.6, 1.0)),
+        brightness: Some((0.8, 1.2)),
+        contrast: Some((0.8, 1.2)),
+        saturation: Some((0.8, 1.2)),
+        ..Augment::default()
+    });
+    if let Some(pretrained) = spec.pretrained.as_mut() {
+        pretrained.deep = Some(DeepFinetune {
+            from_layer: layout.block_starts[first],
+            lowest_lr_scale: 0.1,
+            warmup_epochs: 1,
+        });
+    }
+    spec
+}
+
 /// Variants built on a pretrained backbone.
 pub fn variants() -> Vec<ModelSpec> {
-    Backbone::ALL.into_iter().map(Backbone::spec).collect()
+    Backbone::ALL
+        .into_iter()
+        .flat_map(|b| [b.spec(), b.deep_spec()])
+        .collect()
 }
 
 #[cfg(test)]
@@ -571,7 +634,22 @@ mod tests {
         );
         assert_eq!(Backbone::from_loader("efficientnet-b0"), None);
         let names: Vec<String> = variants().into_iter().map(|s| s.name).collect();
-        assert_eq!(names, ["effnet-lite0", "effnet-lite2"]);
+        assert_eq!(
+            names,
+            [
+                "effnet-lite0",
+                "effnet-lite0-deep",
+                "effnet-lite2",
+                "effnet-lite2-deep"
+            ]
+        );
+        // The deep recipe trains everything at 1/16 and 1/32 of the input: Lite0 blocks 6-15
+        // (14x14 and 7x7), Lite2 blocks 8-20.
+        assert_eq!(Backbone::Lite0.deep_from_block(), 6);
+        assert!(Backbone::Lite0
+            .deep_spec()
+            .description
+            .contains("blocks 6-15"));
         // Phase 2 starts after the last stride-2 block: Lite0 blocks 12-15, Lite2 16-20.
         assert_eq!(Backbone::Lite0.finetune_from_block(), 12);
         assert_eq!(Backbone::Lite2.finetune_from_block(), 16);

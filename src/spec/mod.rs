@@ -151,6 +151,17 @@ pub struct Augment {
     pub horizontal_flip: bool,
     /// Multiply pixels by a factor drawn from [lo, hi].
     pub brightness: Option<(f32, f32)>,
+    /// Random resized crop (torchvision's `RandomResizedCrop`): each image shows a region of
+    /// [lo, hi] of its area, aspect ratio between 3/4 and 4/3, stretched back to the input size.
+    /// Replaces `zoom` and `shift` when set.
+    #[serde(default)]
+    pub crop_area: Option<(f32, f32)>,
+    /// Colour jitter: contrast around the image's mean grey, factor drawn from [lo, hi].
+    #[serde(default)]
+    pub contrast: Option<(f32, f32)>,
+    /// Colour jitter: saturation around each pixel's grey, factor drawn from [lo, hi].
+    #[serde(default)]
+    pub saturation: Option<(f32, f32)>,
 }
 
 impl Augment {
@@ -162,6 +173,9 @@ impl Augment {
         zoom: 0.2,
         horizontal_flip: true,
         brightness: None,
+        crop_area: None,
+        contrast: None,
+        saturation: None,
     };
 }
 
@@ -191,6 +205,22 @@ pub struct Pretrained {
     pub finetune_from_layer: usize,
     /// Learning-rate multiplier for the fine-tuning phase.
     pub finetune_lr_scale: f64,
+    /// Deep fine-tuning: phase 2 trains from an earlier layer on decoded covers with the spec's
+    /// on-the-fly augmentation, instead of on cached maps. `None`: the cached-map phase.
+    #[serde(default)]
+    pub deep: Option<DeepFinetune>,
+}
+
+/// Phase 2 of a transfer run on decoded covers ([`Pretrained::deep`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeepFinetune {
+    /// Layers with index at or above this train; the ones below run frozen, in inference mode.
+    pub from_layer: usize,
+    /// Learning-rate multiple of the lowest trained layer; it rises geometrically to 1 at the
+    /// last layer, so the general early features move least.
+    pub lowest_lr_scale: f64,
+    /// Epochs of linear warm-up at the start of phase 2, then cosine decay to 0.
+    pub warmup_epochs: usize,
 }
 
 /// A complete, named model variant.
@@ -209,6 +239,11 @@ pub struct ModelSpec {
     pub label_smoothing: f64,
     /// Weight each class by n_samples / (n_classes * n_class) in the loss (sklearn "balanced").
     pub balanced_class_weights: bool,
+    /// Logit adjustment (Menon et al. 2021): the training loss sees logits + tau x log(train
+    /// prior), so a small genre must win by a larger margin while training and the plain
+    /// logits favour it at inference. 0 turns it off.
+    #[serde(default)]
+    pub logit_adjustment: f64,
     pub augment: Option<Augment>,
     pub train_on: TrainOn,
     pub pretrained: Option<Pretrained>,
@@ -239,6 +274,7 @@ fn study(name: &str, description: &str, layers: Vec<Layer>) -> ModelSpec {
         early_stopping_patience: None,
         label_smoothing: 0.0,
         balanced_class_weights: false,
+        logit_adjustment: 0.0,
         augment: None,
         train_on: TrainOn::Train,
         pretrained: None,
@@ -311,6 +347,9 @@ fn augment_variant(name: &str, description: &str, color: bool, batch_size: usize
         batch_size,
         augment: Some(Augment {
             brightness: color.then_some((0.75, 1.25)),
+            crop_area: None,
+            contrast: None,
+            saturation: None,
             ..Augment::STUDY
         }),
         train_on: if color {
@@ -370,6 +409,7 @@ fn compact() -> ModelSpec {
         early_stopping_patience: Some(6),
         label_smoothing: 0.1,
         balanced_class_weights: false,
+        logit_adjustment: 0.0,
         augment: Some(Augment {
             rotation_deg: 10.0,
             shift: 0.1,
@@ -377,6 +417,9 @@ fn compact() -> ModelSpec {
             zoom: 0.15,
             horizontal_flip: true,
             brightness: Some((0.8, 1.2)),
+            crop_area: None,
+            contrast: None,
+            saturation: None,
         }),
         train_on: TrainOn::Train,
         pretrained: None,
@@ -440,6 +483,7 @@ pub fn variants() -> Vec<ModelSpec> {
         ),
         ModelSpec {
             balanced_class_weights: true,
+            logit_adjustment: 0.0,
             train_on: train_plus_dev(),
             ..early_stop_variant(
                 "class-weights",

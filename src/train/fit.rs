@@ -126,9 +126,7 @@ pub fn fit(
 
     let (train_x, train_y) = train.to_tensors(settings.device);
     let (select_x, select_y) = select.to_tensors(settings.device);
-    let class_weights = spec
-        .balanced_class_weights
-        .then(|| balanced_class_weights(&train.labels, classes).to_device(settings.device));
+    let terms = ClassTerms::new(spec, &train.labels, classes, settings.device);
     let steps_per_epoch = train.len().div_ceil(spec.batch_size);
 
     while state.epochs_done < spec.epochs && !state.stopped_early {
@@ -138,7 +136,7 @@ pub fn fit(
         let batch = Batches {
             spec,
             net: &net,
-            class_weights: class_weights.as_ref(),
+            terms: &terms,
             steps_per_epoch,
         };
         let trained = batch.train_epoch(&train_x, &train_y, &mut optimiser, settings, epoch)?;
@@ -365,7 +363,7 @@ pub fn learning_rate_at(spec: &ModelSpec, step: usize, steps_per_epoch: usize) -
 struct Batches<'a> {
     spec: &'a ModelSpec,
     net: &'a Network,
-    class_weights: Option<&'a Tensor>,
+    terms: &'a ClassTerms,
     steps_per_epoch: usize,
 }
 
@@ -376,11 +374,51 @@ pub(crate) struct EpochTotals {
     pub input_seconds: f64,
 }
 
-/// The training objective of a spec: cross-entropy with its label smoothing and (balanced)
-/// class weights, plus any activity-L1 penalty. Shared by the plain loop and transfer learning.
+/// The per-genre terms of a spec's loss, from the training labels, each when the spec asks for
+/// it: balanced class weights, and the logit-adjustment offsets tau x log(prior).
+pub(crate) struct ClassTerms {
+    pub weights: Option<Tensor>,
+    pub offsets: Option<Tensor>,
+}
+
+impl ClassTerms {
+    pub fn new(spec: &ModelSpec, labels: &[usize], classes: usize, device: Device) -> Self {
+        Self {
+            weights: spec
+                .balanced_class_weights
+                .then(|| balanced_class_weights(labels, classes).to_device(device)),
+            offsets: (spec.logit_adjustment != 0.0)
+                .then(|| logit_offsets(labels, classes, spec.logit_adjustment).to_device(device)),
+        }
+    }
+}
+
+/// tau x log(prior of each class in `labels`). A class absent from training gets 0, the largest
+/// offset, so training still pushes its plain logit down and it is not predicted.
+pub fn logit_offsets(labels: &[usize], classes: usize, tau: f64) -> Tensor {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    let offsets: Vec<f32> = counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                (tau * (c as f64 / labels.len() as f64).ln()) as f32
+            }
+        })
+        .collect();
+    Tensor::from_slice(&offsets)
+}
+
+/// The training objective of a spec: cross-entropy with its label smoothing, (balanced) class
+/// weights and logit adjustment, plus any activity-L1 penalty. Shared by the plain loop and
+/// transfer learning.
 pub(crate) struct Objective<'a> {
     pub spec: &'a ModelSpec,
-    pub class_weights: Option<&'a Tensor>,
+    pub terms: &'a ClassTerms,
 }
 
 impl Objective<'_> {
@@ -395,9 +433,13 @@ impl Objective<'_> {
         run: &str,
         epoch: usize,
     ) -> Result<f64> {
-        let cross_entropy = logits.cross_entropy_loss(
+        let adjusted = match &self.terms.offsets {
+            Some(offsets) => logits + offsets,
+            None => logits.shallow_clone(),
+        };
+        let cross_entropy = adjusted.cross_entropy_loss(
             labels,
-            self.class_weights,
+            self.terms.weights.as_ref(),
             Reduction::Mean,
             -100,
             self.spec.label_smoothing,
@@ -436,7 +478,7 @@ impl Batches<'_> {
         let mode = Mode::TRAIN.with_precision(settings.precision);
         let objective = Objective {
             spec: self.spec,
-            class_weights: self.class_weights,
+            terms: self.terms,
         };
         for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
             let global_step = (epoch - 1) * self.steps_per_epoch + step;

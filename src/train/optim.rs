@@ -20,6 +20,8 @@ struct Slot {
     first: Tensor,
     /// Second moment (Adam only; zeros for SGD).
     second: Tensor,
+    /// Multiplies the optimiser's learning rate for this parameter (layer-wise rates).
+    lr_scale: f64,
 }
 
 /// An optimiser over the trainable variables of a `VarStore`, in name order.
@@ -44,6 +46,7 @@ impl Optimiser {
             .map(|(name, param)| Slot {
                 first: param.zeros_like(),
                 second: param.zeros_like(),
+                lr_scale: 1.0,
                 name,
                 param,
             })
@@ -59,6 +62,14 @@ impl Optimiser {
 
     pub fn set_learning_rate(&mut self, learning_rate: f64) {
         self.learning_rate = learning_rate;
+    }
+
+    /// Gives each parameter its own multiple of the learning rate, by name: lower rates for
+    /// earlier pretrained layers keep their general features while the later ones adapt.
+    pub fn scale_learning_rates(&mut self, scale: impl Fn(&str) -> f64) {
+        for slot in &mut self.slots {
+            slot.lr_scale = scale(&slot.name);
+        }
     }
 
     pub fn learning_rate(&self) -> f64 {
@@ -82,7 +93,7 @@ impl Optimiser {
     /// One update from the gradients left by `backward`.
     pub fn step(&mut self) {
         self.steps += 1;
-        let (kind, lr, wd, t) = (
+        let (kind, base_lr, wd, t) = (
             self.kind,
             self.learning_rate,
             self.weight_decay,
@@ -94,6 +105,7 @@ impl Optimiser {
                 if !grad.defined() {
                     continue;
                 }
+                let lr = base_lr * slot.lr_scale;
                 match kind {
                     OptimiserKind::Adam => adam_update(slot, &(&grad + &slot.param * wd), lr, t),
                     OptimiserKind::AdamW => {

@@ -14,19 +14,28 @@
 //!    light dropout perturbs the maps. BatchNorm everywhere keeps its ImageNet running
 //!    statistics (its scale and shift still train): batches of 32 covers estimate them worse.
 //!
+//!
+//! With [`crate::spec::DeepFinetune`] (the `-deep` variants), phase 2 instead trains from an
+//! earlier layer on decoded covers: each step runs the frozen layers in inference mode, then
+//! the trained ones, on a batch augmented on the fly (random resized crop, flip, colour
+//! jitter), with a learning rate per layer (lowest at the first trained layer), a linear
+//! warm-up then cosine decay, and the spec's label smoothing and logit adjustment. Selection
+//! is on dev macro-F1 from decoded covers, since the cached dev maps go stale once early
+//! layers train.
+//!
 //! The run folder is the ordinary one ([`super::fit`]): log, `best.safetensors` (the whole
 //! network), checkpoint. A transfer run is short and restarts from scratch on `--resume`.
 
-use super::build::{Mode, Network};
+use super::augment::augment;
+use super::build::{normalise, normalise_float, Mode, Network};
 use super::checkpoint::{self, RunState};
 use super::fit::{
-    add_predictions, balanced_class_weights, derive_seed, end_epoch, evaluate_batches, outcome,
-    report_epoch, validate, EpochRecord, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
-    RunSettings,
+    add_predictions, derive_seed, end_epoch, evaluate_batches, outcome, report_epoch, validate,
+    ClassTerms, EpochRecord, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome, RunSettings,
 };
 use super::optim::Optimiser;
 use crate::metrics::Confusion;
-use crate::spec::{ModelSpec, Pretrained};
+use crate::spec::{DeepFinetune, ModelSpec, Pretrained};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -148,6 +157,20 @@ fn pool_maps(net: &Network, layers: std::ops::Range<usize>, maps: &Tensor) -> Te
 
 /// Checks the spec's transfer settings against its layers.
 pub fn validate_pretrained(spec: &ModelSpec) -> Result<&Pretrained> {
+    if let Some(deep) = spec.pretrained.as_ref().and_then(|p| p.deep.as_ref()) {
+        ensure!(
+            deep.from_layer < spec.layers.len(),
+            "{}: deep fine-tuning starts at layer {} of {}",
+            spec.name,
+            deep.from_layer,
+            spec.layers.len()
+        );
+        ensure!(
+            deep.lowest_lr_scale > 0.0 && deep.lowest_lr_scale <= 1.0,
+            "{}: lowest_lr_scale must be in (0, 1]",
+            spec.name
+        );
+    }
     let p = spec
         .pretrained
         .as_ref()
@@ -207,9 +230,7 @@ pub fn fit_transfer(
         cache.backbone_images,
         started.elapsed().as_secs_f64()
     );
-    let class_weights = spec
-        .balanced_class_weights
-        .then(|| balanced_class_weights(&train.labels, classes).to_device(settings.device));
+    let terms = ClassTerms::new(spec, &train.labels, classes, settings.device);
     let mut trainer = Trainer {
         spec,
         pretrained,
@@ -217,7 +238,8 @@ pub fn fit_transfer(
         vs: &vs,
         classes,
         cache: &cache,
-        class_weights: class_weights.as_ref(),
+        terms: &terms,
+        dev_pixels: None,
         settings,
         state: RunState::fresh(spec, classes, settings),
     };
@@ -227,8 +249,16 @@ pub fn fit_transfer(
     if trainer.state.epochs_done < spec.epochs {
         // Fine-tuning starts from the best head, not from wherever phase 1 stopped.
         checkpoint::load_weights(&settings.dir.join(super::fit::BEST_WEIGHTS), &vs)?;
-        set_trainable(&vs, &trainable, pretrained.finetune_from_layer);
-        trainer.finetune_phase()?;
+        match &pretrained.deep {
+            Some(deep) => {
+                set_trainable(&vs, &trainable, deep.from_layer);
+                trainer.deep_phase(deep, train, select)?;
+            }
+            None => {
+                set_trainable(&vs, &trainable, pretrained.finetune_from_layer);
+                trainer.finetune_phase()?;
+            }
+        }
     }
     Ok(TransferOutcome {
         run: outcome(&trainer.state, settings, true)?,
@@ -283,6 +313,23 @@ fn cosine(base: f64, step: usize, total: usize) -> f64 {
     base * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
 }
 
+/// A linear rise to `base` over `warmup` steps, then cosine decay to 0 at `total`.
+fn warmup_cosine(base: f64, step: usize, warmup: usize, total: usize) -> f64 {
+    if step < warmup {
+        base * (step + 1) as f64 / warmup as f64
+    } else {
+        cosine(base, step - warmup, total.saturating_sub(warmup))
+    }
+}
+
+/// Learning-rate multiple of a layer in deep fine-tuning: `lowest_lr_scale` at `from_layer`,
+/// rising geometrically to 1 at the `top` layer. Layers below `from_layer` do not train.
+fn layer_lr_scale(layer: usize, deep: &DeepFinetune, top: usize) -> f64 {
+    let span = top.saturating_sub(deep.from_layer).max(1) as f64;
+    let below_top = top.saturating_sub(layer.max(deep.from_layer)) as f64;
+    deep.lowest_lr_scale.powf(below_top / span)
+}
+
 struct Trainer<'a> {
     spec: &'a ModelSpec,
     pretrained: &'a Pretrained,
@@ -290,7 +337,9 @@ struct Trainer<'a> {
     vs: &'a nn::VarStore,
     classes: usize,
     cache: &'a FeatureCache,
-    class_weights: Option<&'a Tensor>,
+    terms: &'a ClassTerms,
+    /// Dev covers as u8 NHWC once deep fine-tuning trains below the cached maps.
+    dev_pixels: Option<Tensor>,
     settings: &'a RunSettings,
     state: RunState,
 }
@@ -366,6 +415,66 @@ impl Trainer<'_> {
         Ok(())
     }
 
+    /// Phase 2 of the deep recipe: layers from `deep.from_layer` on decoded, augmented covers.
+    fn deep_phase(&mut self, deep: &DeepFinetune, train: &ImageSet, dev: &ImageSet) -> Result<()> {
+        self.state.stopped_early = false;
+        self.state.epochs_since_best = 0;
+        let device = self.settings.device;
+        self.dev_pixels = Some(dev.to_tensors(device).0);
+        let (train_pixels, _) = train.to_tensors(device);
+        let mut settings = self.spec.optimiser;
+        settings.learning_rate *= self.pretrained.finetune_lr_scale;
+        let mut optimiser = Optimiser::new(self.vs, &settings);
+        let top = self.net.layer_count() - 1;
+        optimiser.scale_learning_rates(|name| {
+            layer_of(name).map_or(1.0, |layer| layer_lr_scale(layer, deep, top))
+        });
+        let covers = train.len() as i64;
+        let first = self.state.epochs_done + 1;
+        let steps_per_epoch = train.len().div_ceil(self.spec.batch_size);
+        let total = (self.spec.epochs + 1 - first) * steps_per_epoch;
+        let warmup = deep.warmup_epochs * steps_per_epoch;
+        // The frozen layers run as at inference, in the run's arithmetic.
+        let frozen_mode = Mode {
+            training: false,
+            batch_stats: false,
+            precision: self.settings.precision,
+        };
+        let trained_layers = deep.from_layer..self.net.layer_count();
+        for epoch in first..=self.spec.epochs {
+            let order = self.shuffled(epoch, covers);
+            let step0 = (epoch - first) * steps_per_epoch;
+            let base = settings.learning_rate;
+            let started = Instant::now();
+            let trained = self.train_epoch(
+                epoch,
+                &mut optimiser,
+                &order,
+                |step| warmup_cosine(base, step0 + step, warmup, total),
+                |index| {
+                    let pixels = train_pixels
+                        .index_select(0, index)
+                        .to_kind(Kind::Float)
+                        .permute([0, 3, 1, 2]);
+                    let pixels = match &self.spec.augment {
+                        Some(a) => augment(&pixels, a),
+                        None => pixels,
+                    };
+                    let x = normalise_float(&pixels, &self.spec.preprocess);
+                    let frozen = tch::no_grad(|| {
+                        self.net.forward_range(&x, 0..deep.from_layer, frozen_mode)
+                    });
+                    (frozen, trained_layers.clone())
+                },
+            )?;
+            self.finish_epoch(epoch, trained, &optimiser, covers, started)?;
+            if self.state.stopped_early {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Reseeds libtorch for `epoch` and returns a random order of `n` indices.
     fn shuffled(&self, epoch: usize, n: i64) -> Tensor {
         tch::manual_seed(derive_seed(self.settings.seed, epoch as u64));
@@ -395,7 +504,7 @@ impl Trainer<'_> {
         };
         let objective = Objective {
             spec: self.spec,
-            class_weights: self.class_weights,
+            terms: self.terms,
         };
         for (step, start) in (0..n).step_by(batch_size as usize).enumerate() {
             optimiser.set_learning_rate(learning_rate(step));
@@ -454,13 +563,47 @@ impl Trainer<'_> {
         )
     }
 
-    /// The whole network's dev loss and confusion, from the cached dev maps.
+    /// The whole network's dev loss and confusion, from the cached dev maps (from the decoded
+    /// covers in deep fine-tuning).
     fn evaluate_dev(&self) -> Evaluation {
+        if let Some(pixels) = &self.dev_pixels {
+            let everything = 0..self.net.layer_count();
+            return evaluate_batches(&self.cache.dev_labels, self.classes, |start, len| {
+                let x = normalise(&pixels.narrow(0, start, len), &self.spec.preprocess);
+                self.net.forward_range(&x, everything.clone(), Mode::EVAL)
+            });
+        }
         let maps = &self.cache.dev_maps;
         let layers = self.pretrained.finetune_from_layer..self.net.layer_count();
         evaluate_batches(&self.cache.dev_labels, self.classes, |start, len| {
             self.net
                 .forward_range(&maps.narrow(0, start, len), layers.clone(), Mode::EVAL)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_rates_rise_geometrically_from_the_first_trained_layer_to_the_top() {
+        let deep = DeepFinetune {
+            from_layer: 2,
+            lowest_lr_scale: 0.01,
+            warmup_epochs: 0,
+        };
+        assert!((layer_lr_scale(2, &deep, 6) - 0.01).abs() < 1e-12);
+        assert!((layer_lr_scale(4, &deep, 6) - 0.1).abs() < 1e-12);
+        assert!((layer_lr_scale(6, &deep, 6) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn warm_up_rises_linearly_then_decays_as_a_cosine() {
+        assert!((warmup_cosine(1.0, 0, 4, 12) - 0.25).abs() < 1e-12);
+        assert!((warmup_cosine(1.0, 3, 4, 12) - 1.0).abs() < 1e-12);
+        assert!((warmup_cosine(1.0, 4, 4, 12) - 1.0).abs() < 1e-12);
+        assert!((warmup_cosine(1.0, 8, 4, 12) - 0.5).abs() < 1e-12);
+        assert!(warmup_cosine(1.0, 12, 4, 12).abs() < 1e-12);
     }
 }
