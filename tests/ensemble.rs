@@ -47,6 +47,20 @@ fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
     }
     assert!(worst < 1e-5, "largest difference {worst}");
 
+    // An ensemble is calibrated like any model: probabilities = softmax(logits / T).
+    let calibrated = with_temperature(&ensemble, 2.0).unwrap();
+    let soft = Model::from_bytes(&calibrated, 1, "calibrated")
+        .unwrap()
+        .predict(&common::colour_batch(), 8)
+        .unwrap();
+    for i in 0..8 {
+        let scaled: Vec<f32> = got.logits_row(i).iter().map(|z| z / 2.0).collect();
+        let sum: f32 = scaled.iter().map(|z| z.exp()).sum();
+        for (p, z) in soft.row(i).iter().zip(&scaled) {
+            assert!((p - z.exp() / sum).abs() < 1e-5, "cover {i}");
+        }
+    }
+
     let meta = model.metadata();
     assert_eq!(meta.variant, "ensemble(colour+colour+colour)");
     let listed: serde_json::Value = serde_json::from_str(&meta.extra[ENSEMBLE_MEMBERS]).unwrap();

@@ -9,9 +9,10 @@
 //!   cover resized twice, once by the classifier and once in the graph, which costs it a little
 //!   sharpness; a member's own size is never upscaled.
 //! - Each member's names get a `m<k>/` prefix; the input `image` is shared.
-//! - `logits` of an ensemble are `log(probabilities)`: softmax of them gives the probabilities
-//!   back, so the contract's `probabilities = softmax(logits)` still holds; a member's own
-//!   temperature stays inside its subgraph, and the ensemble records none.
+//! - `logits` of an ensemble are the log of the members' mean probabilities, and its
+//!   `probabilities` their softmax (which is that mean), so the contract's `probabilities =
+//!   softmax(logits)` holds and an ensemble is calibrated like any model (`--calibrate-to`);
+//!   a member's own temperature stays inside its subgraph.
 //! - Metadata: the largest member's (the first of them on a tie), with `variant`
 //!   `ensemble(a+b+...)`, `ensemble_members` (a JSON list of each member's variant,
 //!   temperature and input size), and no dev/test metrics or temperature (they were the
@@ -143,22 +144,36 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
         }
         member_probabilities.push(rename(&PROBABILITIES_NAME.to_string()));
     }
-    graph.node.push(NodeProto {
-        input: member_probabilities,
-        output: vec![PROBABILITIES_NAME.into()],
-        name: "ensemble/Mean".into(),
-        op_type: "Mean".into(),
-        attribute: vec![],
-        domain: String::new(),
-    });
-    graph.node.push(NodeProto {
-        input: vec![PROBABILITIES_NAME.into()],
-        output: vec![LOGITS_NAME.into()],
-        name: "ensemble/Log".into(),
-        op_type: "Log".into(),
-        attribute: vec![],
-        domain: String::new(),
-    });
+    // probabilities = softmax(log(mean)) = mean: the ensemble ends in the same Softmax as a
+    // single model, so it can be calibrated like one (crate::export::temperature).
+    let mean = "ensemble/mean_probabilities".to_string();
+    for (op, input, output) in [
+        ("Mean", member_probabilities, mean.clone()),
+        ("Log", vec![mean], LOGITS_NAME.to_string()),
+        (
+            "Softmax",
+            vec![LOGITS_NAME.to_string()],
+            PROBABILITIES_NAME.to_string(),
+        ),
+    ] {
+        graph.node.push(NodeProto {
+            input,
+            output: vec![output],
+            name: format!("ensemble/{op}"),
+            op_type: op.into(),
+            attribute: if op == "Softmax" {
+                vec![AttributeProto {
+                    name: "axis".into(),
+                    i: 1,
+                    r#type: attribute_type::INT,
+                    ..Default::default()
+                }]
+            } else {
+                vec![]
+            },
+            domain: String::new(),
+        });
+    }
     graph.input = input;
     graph.output = outputs;
     graph.name = "covergenre-ensemble".into();
