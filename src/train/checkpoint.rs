@@ -10,13 +10,10 @@
 //! Random state needs no saving: the trainer reseeds libtorch from (seed, epoch) at the start of
 //! every epoch, so epoch k+1 draws the same numbers whether or not the process was restarted.
 
-use super::build::Precision;
-use super::fit::{EpochRecord, RunSettings};
 use super::optim::Optimiser;
-use crate::spec::ModelSpec;
+use super::run::RunState;
 use crate::util::write_atomic;
 use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -25,43 +22,6 @@ pub const CHECKPOINT_JSON: &str = "checkpoint.json";
 const MODEL_PREFIX: &str = "model.";
 const OPTIM_PREFIX: &str = "optim.";
 const STATE_TENSOR: &str = "state.json";
-
-/// The run's bookkeeping at the end of an epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunState {
-    /// The effective spec (overrides applied): a resume must continue the same experiment.
-    pub spec: ModelSpec,
-    pub seed: u64,
-    pub classes: usize,
-    /// The arithmetic of the training steps (absent in checkpoints of older versions: float32).
-    #[serde(default)]
-    pub precision: Precision,
-    pub epochs_done: usize,
-    pub optimiser_steps: i64,
-    pub history: Vec<EpochRecord>,
-    /// Best epoch so far by selection macro-F1.
-    pub best: Option<EpochRecord>,
-    pub epochs_since_best: usize,
-    pub stopped_early: bool,
-}
-
-impl RunState {
-    /// The state of a run that has not trained yet.
-    pub fn fresh(spec: &ModelSpec, classes: usize, settings: &RunSettings) -> Self {
-        Self {
-            spec: spec.clone(),
-            seed: settings.seed,
-            classes,
-            precision: settings.precision,
-            epochs_done: 0,
-            optimiser_steps: 0,
-            history: Vec::new(),
-            best: None,
-            epochs_since_best: 0,
-            stopped_early: false,
-        }
-    }
-}
 
 /// Writes the checkpoint of `dir` atomically (see the module docs).
 pub fn save(dir: &Path, vs: &nn::VarStore, optimiser: &Optimiser, state: &RunState) -> Result<()> {

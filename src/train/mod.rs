@@ -6,6 +6,7 @@
 //! - [`optim`]: Adam / AdamW / SGD on tensors, so their state can be checkpointed.
 //! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
 //! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
+//! - [`run`]: the run's settings, epoch records and bookkeeping, shared by `fit` and `checkpoint`.
 //! - [`config`]: the CLI's training flags and the validated [`config::TrainConfig`].
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
@@ -23,6 +24,7 @@ pub mod curves;
 pub mod fit;
 pub mod optim;
 pub mod pretrained;
+pub mod run;
 pub mod session;
 pub mod summary;
 pub mod transfer;
