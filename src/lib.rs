@@ -12,8 +12,9 @@
 //! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
 //! - [`metadata`]: what an exported model records about itself.
 //! - [`data`]: dataset discovery, decoding, caching, splitting.
-//! - [`train`] (feature `train`): tch models, training loop, checkpoints, curves.
-//! - [`export`]: ONNX writing (parity checks need feature `train`).
+//! - [`train`] (feature `train`): tch models, training loop, checkpoints, curves, and
+//!   `train::export` (a trained network to ONNX, parity-checked against tch).
+//! - [`export`]: spec + weights -> ONNX bytes, temperature and ensembles; no libtorch.
 //! - [`failure`]: a file that could not be used, and why (one type for datasets, the
 //!   pipeline, predictions files and reports).
 //! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline, a

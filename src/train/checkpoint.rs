@@ -13,7 +13,8 @@
 use super::optim::Optimiser;
 use super::run::RunState;
 use crate::util::write_atomic;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
+use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -69,7 +70,7 @@ pub fn load(dir: &Path) -> Result<Option<Checkpoint>> {
 impl Checkpoint {
     /// Copies the saved model variables and optimiser state into freshly built ones.
     pub fn restore(&self, vs: &nn::VarStore, optimiser: &mut Optimiser) -> Result<()> {
-        copy_into(vs, &self.tensors, MODEL_PREFIX)?;
+        copy_into(vs, &self.tensors)?;
         let optim: Vec<(String, Tensor)> = self
             .tensors
             .iter()
@@ -88,32 +89,37 @@ pub fn save_weights(path: &Path, vs: &nn::VarStore) -> Result<()> {
     write_tensors_atomic(path, vs.variables().into_iter().collect())
 }
 
-/// Loads weights saved by [`save_weights`] into a store built from the same spec; every
-/// variable must be present with the same shape.
+/// The one weights loader: copies the safetensors weights at `path` into every variable of a
+/// store built from the same spec, by name. Plain weight files ([`save_weights`]:
+/// `best.safetensors`, the winner's `model.safetensors`) and the resumable checkpoint (whose
+/// model variables are `model.<name>`) both load. Every variable must be present with the
+/// same shape.
 pub fn load_weights(path: &Path, vs: &nn::VarStore) -> Result<()> {
     let tensors = Tensor::read_safetensors(path)
         .with_context(|| format!("cannot read weights {}", path.display()))?;
-    copy_into(vs, &tensors, "").with_context(|| format!("weights {}", path.display()))
+    copy_into(vs, &tensors).with_context(|| format!("weights {}", path.display()))
 }
 
-fn copy_into(vs: &nn::VarStore, tensors: &[(String, Tensor)], prefix: &str) -> Result<()> {
-    let mut variables = vs.variables();
-    tch::no_grad(|| -> Result<()> {
-        for (name, target) in variables.iter_mut() {
-            let wanted = format!("{prefix}{name}");
-            let source = tensors
-                .iter()
-                .find(|(n, _)| *n == wanted)
-                .map(|(_, t)| t)
-                .ok_or_else(|| anyhow!("{name} is missing"))?;
-            if source.size() != target.size() {
-                bail!(
-                    "{name} has shape {:?}, the model expects {:?}",
-                    source.size(),
-                    target.size()
-                );
-            }
-            target.f_copy_(source)?;
+/// Copies `tensors` into every variable of `vs`: the tensor named like the variable, else the
+/// one with the checkpoint's `model.` prefix.
+fn copy_into(vs: &nn::VarStore, tensors: &[(String, Tensor)]) -> Result<()> {
+    let by_name: HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    // Sorted, so a mismatch always reports the same (first) parameter.
+    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, variable) in variables.iter_mut() {
+            let source = by_name
+                .get(name.as_str())
+                .or_else(|| by_name.get(format!("{MODEL_PREFIX}{name}").as_str()))
+                .with_context(|| format!("the file has no parameter '{name}'"))?;
+            ensure!(
+                source.size() == variable.size(),
+                "parameter '{name}' has shape {:?} in the file, the spec needs {:?}",
+                source.size(),
+                variable.size()
+            );
+            variable.f_copy_(&source.to_kind(variable.kind()))?;
         }
         Ok(())
     })

@@ -8,6 +8,8 @@
 //! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
 //! - [`run`]: the run's settings, epoch records and bookkeeping, shared by `fit` and `checkpoint`.
 //! - [`config`]: the CLI's training flags and the validated [`config::TrainConfig`].
+//! - [`export`]: a trained network to ONNX (through [`crate::export`]), parity-checked
+//!   against tch, and `--export` of a saved checkpoint.
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
 //!   its module docs describe the run folder.
@@ -21,6 +23,7 @@ pub mod build;
 pub mod checkpoint;
 pub mod config;
 pub mod curves;
+pub mod export;
 pub mod fit;
 pub mod optim;
 pub mod pretrained;
