@@ -5,10 +5,16 @@
 //! ```text
 //! files -> data::discover -> data::decode/cache -> train (tch, feature "train") -> export (ONNX)
 //!       -> infer (onnxruntime) -> metrics -> calibration -> report
+//! covers (folders, music libraries, embedded art) -> infer::pipeline -> classify / evaluate / tag
 //! ```
 //!
+//! Dependencies point one way: `covers` plugs into `infer::pipeline` (which does not know it),
+//! `train` uses `export` (which needs no libtorch), and in `train`, `fit` and `checkpoint` share
+//! the run's types from `train::run`.
+//!
 //! - [`genres`]: the MUMU genre table; datasets and models may bring their own list.
-//! - [`preprocess`]: input size, resize filter and normalisation, defined once.
+//! - [`preprocess`]: input size, resize filter and normalisation, defined once; it writes and
+//!   reads its own model metadata entries and gives the image cache its fingerprint.
 //! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
 //! - [`metadata`]: what an exported model records about itself.
 //! - [`data`]: dataset discovery, decoding, caching, splitting.
