@@ -711,9 +711,7 @@ pub(crate) fn is_hidden(path: &Path) -> bool {
 fn looks_like_data(path: &Path) -> bool {
     let name = file_name(path);
     let litter = ["thumbs.db", "desktop.ini", "icon\r"];
-    !name.starts_with('.')
-        && !name.ends_with('~')
-        && !litter.contains(&name.to_lowercase().as_str())
+    !is_hidden(path) && !name.ends_with('~') && !litter.contains(&name.to_lowercase().as_str())
 }
 
 #[cfg(test)]
