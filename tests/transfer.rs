@@ -8,7 +8,8 @@ use covergenre::spec::{
     self, Augment, DeepFinetune, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained,
 };
 use covergenre::train::checkpoint;
-use covergenre::train::fit::{derive_seed, logit_offsets, read_log, ImageSet, RunSettings};
+use covergenre::train::fit::{derive_seed, logit_offsets, read_log, ImageSet};
+use covergenre::train::run::RunSettings;
 use covergenre::train::transfer::{fit_transfer, validate_pretrained};
 use covergenre::train::{Network, Precision};
 use tch::{nn, Device, Tensor};

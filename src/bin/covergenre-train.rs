@@ -119,7 +119,7 @@ fn run_export(checkpoint: &std::path::Path, out: Option<&std::path::Path>) -> an
     let out = out.ok_or_else(|| {
         anyhow::anyhow!("--export needs --out FILE.onnx: where to write the model")
     })?;
-    let report = covergenre::export::export_checkpoint(checkpoint, out)?;
+    let report = covergenre::train::export::export_checkpoint(checkpoint, out)?;
     println!("wrote {} ({report})", out.display());
     Ok(exit::SUCCESS)
 }

@@ -3,7 +3,8 @@
 //! JSON for scripts.
 
 use super::discover::layout_name;
-use super::{Dataset, Skipped, Split};
+use super::{Dataset, Split};
+use crate::failure::Failure;
 use prettytable::{format, Cell, Row, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ pub struct InspectReport {
     pub generated_splits: bool,
     /// Split name -> genre slug -> covers (every genre listed, zeros included).
     pub splits: BTreeMap<String, BTreeMap<String, usize>>,
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Failure>,
 }
 
 impl InspectReport {

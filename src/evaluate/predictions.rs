@@ -15,7 +15,8 @@
 //! from the cover's parent folder name ([`Labels::ParentFolder`], for `<genre>/<file>` layouts).
 
 use super::Described;
-use crate::data::{Dataset, Skipped};
+use crate::data::Dataset;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::metrics::Tally;
 use crate::report::EvalReport;
@@ -38,7 +39,7 @@ pub struct PredictionRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PredictionsFile {
     pub records: Vec<PredictionRecord>,
-    pub failures: Vec<Skipped>,
+    pub failures: Vec<Failure>,
 }
 
 /// Reads a classify CSV or JSONL file; the format comes from the extension (`.csv`, `.jsonl`,
@@ -70,8 +71,8 @@ pub fn read_predictions(path: &Path) -> Result<PredictionsFile> {
 }
 
 /// A bad row: named by the predictions file and line, since the cover's path may be unknown.
-fn row_failure(file: &Path, line: usize, reason: impl std::fmt::Display) -> Skipped {
-    Skipped {
+fn row_failure(file: &Path, line: usize, reason: impl std::fmt::Display) -> Failure {
+    Failure {
         path: file.to_path_buf(),
         reason: format!("line {line}: {reason}"),
     }
@@ -160,7 +161,7 @@ fn row_from_json_ranking(
     line: usize,
     object: &serde_json::Map<String, Value>,
     ranking: &Value,
-) -> Result<PredictionRecord, Skipped> {
+) -> Result<PredictionRecord, Failure> {
     let path = row_path(file, line, |key| json_scalar(object.get(key)))?;
     let entries = ranking.as_array().map(Vec::as_slice).unwrap_or_default();
     let parsed: Option<Vec<(String, f32)>> = entries.iter().map(json_ranked_entry).collect();
@@ -192,7 +193,7 @@ fn row_from_fields(
     file: &Path,
     line: usize,
     field: impl Fn(&str) -> Option<String>,
-) -> Result<PredictionRecord, Skipped> {
+) -> Result<PredictionRecord, Failure> {
     let path = row_path(file, line, &field)?;
     let ranked = ranked_from_fields(&field).map_err(|r| cover_failure(&path, file, line, r))?;
     Ok(PredictionRecord { path, ranked })
@@ -203,26 +204,26 @@ fn row_path(
     file: &Path,
     line: usize,
     field: impl Fn(&str) -> Option<String>,
-) -> Result<PathBuf, Skipped> {
+) -> Result<PathBuf, Failure> {
     let path = field("path")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .ok_or_else(|| row_failure(file, line, "no path"))?;
     match field("error").filter(|e| !e.is_empty()) {
-        Some(reason) => Err(Skipped { path, reason }),
+        Some(reason) => Err(Failure { path, reason }),
         None => Ok(path),
     }
 }
 
 /// A row that names its cover but cannot be used: the cover, and where in the file.
-fn cover_failure(path: &Path, file: &Path, line: usize, reason: impl std::fmt::Display) -> Skipped {
-    Skipped {
+fn cover_failure(path: &Path, file: &Path, line: usize, reason: impl std::fmt::Display) -> Failure {
+    Failure {
         path: path.to_path_buf(),
         reason: format!("{} line {line}: {reason}", file.display()),
     }
 }
 
-fn push(out: &mut PredictionsFile, row: Result<PredictionRecord, Skipped>) {
+fn push(out: &mut PredictionsFile, row: Result<PredictionRecord, Failure>) {
     match row {
         Ok(record) => out.records.push(record),
         Err(failure) => out.failures.push(failure),
@@ -346,7 +347,7 @@ pub fn evaluate_predictions(
     for record in file.records {
         match label_and_rank(&record, labels, genres) {
             Ok((truth, ranked)) => tally.add(&record.path, truth, &ranked),
-            Err(reason) => failures.push(Skipped {
+            Err(reason) => failures.push(Failure {
                 path: record.path,
                 reason,
             }),

@@ -6,9 +6,11 @@ use super::{map_labels, EvalSettings};
 use crate::calibration::{
     add_bias, fit_logit_adjustment, fit_temperature, log_loss, LogitAdjustment,
 };
-use crate::data::{Sample, Skipped};
+use crate::covers::{CoverDecoder, Source};
+use crate::data::Sample;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::{self, CoverDecoder, Predictor, Source};
+use crate::infer::pipeline::{self, Predictor};
 use crate::infer::Model;
 use crate::util::write_atomic;
 use anyhow::{ensure, Context, Result};
@@ -27,7 +29,7 @@ pub struct TemperatureFit {
     /// The post-hoc logit adjustment fitted before the temperature, when asked for.
     pub adjustment: Option<LogitAdjustment>,
     #[serde(skip)]
-    pub failures: Vec<Skipped>,
+    pub failures: Vec<Failure>,
 }
 
 /// A [`Model`] as a pipeline predictor that hands on the raw logits instead of probabilities.
@@ -79,10 +81,7 @@ pub fn fit_model_temperature(
                     logits.extend_from_slice(&classified.probabilities);
                     labels.push(label_map[sample.label]);
                 }
-                Err(failure) => failures.push(Skipped {
-                    path: failure.path,
-                    reason: failure.reason,
-                }),
+                Err(failure) => failures.push(failure),
             }
         },
     )?;
@@ -100,7 +99,7 @@ fn fit_logits(
     logits: &[f32],
     labels: &[usize],
     classes: usize,
-    failures: Vec<Skipped>,
+    failures: Vec<Failure>,
     train_counts: Option<&[usize]>,
 ) -> Result<TemperatureFit> {
     ensure!(

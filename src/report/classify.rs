@@ -11,8 +11,10 @@
 //!
 //! Failures are not rows of the CSV/JSONL/table (they go to stderr), so every row is a prediction.
 
+use crate::covers::Source;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::{Classified, Failure};
+use crate::infer::pipeline::Classified;
 use anyhow::{bail, Context, Result};
 use prettytable::{Cell, Row, Table};
 use serde::{Deserialize, Serialize};
@@ -55,7 +57,7 @@ impl Record {
     /// Builds a record from a pipeline result; `min_confidence` turns weak guesses into
     /// [`UNCERTAIN`].
     pub fn new(
-        item: &Classified,
+        item: &Classified<Source>,
         genres: &GenreSet,
         top_k: usize,
         min_confidence: Option<f32>,
@@ -344,7 +346,6 @@ pub fn parse_csv(reader: impl std::io::Read) -> Result<Vec<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infer::pipeline::Source;
 
     fn record(path: &str, probabilities: Vec<f32>, bar: Option<f32>) -> Record {
         let item = Classified {

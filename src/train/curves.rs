@@ -1,7 +1,7 @@
 //! Training curves as the study drew them: one PNG per variant with loss, accuracy and
 //! macro-F1 per epoch, train (dashed) and dev (solid), every run overlaid in its own colour.
 
-use super::fit::EpochRecord;
+use super::run::EpochRecord;
 use crate::report::plot::{register_font, FONT};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;

@@ -28,12 +28,13 @@
 
 use super::augment::augment;
 use super::build::{normalise, normalise_float, Mode, Network};
-use super::checkpoint::{self, RunState};
+use super::checkpoint;
 use super::fit::{
     add_predictions, derive_seed, end_epoch, evaluate_batches, outcome, report_epoch, validate,
-    ClassTerms, EpochRecord, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome, RunSettings,
+    ClassTerms, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
 };
 use super::optim::Optimiser;
+use super::run::{EpochRecord, RunSettings, RunState};
 use crate::metrics::Confusion;
 use crate::spec::{DeepFinetune, ModelSpec, Pretrained};
 use anyhow::{bail, ensure, Context, Result};
