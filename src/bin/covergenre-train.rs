@@ -1,88 +1,86 @@
-//! `covergenre-train`: look at a dataset (`--inspect`) or train a model on it. Parses
-//! arguments ([`covergenre::cli::train`]), makes one library call, maps the outcome to an exit
-//! code; nothing else.
+//! `covergenre-train`: a launcher that makes sure libtorch is installed, then runs the trainer
+//! (`covergenre-train-libtorch`, installed beside it) with the same arguments.
+//!
+//! Why: the trainer links libtorch, so without it the dynamic loader stops it before `main`
+//! with "error while loading shared libraries: libtorch_cpu.so". This launcher links nothing of
+//! libtorch (nor the covergenre library, which would bring it in), so it can say instead which
+//! command installs it. `COVERGENRE_LIBTORCH_LIB` names another folder holding libtorch's
+//! libraries (it is then put first on the trainer's `LD_LIBRARY_PATH`).
 
-use anyhow::{anyhow, Result};
-use clap::Parser;
-use covergenre::cli::{self, train::Args, train::OutputFormat};
-use covergenre::data::discover::{discover, DiscoverOptions};
-use covergenre::exit;
-use covergenre::report::inspect::InspectReport;
-use covergenre::train::config::{variant_listing, TrainConfig};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The trainer, beside this launcher.
+const TRAINER: &str = "covergenre-train-libtorch";
+/// The library the loader fails on first when libtorch is missing.
+const LIBTORCH: &str = "libtorch_cpu.so";
+/// Overrides where libtorch is looked for.
+const OVERRIDE: &str = "COVERGENRE_LIBTORCH_LIB";
+/// `covergenre::exit::FATAL` (not imported: linking the library would link libtorch).
+const FATAL: i32 = 2;
+
+/// Where the loader would find libtorch: the override alone when set; otherwise
+/// `LD_LIBRARY_PATH`, the folder baked in at build time (the trainer's rpath) and the usual
+/// system folders.
+fn search_path() -> Vec<PathBuf> {
+    if let Some(dir) = std::env::var_os(OVERRIDE).filter(|d| !d.is_empty()) {
+        return vec![PathBuf::from(dir)];
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(option_env!("COVERGENRE_LIBTORCH_LIB_DEFAULT").map(PathBuf::from));
+    dirs.extend(
+        [
+            "/usr/local/lib",
+            "/usr/lib",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib64",
+        ]
+        .map(PathBuf::from),
+    );
+    dirs
+}
+
+fn fail(message: String) -> ! {
+    eprintln!("covergenre-train: {message}");
+    std::process::exit(FATAL)
+}
 
 fn main() {
-    let args = Args::parse();
-    let code = if args.train.list_variants {
-        print!("{}", variant_listing());
-        Ok(exit::SUCCESS)
-    } else if let Some(checkpoint) = &args.export {
-        run_export(checkpoint, args.train.out.as_deref())
-    } else if !args.ensemble.is_empty() {
-        run_ensemble(&args.ensemble, args.train.out.as_deref())
-    } else if args.inspect {
-        run_inspect(&args)
-    } else {
-        run_training(&args)
+    let dirs = search_path();
+    if !dirs.iter().any(|dir| dir.join(LIBTORCH).is_file()) {
+        let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        fail(format!(
+            "libtorch not found ({LIBTORCH} is in none of: {}): run `{}/scripts/setup.sh` to \
+             install it (no rebuild needed), or set {OVERRIDE} to the folder holding it",
+            looked.join(", "),
+            env!("CARGO_MANIFEST_DIR")
+        ));
+    }
+    let trainer = match std::env::current_exe() {
+        Ok(me) => me.with_file_name(TRAINER),
+        Err(error) => fail(format!("cannot find my own path to run {TRAINER}: {error}")),
     };
-    cli::finish(code, "covergenre-train: ");
-}
-
-/// [`exit::SOME_FILES_FAILED`] when files were skipped, else [`exit::SUCCESS`].
-fn code(skipped: usize) -> i32 {
-    if skipped == 0 {
-        exit::SUCCESS
-    } else {
-        exit::SOME_FILES_FAILED
+    let mut args = std::env::args_os();
+    let name = args.next().unwrap_or_else(|| "covergenre-train".into());
+    let mut command = Command::new(&trainer);
+    // The trainer's usage and errors name the command the user typed.
+    command.arg0(name).args(args);
+    if let Some(dir) = std::env::var_os(OVERRIDE).filter(|d| !d.is_empty()) {
+        command.env("LD_LIBRARY_PATH", prepended(Path::new(&dir)));
     }
+    let error = command.exec(); // returns only when the trainer could not be started
+    fail(format!("cannot run {}: {error}", trainer.display()));
 }
 
-fn run_export(checkpoint: &Path, out: Option<&Path>) -> Result<i32> {
-    let out =
-        out.ok_or_else(|| anyhow!("--export needs --out FILE.onnx: where to write the model"))?;
-    let report = covergenre::export::export_checkpoint(checkpoint, out)?;
-    println!("wrote {} ({report})", out.display());
-    Ok(exit::SUCCESS)
-}
-
-fn run_ensemble(members: &[PathBuf], out: Option<&Path>) -> Result<i32> {
-    let out =
-        out.ok_or_else(|| anyhow!("--ensemble needs --out FILE.onnx: where to write the model"))?;
-    covergenre::export::ensemble::write_ensemble(members, out)?;
-    println!("wrote {} ({} members)", out.display(), members.len());
-    Ok(exit::SUCCESS)
-}
-
-fn run_inspect(args: &Args) -> Result<i32> {
-    let options = DiscoverOptions {
-        seed: args.seed,
-        ..DiscoverOptions::default()
-    };
-    let report = InspectReport::from_dataset(&discover(data_path(args), &options)?);
-    match args.format {
-        OutputFormat::Table => print!("{}", report.to_table()),
-        OutputFormat::Json => println!("{}", report.to_json()),
+/// `LD_LIBRARY_PATH` with `dir` first.
+fn prepended(dir: &Path) -> OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
+        dirs.extend(std::env::split_paths(&old));
     }
-    Ok(code(report.skipped.len()))
-}
-
-/// Clap guarantees --data unless --list-variants, which returns before this is needed.
-fn data_path(args: &Args) -> &Path {
-    args.data.as_deref().unwrap_or(Path::new("."))
-}
-
-fn run_training(args: &Args) -> Result<i32> {
-    let options = args.train.options();
-    let config = TrainConfig::from_options(data_path(args).to_path_buf(), args.seed, &options)?;
-    let summary = covergenre::train::session::run(&config)?;
-    print!("{}", summary.ranking_table());
-    if let Some(winner) = &summary.winner {
-        println!(
-            "winner: {} run {} -> {}",
-            winner.variant,
-            winner.run,
-            config.out.join("best").display()
-        );
-    }
-    Ok(code(summary.skipped.len()))
+    std::env::join_paths(dirs).unwrap_or_else(|_| dir.as_os_str().to_owned())
 }
