@@ -7,10 +7,10 @@
 //!     bench-stages infer MODEL N THREADS     N images through the model in batches of 32
 
 use anyhow::{Context, Result};
-use covergenre::infer::pipeline::{CoverDecoder, Decoder};
-use covergenre::infer::pipeline::{Failure, Source};
+use covergenre::covers::{album_sources, image_sources, CoverDecoder, Source};
+use covergenre::failure::Failure;
+use covergenre::infer::pipeline::Decoder;
 use covergenre::infer::Model;
-use covergenre::library::{album_sources, image_sources};
 use covergenre::preprocess::{Normalisation, Preprocess};
 use rayon::prelude::*;
 use std::time::Instant;

@@ -1,10 +1,11 @@
-//! The `covergenre-classify` command as a library call: find covers ([`crate::library`]), run
+//! The `covergenre-classify` command as a library call: find covers ([`crate::covers`]), run
 //! them through the pipeline ([`crate::infer::pipeline`]) and write the results
 //! ([`crate::report::classify`]), streaming, with failures and progress on a log stream.
 
+use crate::covers::{self, CoverDecoder, Source, Sources};
+use crate::failure::Failure;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::{self, Failure, Outcome, PipelineOptions, Predictor, Source};
-use crate::library;
+use crate::infer::pipeline::{self, Outcome, PipelineOptions, Predictor};
 use crate::preprocess::Preprocess;
 use crate::report::classify::{Format, Record, RecordWriter, Summary};
 use crate::report::html::Collector;
@@ -41,16 +42,14 @@ pub struct ModelView<'a, P: Predictor> {
 }
 
 /// The covers to classify, lazily.
-pub fn sources(
-    options: &ClassifyOptions,
-) -> Box<dyn Iterator<Item = Result<Source, Failure>> + Send> {
+pub fn sources(options: &ClassifyOptions) -> Sources {
     let library = options.library;
     let shard = options.shard;
     Box::new(options.paths.clone().into_iter().flat_map(move |root| {
-        let found: Box<dyn Iterator<Item = Result<Source, Failure>> + Send> = if library {
-            library::album_sources(root.clone())
+        let found: Sources = if library {
+            covers::album_sources(root.clone())
         } else {
-            Box::new(library::image_sources(vec![root.clone()]))
+            Box::new(covers::image_sources(vec![root.clone()]))
         };
         found.filter(move |item| {
             let path = match item {
@@ -137,7 +136,7 @@ fn stream<P: Predictor>(
     // The first output error stops writing; it is returned once the run has ended.
     let mut write_error: Option<anyhow::Error> = None;
     let progress = crate::util::progress(None, "covers");
-    let on_result = |outcome: Outcome| {
+    let on_result = |outcome: Outcome<Source>| {
         progress.inc(1);
         match outcome {
             Ok(item) => {
@@ -155,9 +154,9 @@ fn stream<P: Predictor>(
             }
         }
     };
-    let run = pipeline::run(
+    let run = pipeline::run_with(
         sources(options),
-        model.preprocess,
+        &CoverDecoder::new(*model.preprocess),
         model.predictor,
         &options.pipeline,
         on_result,

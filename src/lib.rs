@@ -5,21 +5,33 @@
 //! ```text
 //! files -> data::discover -> data::decode/cache -> train (tch, feature "train") -> export (ONNX)
 //!       -> infer (onnxruntime) -> metrics -> calibration -> report
+//! covers (folders, music libraries, embedded art) -> infer::pipeline -> classify / evaluate / tag
 //! ```
 //!
+//! Dependencies point one way: `covers` plugs into `infer::pipeline` (which does not know it),
+//! `train` uses `export` (which needs no libtorch), and in `train`, `fit` and `checkpoint` share
+//! the run's types from `train::run`.
+//!
 //! - [`genres`]: the MUMU genre table; datasets and models may bring their own list.
-//! - [`preprocess`]: input size, resize filter and normalisation, defined once.
+//! - [`preprocess`]: input size, resize filter and normalisation, defined once; it writes and
+//!   reads its own model metadata entries and gives the image cache its fingerprint.
 //! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
 //! - [`metadata`]: what an exported model records about itself.
 //! - [`data`]: dataset discovery, decoding, caching, splitting.
-//! - [`train`] (feature `train`): tch models, training loop, checkpoints, the session's results.
-//! - [`export`]: ONNX writing (parity checks need feature `train`).
-//! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline.
+//! - [`train`] (feature `train`): tch models, training loop, checkpoints, the session's results,
+//!   and `train::export` (a trained network to ONNX, parity-checked against tch).
+//! - [`export`]: spec + weights -> ONNX bytes, temperature and ensembles; no libtorch.
+//! - [`failure`]: a file that could not be used, and why (one type for datasets, the
+//!   pipeline, predictions files and reports).
+//! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline, a
+//!   generic engine over its `Decoder` and `Predictor` traits that knows nothing of covers.
+//! - [`covers`]: what finds and reads covers: image files under folders, one cover per album of
+//!   a music library, art embedded in audio tags, and [`covers::CoverDecoder`] (the pipeline's
+//!   decoder for them).
 //! - [`classify`]: the classify command as a library call (find, decode, predict, write).
 //! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report;
 //!   [`evaluate::command`] is the eval command as one library call, [`evaluate::predictions`]
 //!   the one reader of classify's CSV/JSONL output.
-//! - [`library`]: finding covers: image files under folders, or one per album of a music library.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`calibration`]: calibration error, threshold tables, bootstrap intervals, temperature fitting.
 //! - [`report`]: every rendering: tables (one style helper), machine-readable formats, plots,
@@ -33,13 +45,14 @@
 pub mod calibration;
 pub mod classify;
 pub mod cli;
+pub mod covers;
 pub mod data;
 pub mod evaluate;
 pub mod exit;
 pub mod export;
+pub mod failure;
 pub mod genres;
 pub mod infer;
-pub mod library;
 pub mod metadata;
 pub mod metrics;
 pub mod preprocess;

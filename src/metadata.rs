@@ -2,15 +2,11 @@
 //! by `infer`. Keys are stable; values are strings, JSON where structured.
 
 use crate::genres::GenreSet;
-use crate::preprocess::{Normalisation, Preprocess, ResizeFilter};
+use crate::preprocess::{EntryError, Preprocess, METADATA_KEYS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const GENRES: &str = "genres";
-pub const INPUT_HEIGHT: &str = "input_height";
-pub const INPUT_WIDTH: &str = "input_width";
-pub const RESIZE_FILTER: &str = "resize_filter";
-pub const NORMALISATION: &str = "normalisation";
 pub const VARIANT: &str = "variant";
 pub const TRAINING_DATA: &str = "training_data";
 pub const DEV_METRICS: &str = "dev_metrics";
@@ -45,6 +41,15 @@ pub enum MetadataError {
     Invalid { key: &'static str, reason: String },
 }
 
+impl From<EntryError> for MetadataError {
+    fn from(error: EntryError) -> Self {
+        match error {
+            EntryError::Missing(key) => Self::Missing(key),
+            EntryError::Invalid { key, reason } => Self::Invalid { key, reason },
+        }
+    }
+}
+
 impl ModelMetadata {
     /// Flattens to ONNX metadata_props entries.
     pub fn to_props(&self) -> BTreeMap<String, String> {
@@ -53,18 +58,13 @@ impl ModelMetadata {
             GENRES.into(),
             serde_json::to_string(&self.genres.slugs()).expect("strings serialise"),
         );
-        props.insert(INPUT_HEIGHT.into(), self.preprocess.height.to_string());
-        props.insert(INPUT_WIDTH.into(), self.preprocess.width.to_string());
-        props.insert(RESIZE_FILTER.into(), self.preprocess.filter.as_str().into());
-        props.insert(
-            NORMALISATION.into(),
-            serde_json::to_string(&self.preprocess.normalisation).expect("numbers serialise"),
-        );
+        self.preprocess.write_metadata(&mut props);
         props.insert(VARIANT.into(), self.variant.clone());
         props
     }
 
-    /// Reads metadata_props back; `genres`, the input size and the filter are required.
+    /// Reads metadata_props back; `genres`, the input size and the filter are required (the
+    /// preprocessing reads its own entries: [`Preprocess::read_metadata`]).
     pub fn from_props(props: &BTreeMap<String, String>) -> Result<Self, MetadataError> {
         let get = |key: &'static str| props.get(key).ok_or(MetadataError::Missing(key));
         let invalid = |key: &'static str, reason: String| MetadataError::Invalid { key, reason };
@@ -73,43 +73,16 @@ impl ModelMetadata {
         if slugs.is_empty() {
             return Err(invalid(GENRES, "the list is empty".into()));
         }
-        let dimension = |key: &'static str| -> Result<u32, MetadataError> {
-            get(key)?
-                .parse::<u32>()
-                .ok()
-                .filter(|&v| v > 0)
-                .ok_or_else(|| invalid(key, "expected a positive whole number".into()))
-        };
-        let filter_name = get(RESIZE_FILTER)?;
-        let filter = ResizeFilter::parse(filter_name)
-            .ok_or_else(|| invalid(RESIZE_FILTER, format!("unknown filter '{filter_name}'")))?;
-        let normalisation: Normalisation = match props.get(NORMALISATION) {
-            Some(text) => {
-                serde_json::from_str(text).map_err(|e| invalid(NORMALISATION, e.to_string()))?
-            }
-            None => Normalisation::UNIT,
-        };
-        let known = [
-            GENRES,
-            INPUT_HEIGHT,
-            INPUT_WIDTH,
-            RESIZE_FILTER,
-            NORMALISATION,
-            VARIANT,
-        ];
+        let preprocess = Preprocess::read_metadata(props)?;
+        let known = |key: &str| key == GENRES || key == VARIANT || METADATA_KEYS.contains(&key);
         let extra = props
             .iter()
-            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .filter(|(k, _)| !known(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(Self {
             genres: GenreSet::from_slugs(slugs),
-            preprocess: Preprocess {
-                height: dimension(INPUT_HEIGHT)?,
-                width: dimension(INPUT_WIDTH)?,
-                filter,
-                normalisation,
-            },
+            preprocess,
             variant: props.get(VARIANT).cloned().unwrap_or_default(),
             extra,
         })
@@ -119,6 +92,7 @@ impl ModelMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::Normalisation;
 
     #[test]
     fn metadata_round_trips_through_props() {

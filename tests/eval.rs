@@ -3,11 +3,13 @@
 
 mod common;
 
-use covergenre::data::{Sample, Skipped};
+use covergenre::covers::{Source, SourceKind};
+use covergenre::data::Sample;
 use covergenre::evaluate::predictions::{self, Labels, PredictionsFile, Ranked, Record};
 use covergenre::evaluate::{evaluate_samples, map_labels, Described, EvalSettings};
+use covergenre::failure::Failure as Skipped;
 use covergenre::genres::GenreSet;
-use covergenre::infer::pipeline::{Decoder, PipelineOptions, Predictor, Source, SourceKind};
+use covergenre::infer::pipeline::{Decoder, PipelineOptions, Predictor};
 use covergenre::metrics::Tally;
 use covergenre::report::formats::{self, Format};
 use covergenre::report::{plot, EvalReport};
@@ -317,6 +319,7 @@ fn predictions_outside_the_labelled_data_are_failures_not_guesses() {
 struct ByteDecoder;
 
 impl Decoder for ByteDecoder {
+    type Source = Source;
     fn image_len(&self) -> usize {
         1
     }
@@ -677,7 +680,7 @@ mod real_model {
         let (dataset, samples, _) = model::load_covers(&data, None).unwrap();
         let mut net = Model::open(&model_path, 1).unwrap();
         let genres = net.genres().clone();
-        let decoder = covergenre::infer::pipeline::CoverDecoder::new(*net.preprocess());
+        let decoder = covergenre::covers::CoverDecoder::new(*net.preprocess());
         let mut csv = Vec::new();
         {
             let mut writer = RecordWriter::new(&mut csv, classify_report::Format::Csv, 3).unwrap();

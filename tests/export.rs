@@ -426,9 +426,10 @@ fn every_operator_graph_runs_in_onnxruntime() {
 #[cfg(feature = "train")]
 mod parity {
     use super::*;
-    use covergenre::export::{CheckpointInfo, PARITY_TOLERANCE};
+    use covergenre::export::CheckpointInfo;
     use covergenre::train::build::Network;
     use covergenre::train::checkpoint::save_weights;
+    use covergenre::train::export::{self as train_export, PARITY_TOLERANCE};
     use tch::{nn, Device, Kind, Tensor};
 
     /// The smallest input (from 24 px up, by 8) at which the spec's shapes still resolve, so
@@ -475,15 +476,15 @@ mod parity {
         vs
     }
 
-    fn export_and_check(spec: &ModelSpec, dir: &Path) -> covergenre::export::ParityReport {
+    fn export_and_check(spec: &ModelSpec, dir: &Path) -> train_export::ParityReport {
         let genres = GenreSet::mumu();
         let vs = random_network(spec, genres.len(), 11);
         let metadata = export::metadata_for(spec, &genres, BTreeMap::new());
         let path = dir.join(format!("{}.onnx", spec.name));
-        let report = export::export_model(spec, &genres, &vs, &metadata, &path)
+        let report = train_export::export_model(spec, &genres, &vs, &metadata, &path)
             .unwrap_or_else(|e| panic!("{}: {e:#}", spec.name));
         assert!(path.is_file(), "{} written", spec.name);
-        assert_eq!(report.images, export::PARITY_IMAGES);
+        assert_eq!(report.images, train_export::PARITY_IMAGES);
         assert!(
             report.max_probability_diff <= PARITY_TOLERANCE,
             "{}: {report}",
@@ -511,7 +512,7 @@ mod parity {
         // The export is the same graph the structural test above runs: the file opens and its
         // probabilities are softmax rows.
         let mut model = Model::open(&dir.path().join("every-operator.onnx"), 1).unwrap();
-        let images = export::parity_images(&spec.preprocess, 2);
+        let images = train_export::parity_images(&spec.preprocess, 2);
         let predictions = model.predict(&images, 2).unwrap();
         assert!((predictions.row(1).iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
@@ -525,10 +526,10 @@ mod parity {
         let metadata = export::metadata_for(&spec, &genres, BTreeMap::new());
         let weights = covergenre::train::build::named_weights(&other);
         let bytes = export::onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap();
-        let report = export::measure_parity(&bytes, &spec, 12, &trained).unwrap();
+        let report = train_export::measure_parity(&bytes, &spec, 12, &trained).unwrap();
         assert!(!report.passes(), "{report}");
         assert!(report.max_probability_diff > 1e-3, "{report}");
-        let same = export::measure_parity(&bytes, &spec, 12, &other).unwrap();
+        let same = train_export::measure_parity(&bytes, &spec, 12, &other).unwrap();
         assert!(same.passes(), "{same}");
     }
 
@@ -545,7 +546,7 @@ mod parity {
         // No description beside it: a clear error naming the file it looked for.
         let err = format!(
             "{:#}",
-            export::export_checkpoint(&checkpoint, &out).unwrap_err()
+            train_export::export_checkpoint(&checkpoint, &out).unwrap_err()
         );
         assert!(err.contains("checkpoint.json"), "{err}");
         assert!(!out.exists());
@@ -559,7 +560,7 @@ mod parity {
         };
         let json = serde_json::to_string(&info).unwrap();
         std::fs::write(dir.path().join("checkpoint.json"), json).unwrap();
-        let report = export::export_checkpoint(&checkpoint, &out).unwrap();
+        let report = train_export::export_checkpoint(&checkpoint, &out).unwrap();
         assert!(report.passes(), "{report}");
 
         let mut model = Model::open(&out, 1).unwrap();
@@ -574,12 +575,15 @@ mod parity {
             r#"{"images":30}"#
         );
         // The loaded weights are the saved ones: the export agrees with the original store.
-        let images = export::parity_images(&spec.preprocess, export::PARITY_IMAGES);
+        let images = train_export::parity_images(&spec.preprocess, train_export::PARITY_IMAGES);
         let bytes = std::fs::read(&out).unwrap();
-        let against_original = export::measure_parity(&bytes, &spec, 3, &vs).unwrap();
+        let against_original = train_export::measure_parity(&bytes, &spec, 3, &vs).unwrap();
         assert!(against_original.passes(), "{against_original}");
         assert_eq!(
-            model.predict(&images, export::PARITY_IMAGES).unwrap().len(),
+            model
+                .predict(&images, train_export::PARITY_IMAGES)
+                .unwrap()
+                .len(),
             8
         );
     }
@@ -610,10 +614,10 @@ mod parity {
         .unwrap();
         std::fs::write(dir.path().join("genres.json"), r#"["jazz","metal"]"#).unwrap();
         let out = dir.path().join("model.onnx");
-        let report = export::export_checkpoint(&checkpoint, &out).unwrap();
+        let report = train_export::export_checkpoint(&checkpoint, &out).unwrap();
         assert!(report.passes(), "{report}");
         let bytes = std::fs::read(&out).unwrap();
-        assert!(export::measure_parity(&bytes, &spec, 2, &vs)
+        assert!(train_export::measure_parity(&bytes, &spec, 2, &vs)
             .unwrap()
             .passes());
 
@@ -635,7 +639,7 @@ mod parity {
         let out = other.join("model.onnx");
         let err = format!(
             "{:#}",
-            export::export_checkpoint(&other.join("best.safetensors"), &out).unwrap_err()
+            train_export::export_checkpoint(&other.join("best.safetensors"), &out).unwrap_err()
         );
         assert!(
             err.contains("best.safetensors") && err.contains("parameter '"),

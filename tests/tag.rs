@@ -164,7 +164,7 @@ impl Library {
     fn tracks(&self) -> Vec<PathBuf> {
         files(&self.root)
             .into_iter()
-            .filter(|p| covergenre::library::is_audio_path(p))
+            .filter(|p| covergenre::covers::is_audio_path(p))
             .collect()
     }
 }

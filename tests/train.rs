@@ -186,7 +186,8 @@ fn normalise_uses_the_affine_form_and_nchw_layout() {
 
 use covergenre::spec::{Augment, ModelSpec, Optimiser, OptimiserKind, Schedule};
 use covergenre::train::checkpoint;
-use covergenre::train::fit::{fit, read_log, ImageSet, RunSettings};
+use covergenre::train::fit::{fit, read_log, ImageSet};
+use covergenre::train::run::RunSettings;
 use std::path::Path;
 
 const SIZE: u32 = 24;

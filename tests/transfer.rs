@@ -6,7 +6,8 @@ mod common;
 
 use covergenre::spec::{self, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained};
 use covergenre::train::checkpoint;
-use covergenre::train::fit::{derive_seed, read_log, ImageSet, RunSettings};
+use covergenre::train::fit::{derive_seed, read_log, ImageSet};
+use covergenre::train::run::RunSettings;
 use covergenre::train::transfer::{fit_transfer, validate_pretrained};
 use covergenre::train::{Network, Precision};
 use tch::{nn, Device, Tensor};

@@ -40,7 +40,7 @@ fn code(skipped: usize) -> i32 {
 fn run_export(checkpoint: &Path, out: Option<&Path>) -> Result<i32> {
     let out =
         out.ok_or_else(|| anyhow!("--export needs --out FILE.onnx: where to write the model"))?;
-    let report = covergenre::export::export_checkpoint(checkpoint, out)?;
+    let report = covergenre::train::export::export_checkpoint(checkpoint, out)?;
     println!("wrote {} ({report})", out.display());
     Ok(exit::SUCCESS)
 }

@@ -152,8 +152,8 @@ impl ImageCache {
     }
 }
 
-/// Canonical path + size + mtime (ns) + output height, width and filter + JPEG decoding recipe,
-/// as one line of text.
+/// Canonical path + size + mtime (ns) + the preprocessing's fingerprint (output height, width
+/// and filter) + JPEG decoding recipe, as one line of text.
 fn cache_key(path: &Path, pre: &Preprocess) -> Option<String> {
     let canonical = std::fs::canonicalize(path).ok()?;
     let meta = std::fs::metadata(&canonical).ok()?;
@@ -168,13 +168,11 @@ fn cache_key(path: &Path, pre: &Preprocess) -> Option<String> {
         .unwrap_or(0);
     let path_text = canonical.to_string_lossy().replace('\n', "\\n");
     Some(format!(
-        "v2|{}|{}|{}|{}x{}|{}|{}",
+        "v2|{}|{}|{}|{}|{}",
         path_text,
         meta.len(),
         mtime_nanos,
-        pre.height,
-        pre.width,
-        pre.filter.as_str(),
+        pre.cache_fingerprint(),
         pixel_recipe()
     ))
 }

@@ -11,7 +11,8 @@
 //! missing on disk are made by a seeded stratified split of the training covers.
 
 use super::split::{stratified_holdout, stratified_split};
-use super::{Dataset, Layout, Sample, Skipped, Split};
+use super::{Dataset, Layout, Sample, Split};
+use crate::failure::Failure;
 use crate::genres::GenreSet;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -54,7 +55,7 @@ struct Found {
     layout: Layout,
     genres: GenreSet,
     splits: BTreeMap<Split, Vec<Sample>>,
-    skipped: Vec<Skipped>,
+    skipped: Vec<Failure>,
 }
 
 /// Finds the dataset at `root` (a folder, or a CSV manifest). Errors name `root` or the file
@@ -149,7 +150,7 @@ fn split_dirs(root: &Path) -> Result<Vec<(Split, PathBuf)>> {
 #[derive(Default)]
 struct GenreListing {
     by_genre: BTreeMap<String, Vec<PathBuf>>,
-    skipped: Vec<Skipped>,
+    skipped: Vec<Failure>,
 }
 
 fn read_genre_folders(root: &Path) -> Result<Found> {
@@ -234,7 +235,7 @@ fn list_genre_folders(dir: &Path) -> Result<GenreListing> {
             let images = list_images_under(&path, &mut listing.skipped);
             listing.by_genre.insert(genre, images);
         } else if is_image_file_name(&path) {
-            listing.skipped.push(Skipped {
+            listing.skipped.push(Failure {
                 path,
                 reason: "image outside any genre folder (genre unknown)".into(),
             });
@@ -244,7 +245,7 @@ fn list_genre_folders(dir: &Path) -> Result<GenreListing> {
 }
 
 /// Image files under `dir`, sorted by path; other data files are recorded as skipped.
-fn list_images_under(dir: &Path, skipped: &mut Vec<Skipped>) -> Vec<PathBuf> {
+fn list_images_under(dir: &Path, skipped: &mut Vec<Failure>) -> Vec<PathBuf> {
     let mut images = Vec::new();
     let walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
@@ -256,7 +257,7 @@ fn list_images_under(dir: &Path, skipped: &mut Vec<Skipped>) -> Vec<PathBuf> {
         match entry {
             Ok(entry) if entry.file_type().is_dir() => {}
             Ok(entry) => note_file(entry.into_path(), &mut images, skipped),
-            Err(error) => skipped.push(Skipped {
+            Err(error) => skipped.push(Failure {
                 path: error.path().unwrap_or(dir).to_path_buf(),
                 reason: walk_error_reason(&error),
             }),
@@ -265,11 +266,11 @@ fn list_images_under(dir: &Path, skipped: &mut Vec<Skipped>) -> Vec<PathBuf> {
     images
 }
 
-fn note_file(path: PathBuf, images: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>) {
+fn note_file(path: PathBuf, images: &mut Vec<PathBuf>, skipped: &mut Vec<Failure>) {
     if is_image_file_name(&path) {
         images.push(path);
     } else if looks_like_data(&path) {
-        skipped.push(Skipped {
+        skipped.push(Failure {
             path,
             reason: "not an image file extension".into(),
         });
@@ -308,7 +309,7 @@ fn read_study_npy(split_dirs: &[(Split, PathBuf)]) -> Result<Found> {
 fn read_study_split(
     dir: &Path,
     genre_count: usize,
-    skipped: &mut Vec<Skipped>,
+    skipped: &mut Vec<Failure>,
 ) -> Result<Vec<Sample>> {
     let images_dir = dir.join("images");
     let labels_path = dir.join("genres").join(format!("y_{}.npy", file_name(dir)));
@@ -534,12 +535,12 @@ fn read_csv_manifest(csv_path: &Path) -> Result<Found> {
         match record {
             Ok(record) => match parse_row(&record, &columns, base) {
                 Ok(row) => rows.push(row),
-                Err((path, reason)) => skipped.push(Skipped {
+                Err((path, reason)) => skipped.push(Failure {
                     path: path.unwrap_or_else(|| csv_path.to_path_buf()),
                     reason: format!("{} line {line}: {reason}", file_name(csv_path)),
                 }),
             },
-            Err(error) => skipped.push(Skipped {
+            Err(error) => skipped.push(Failure {
                 path: csv_path.to_path_buf(),
                 reason: format!("line {line}: {error}"),
             }),

@@ -20,6 +20,7 @@ pub use decode::{decode_bytes, decode_file, resize_rgb, DecodeError, DecodeLimit
 pub use discover::{discover, DiscoverOptions};
 pub use split::{stratified_holdout, stratified_split};
 
+use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::preprocess::Preprocess;
 use rayon::prelude::*;
@@ -70,13 +71,6 @@ pub struct Sample {
     pub label: usize,
 }
 
-/// A file that was passed over, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Skipped {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
 /// A discovered dataset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dataset {
@@ -86,7 +80,7 @@ pub struct Dataset {
     pub splits: BTreeMap<Split, Vec<Sample>>,
     /// True when dev/test were made by a seeded stratified split rather than read from disk.
     pub generated_splits: bool,
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Failure>,
 }
 
 impl Dataset {
@@ -115,7 +109,7 @@ pub struct LoadedImages {
     pub labels: Vec<usize>,
     pub paths: Vec<PathBuf>,
     /// Files that could not be decoded, with the reason.
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Failure>,
 }
 
 impl LoadedImages {
@@ -165,7 +159,7 @@ pub fn load_samples(
                 loaded.labels.push(sample.label);
                 loaded.paths.push(sample.path.clone());
             }
-            Err(error) => loaded.skipped.push(Skipped {
+            Err(error) => loaded.skipped.push(Failure {
                 path: sample.path.clone(),
                 reason: error.to_string(),
             }),

@@ -16,9 +16,10 @@ pub mod model;
 pub mod predictions;
 pub mod temperature;
 
-use crate::data::{Sample, Skipped};
+use crate::covers::Source;
+use crate::data::Sample;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::{self, Decoder, PipelineOptions, Predictor, Source};
+use crate::infer::pipeline::{self, Decoder, PipelineOptions, Predictor};
 use crate::metrics::Tally;
 use crate::report::EvalReport;
 use anyhow::{bail, ensure, Result};
@@ -72,7 +73,7 @@ pub struct Scored<'a> {
 /// Classifies `samples` (labels index `data_genres`) with `predictor` through the shared
 /// pipeline and tallies the results against the labels. Unreadable covers are listed in the
 /// report's `failures` and left out of the numbers.
-pub fn evaluate_samples<D: Decoder, P: Predictor>(
+pub fn evaluate_samples<D: Decoder<Source = Source>, P: Predictor>(
     samples: &[Sample],
     data_genres: &GenreSet,
     model_genres: &GenreSet,
@@ -94,7 +95,7 @@ pub fn evaluate_samples<D: Decoder, P: Predictor>(
 }
 
 /// [`evaluate_samples`], also handing every scored cover to `observe` (the review page).
-pub fn evaluate_samples_observed<D: Decoder, P: Predictor>(
+pub fn evaluate_samples_observed<D: Decoder<Source = Source>, P: Predictor>(
     samples: &[Sample],
     (data_genres, model_genres): (&GenreSet, &GenreSet),
     decoder: &D,
@@ -128,10 +129,7 @@ pub fn evaluate_samples_observed<D: Decoder, P: Predictor>(
                     probabilities: &classified.probabilities,
                 });
             }
-            Err(failure) => failures.push(Skipped {
-                path: failure.path,
-                reason: failure.reason,
-            }),
+            Err(failure) => failures.push(failure),
         }
     })?;
     Ok(EvalReport::from_tally(

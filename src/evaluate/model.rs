@@ -3,9 +3,10 @@
 //! (same orientation, resize filter and limits as classify), inference the model's own.
 
 use super::{evaluate_samples_observed, Described, EvalSettings, Scored};
+use crate::covers::CoverDecoder;
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::{Dataset, Sample, Split};
-use crate::infer::pipeline::{CoverDecoder, Predictor};
+use crate::infer::pipeline::Predictor;
 use crate::infer::Model;
 use crate::report::EvalReport;
 use anyhow::{bail, Result};

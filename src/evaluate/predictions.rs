@@ -18,7 +18,8 @@
 //! from the cover's parent folder name ([`Labels::ParentFolder`], for `<genre>/<file>` layouts).
 
 use super::Described;
-use crate::data::{Dataset, Skipped};
+use crate::data::Dataset;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::metrics::Tally;
 use crate::report::EvalReport;
@@ -34,7 +35,7 @@ pub use crate::report::classify::{Ranked, Record, UNCERTAIN};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PredictionsFile {
     pub records: Vec<Record>,
-    pub failures: Vec<Skipped>,
+    pub failures: Vec<Failure>,
 }
 
 /// Reads a classify CSV or JSONL file; the format comes from the extension (`.csv`, `.jsonl`,
@@ -66,8 +67,8 @@ pub fn read_predictions(path: &Path) -> Result<PredictionsFile> {
 }
 
 /// A bad row: named by the predictions file and line, since the cover's path may be unknown.
-fn row_failure(file: &Path, line: usize, reason: impl std::fmt::Display) -> Skipped {
-    Skipped {
+fn row_failure(file: &Path, line: usize, reason: impl std::fmt::Display) -> Failure {
+    Failure {
         path: file.to_path_buf(),
         reason: format!("line {line}: {reason}"),
     }
@@ -156,7 +157,7 @@ fn row_from_json_ranking(
     line: usize,
     object: &serde_json::Map<String, Value>,
     ranking: &Value,
-) -> Result<Record, Skipped> {
+) -> Result<Record, Failure> {
     let field = |key: &str| json_scalar(object.get(key));
     let path = row_path(file, line, field)?;
     let entries = ranking.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -189,7 +190,7 @@ fn row_from_fields(
     file: &Path,
     line: usize,
     field: impl Fn(&str) -> Option<String>,
-) -> Result<Record, Skipped> {
+) -> Result<Record, Failure> {
     let path = row_path(file, line, &field)?;
     let ranked = ranked_from_fields(&field).map_err(|r| cover_failure(&path, file, line, r))?;
     Ok(record(path, ranked, field))
@@ -225,26 +226,26 @@ fn row_path(
     file: &Path,
     line: usize,
     field: impl Fn(&str) -> Option<String>,
-) -> Result<PathBuf, Skipped> {
+) -> Result<PathBuf, Failure> {
     let path = field("path")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .ok_or_else(|| row_failure(file, line, "no path"))?;
     match field("error").filter(|e| !e.is_empty()) {
-        Some(reason) => Err(Skipped { path, reason }),
+        Some(reason) => Err(Failure { path, reason }),
         None => Ok(path),
     }
 }
 
 /// A row that names its cover but cannot be used: the cover, and where in the file.
-fn cover_failure(path: &Path, file: &Path, line: usize, reason: impl std::fmt::Display) -> Skipped {
-    Skipped {
+fn cover_failure(path: &Path, file: &Path, line: usize, reason: impl std::fmt::Display) -> Failure {
+    Failure {
         path: path.to_path_buf(),
         reason: format!("{} line {line}: {reason}", file.display()),
     }
 }
 
-fn push(out: &mut PredictionsFile, row: Result<Record, Skipped>) {
+fn push(out: &mut PredictionsFile, row: Result<Record, Failure>) {
     match row {
         Ok(record) => out.records.push(record),
         Err(failure) => out.failures.push(failure),
@@ -368,7 +369,7 @@ pub fn evaluate_predictions(
     for record in file.records {
         match label_and_rank(&record, labels, genres) {
             Ok((truth, ranked)) => tally.add(Path::new(&record.path), truth, &ranked),
-            Err(reason) => failures.push(Skipped {
+            Err(reason) => failures.push(Failure {
                 path: record.path.into(),
                 reason,
             }),

@@ -4,9 +4,11 @@
 
 use super::{map_labels, EvalSettings};
 use crate::calibration::{fit_temperature, log_loss};
-use crate::data::{Sample, Skipped};
+use crate::covers::{CoverDecoder, Source};
+use crate::data::Sample;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::{self, CoverDecoder, Predictor, Source};
+use crate::infer::pipeline::{self, Predictor};
 use crate::infer::Model;
 use crate::util::write_atomic;
 use anyhow::{ensure, Context, Result};
@@ -23,7 +25,7 @@ pub struct TemperatureFit {
     pub log_loss_before: f64,
     pub log_loss_after: f64,
     #[serde(skip)]
-    pub failures: Vec<Skipped>,
+    pub failures: Vec<Failure>,
 }
 
 /// A [`Model`] as a pipeline predictor that hands on the raw logits instead of probabilities.
@@ -70,10 +72,7 @@ pub fn fit_model_temperature(
                     logits.extend_from_slice(&classified.probabilities);
                     labels.push(label_map[sample.label]);
                 }
-                Err(failure) => failures.push(Skipped {
-                    path: failure.path,
-                    reason: failure.reason,
-                }),
+                Err(failure) => failures.push(failure),
             }
         },
     )?;
@@ -84,7 +83,7 @@ fn fit_logits(
     logits: &[f32],
     labels: &[usize],
     classes: usize,
-    failures: Vec<Skipped>,
+    failures: Vec<Failure>,
 ) -> Result<TemperatureFit> {
     ensure!(
         !labels.is_empty(),

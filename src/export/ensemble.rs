@@ -17,9 +17,10 @@
 
 use super::proto::{ModelProto, NodeProto, StringStringEntryProto};
 use crate::metadata::{
-    DEV_METRICS, GENRES, INPUT_HEIGHT, INPUT_NAME, INPUT_WIDTH, LOGITS_NAME, NORMALISATION,
-    PROBABILITIES_NAME, RESIZE_FILTER, TEMPERATURE, TEST_METRICS, VARIANT,
+    DEV_METRICS, GENRES, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME, TEMPERATURE, TEST_METRICS,
+    VARIANT,
 };
+use crate::preprocess::{INPUT_HEIGHT, INPUT_WIDTH, NORMALISATION, RESIZE_FILTER};
 use anyhow::{anyhow, ensure, Context, Result};
 use prost::Message;
 use std::collections::BTreeMap;

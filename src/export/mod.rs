@@ -1,9 +1,9 @@
-//! ONNX export: any trained variant as a standalone model file, written by our own code.
+//! ONNX export: a spec and its weights as a standalone model file, written by our own code.
+//! Needs no libtorch (no `train` feature): exporting a trained tch network, with its parity
+//! check against tch, is `train::export`, which hands [`Weights`] to [`onnx_model_bytes`].
 //!
 //! - [`proto`]: our prost messages for the subset of the ONNX schema we write.
 //! - [`onnx`]: the graph, built from the same [`ModelSpec`] the tch model is built from.
-//! - `parity` (feature `train`): the written model is run through onnxruntime and compared with
-//!   the tch forward pass before it is allowed onto disk.
 //! - [`temperature`]: temperature scaling baked into a written model (softmax of logits / T).
 //! - [`ensemble`]: several written models as one file averaging their probabilities.
 //!
@@ -21,10 +21,6 @@ use std::path::Path;
 
 pub mod ensemble;
 pub mod onnx;
-#[cfg(feature = "train")]
-mod parity;
-#[cfg(feature = "train")]
-pub use parity::{export_checkpoint, export_model, measure_parity, parity_images, PARITY_IMAGES};
 pub mod proto;
 pub mod temperature;
 
@@ -36,30 +32,6 @@ pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 pub const OPSET: i64 = 17;
 /// IR version that goes with opset 17 (onnx 1.12+).
 pub const IR_VERSION: i64 = 8;
-
-/// Largest |difference in probability| between onnxruntime and tch that an export accepts.
-pub const PARITY_TOLERANCE: f32 = 1e-4;
-
-/// What an export measured when comparing the written model with the tch model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ParityReport {
-    /// Images in the comparison batch.
-    pub images: usize,
-    /// Largest |p_onnx - p_tch| over all images and classes.
-    pub max_probability_diff: f32,
-    /// Largest |logit_onnx - logit_tch|, for information (logits are not bounded like probabilities).
-    pub max_logit_diff: f32,
-}
-
-impl std::fmt::Display for ParityReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "parity onnxruntime vs tch on {} images: max |probability difference| {:.2e} (limit {:.0e}), max |logit difference| {:.2e}",
-            self.images, self.max_probability_diff, PARITY_TOLERANCE, self.max_logit_diff
-        )
-    }
-}
 
 /// What an export needs beside a checkpoint's weights (`checkpoint.json` next to
 /// `*.safetensors`) to rebuild the network and describe it. Unknown fields (epoch, optimiser

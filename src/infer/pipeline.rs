@@ -21,87 +21,38 @@
 //! - With [`PipelineOptions::tta`] (test-time augmentation) every image goes through the
 //!   predictor twice, as decoded and mirrored left to right, and the two probability rows are
 //!   averaged. It lives here, once, so classify and eval cannot do it differently.
+//!
+//! The engine knows nothing of covers: it carries any [`Item`] through any [`Decoder`] and
+//! [`Predictor`]. Cover sources and their decoder live in [`crate::covers`].
 
-use crate::data::decode::{decode_bytes, decode_file, DecodeLimits};
-use crate::preprocess::Preprocess;
+use crate::failure::Failure;
 use anyhow::{bail, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Where a cover's pixels come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceKind {
-    /// An image file.
-    File(PathBuf),
-    /// The picture embedded in an album's audio files; tried in order until one has a picture.
-    Embedded { audio_files: Vec<PathBuf> },
+/// What flows through the pipeline: anything that can name itself in results and failures
+/// (a cover source, [`crate::covers::Source`]; a stand-in in tests).
+pub trait Item: Send {
+    /// What results and failures call this item.
+    fn path(&self) -> &Path;
 }
 
-/// One cover to classify: the path shown in results, and where its pixels come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    /// What the results call this cover: the image file, or the album folder in library mode.
-    pub path: PathBuf,
-    pub kind: SourceKind,
-}
-
-impl Source {
-    /// An image file, shown under its own path.
-    pub fn file(path: impl Into<PathBuf>) -> Self {
-        let path = path.into();
-        Self {
-            kind: SourceKind::File(path.clone()),
-            path,
-        }
-    }
-
-    /// An album whose cover is only embedded in its audio files.
-    pub fn embedded(album: impl Into<PathBuf>, audio_files: Vec<PathBuf>) -> Self {
-        Self {
-            path: album.into(),
-            kind: SourceKind::Embedded { audio_files },
-        }
-    }
-}
-
-/// A cover that could not be classified, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub path: PathBuf,
-    /// The problem, without the path ("truncated JPEG: ...", "empty file").
-    pub reason: String,
-}
-
-impl Failure {
-    pub fn new(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
-    }
-}
-
-/// A classified cover: one probability per model output.
+/// A classified item: one probability per model output.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Classified {
-    pub source: Source,
+pub struct Classified<S> {
+    pub source: S,
     pub probabilities: Vec<f32>,
 }
 
-impl Classified {
+impl<S: Item> Classified<S> {
     pub fn path(&self) -> &Path {
-        &self.source.path
+        self.source.path()
     }
+}
 
+impl<S> Classified<S> {
     /// The `k` most probable classes as (class index, probability), most probable first; ties
     /// go to the lower index so results are reproducible.
     pub fn top_k(&self, k: usize) -> Vec<(usize, f32)> {
@@ -119,15 +70,17 @@ impl Classified {
 }
 
 /// What the pipeline delivers for each input item, in input order.
-pub type Outcome = Result<Classified, Failure>;
+pub type Outcome<S> = Result<Classified<S>, Failure>;
 
-/// Turns a [`Source`] into model input: RGB u8 HWC at the model's size. Called from several
+/// Turns an item into model input: RGB u8 HWC at the model's size. Called from several
 /// worker threads at once.
 pub trait Decoder: Sync {
+    /// What this decoder reads pixels from (for covers: [`crate::covers::Source`]).
+    type Source: Item;
     /// Bytes of one decoded image (height * width * 3).
     fn image_len(&self) -> usize;
     /// The pixels, or the reason they cannot be had (without the path: the pipeline adds it).
-    fn decode(&self, source: &Source) -> Result<Vec<u8>, String>;
+    fn decode(&self, source: &Self::Source) -> Result<Vec<u8>, String>;
     /// Width in pixels of a decoded image, needed to mirror it for test-time augmentation.
     /// `None` (the default) means the decoder cannot say, and a `tta` run is refused.
     fn image_width(&self) -> Option<usize> {
@@ -196,9 +149,9 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
-/// A source after the decode stage.
-enum Decoded {
-    Image(Source, Vec<u8>),
+/// An item after the decode stage.
+enum Decoded<S> {
+    Image(S, Vec<u8>),
     Failed(Failure),
 }
 
@@ -210,10 +163,10 @@ pub fn run_with<I, D, P>(
     decoder: &D,
     mut predictor: P,
     options: &PipelineOptions,
-    mut on_result: impl FnMut(Outcome),
+    mut on_result: impl FnMut(Outcome<D::Source>),
 ) -> Result<RunSummary>
 where
-    I: IntoIterator<Item = Result<Source, Failure>>,
+    I: IntoIterator<Item = Result<D::Source, Failure>>,
     I::IntoIter: Send,
     D: Decoder,
     P: Predictor,
@@ -231,8 +184,8 @@ where
             .send(())
             .expect("the receiver is alive and the channel has room");
     }
-    let (job_tx, job_rx) = bounded::<(usize, Result<Source, Failure>)>(in_flight);
-    let (done_tx, done_rx) = bounded::<(usize, Decoded)>(in_flight);
+    let (job_tx, job_rx) = bounded::<(usize, Result<D::Source, Failure>)>(in_flight);
+    let (done_tx, done_rx) = bounded::<(usize, Decoded<D::Source>)>(in_flight);
     let sources = sources.into_iter();
 
     let mut summary = std::thread::scope(|scope| {
@@ -255,10 +208,10 @@ where
 
 /// Numbers the sources and queues them, one credit each, so that no more than the credit count
 /// is ever in flight.
-fn feed(
-    mut sources: impl Iterator<Item = Result<Source, Failure>>,
+fn feed<S>(
+    mut sources: impl Iterator<Item = Result<S, Failure>>,
     credits: &Receiver<()>,
-    jobs: &Sender<(usize, Result<Source, Failure>)>,
+    jobs: &Sender<(usize, Result<S, Failure>)>,
 ) {
     // The credit comes first, so the source is never pulled further than the limit allows.
     for index in 0.. {
@@ -274,14 +227,14 @@ fn feed(
 
 fn decode_jobs<D: Decoder>(
     decoder: &D,
-    jobs: &Receiver<(usize, Result<Source, Failure>)>,
-    done: &Sender<(usize, Decoded)>,
+    jobs: &Receiver<(usize, Result<D::Source, Failure>)>,
+    done: &Sender<(usize, Decoded<D::Source>)>,
 ) {
     for (index, item) in jobs {
         let decoded = match item {
             Ok(source) => match decoder.decode(&source) {
                 Ok(pixels) => Decoded::Image(source, pixels),
-                Err(reason) => Decoded::Failed(Failure::new(source.path, reason)),
+                Err(reason) => Decoded::Failed(Failure::new(source.path(), reason)),
             },
             Err(failure) => Decoded::Failed(failure),
         };
@@ -292,13 +245,13 @@ fn decode_jobs<D: Decoder>(
 }
 
 /// An item waiting for its batch to be predicted before it can be delivered in order.
-enum Pending {
-    Image(Source),
+enum Pending<S> {
+    Image(S),
     Failed(Failure),
 }
 
 /// The consumer side: restores input order, gathers batches, predicts, delivers.
-struct Batcher<'p, P: Predictor> {
+struct Batcher<'p, P: Predictor, S> {
     predictor: &'p mut P,
     image_len: usize,
     batch_size: usize,
@@ -308,11 +261,11 @@ struct Batcher<'p, P: Predictor> {
     credits: Sender<()>,
     pixels: Vec<u8>,
     images: usize,
-    pending: VecDeque<Pending>,
+    pending: VecDeque<Pending<S>>,
     summary: RunSummary,
 }
 
-impl<'p, P: Predictor> Batcher<'p, P> {
+impl<'p, P: Predictor, S: Item> Batcher<'p, P, S> {
     fn new(
         predictor: &'p mut P,
         image_len: usize,
@@ -336,12 +289,12 @@ impl<'p, P: Predictor> Batcher<'p, P> {
 
     fn consume(
         &mut self,
-        done: Receiver<(usize, Decoded)>,
-        on_result: &mut impl FnMut(Outcome),
+        done: Receiver<(usize, Decoded<S>)>,
+        on_result: &mut impl FnMut(Outcome<S>),
     ) -> Result<RunSummary> {
         // Workers finish out of order; items wait here until every earlier one has arrived.
         // Credits bound its size.
-        let mut early: BTreeMap<usize, Decoded> = BTreeMap::new();
+        let mut early: BTreeMap<usize, Decoded<S>> = BTreeMap::new();
         let mut next = 0;
         for (index, decoded) in &done {
             early.insert(index, decoded);
@@ -358,7 +311,11 @@ impl<'p, P: Predictor> Batcher<'p, P> {
     }
 
     /// Takes the next item in input order; false when the run must stop (strict mode).
-    fn accept(&mut self, decoded: Decoded, on_result: &mut impl FnMut(Outcome)) -> Result<bool> {
+    fn accept(
+        &mut self,
+        decoded: Decoded<S>,
+        on_result: &mut impl FnMut(Outcome<S>),
+    ) -> Result<bool> {
         match decoded {
             Decoded::Image(source, pixels) if pixels.len() != self.image_len => {
                 let reason = format!(
@@ -367,7 +324,7 @@ impl<'p, P: Predictor> Batcher<'p, P> {
                     self.image_len
                 );
                 self.accept(
-                    Decoded::Failed(Failure::new(source.path, reason)),
+                    Decoded::Failed(Failure::new(source.path(), reason)),
                     on_result,
                 )
             }
@@ -394,7 +351,7 @@ impl<'p, P: Predictor> Batcher<'p, P> {
     }
 
     /// Predicts the gathered images and delivers everything pending, in order.
-    fn flush(&mut self, on_result: &mut impl FnMut(Outcome)) -> Result<()> {
+    fn flush(&mut self, on_result: &mut impl FnMut(Outcome<S>)) -> Result<()> {
         let probabilities = self.predict_batch()?;
         let classes = self.predictor.classes();
         let mut rows = probabilities.chunks_exact(classes.max(1));
@@ -463,52 +420,6 @@ fn average_pairs(rows: &[f32], classes: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The standard [`Decoder`]: image files through `data::decode`, embedded album art through
-/// [`crate::library::embedded_picture`] then the same decode, at the model's input size.
-#[derive(Debug, Clone)]
-pub struct CoverDecoder {
-    pub preprocess: Preprocess,
-    pub limits: DecodeLimits,
-}
-
-impl CoverDecoder {
-    pub fn new(preprocess: Preprocess) -> Self {
-        Self {
-            preprocess,
-            limits: DecodeLimits::default(),
-        }
-    }
-}
-
-impl Decoder for CoverDecoder {
-    fn image_len(&self) -> usize {
-        self.preprocess.image_len()
-    }
-
-    fn image_width(&self) -> Option<usize> {
-        Some(self.preprocess.width as usize)
-    }
-
-    fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
-        match &source.kind {
-            SourceKind::File(file) => {
-                decode_file(file, &self.preprocess, &self.limits).map_err(|e| {
-                    match file == &source.path {
-                        true => e.to_string(),
-                        // Library mode shows the album folder: say which of its files failed.
-                        false => format!("cover file {}: {e}", file.display()),
-                    }
-                })
-            }
-            SourceKind::Embedded { audio_files } => {
-                let bytes = crate::library::embedded_picture(audio_files)?;
-                decode_bytes(&bytes, &self.preprocess, &self.limits)
-                    .map_err(|e| format!("embedded picture: {e}"))
-            }
-        }
-    }
-}
-
 impl Predictor for crate::infer::Model {
     fn classes(&self) -> usize {
         self.genres().len()
@@ -519,32 +430,29 @@ impl Predictor for crate::infer::Model {
     }
 }
 
-/// [`run_with`] using the standard [`CoverDecoder`] at `preprocess` (the model's).
-pub fn run<I, P>(
-    sources: I,
-    preprocess: &Preprocess,
-    predictor: P,
-    options: &PipelineOptions,
-    on_result: impl FnMut(Outcome),
-) -> Result<RunSummary>
-where
-    I: IntoIterator<Item = Result<Source, Failure>>,
-    I::IntoIter: Send,
-    P: Predictor,
-{
-    run_with(
-        sources,
-        &CoverDecoder::new(*preprocess),
-        predictor,
-        options,
-        on_result,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A stand-in for a cover source: the engine only needs a path.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Source {
+        path: PathBuf,
+    }
+
+    impl Source {
+        fn file(path: impl Into<PathBuf>) -> Self {
+            Self { path: path.into() }
+        }
+    }
+
+    impl Item for Source {
+        fn path(&self) -> &Path {
+            &self.path
+        }
+    }
 
     /// "Decodes" a file name like `7.img` to an image whose every byte is 7; names starting
     /// with `bad` fail. Records the most items it ever saw decoded but not yet delivered.
@@ -553,6 +461,7 @@ mod tests {
     }
 
     impl Decoder for NameDecoder {
+        type Source = Source;
         fn image_len(&self) -> usize {
             self.len
         }
@@ -606,7 +515,7 @@ mod tests {
     fn run_names(
         list: &[&str],
         options: &PipelineOptions,
-    ) -> (Vec<Outcome>, RunSummary, Vec<usize>) {
+    ) -> (Vec<Outcome<Source>>, RunSummary, Vec<usize>) {
         let mut predictor = FirstByte {
             classes: 4,
             batches: Vec::new(),
@@ -623,7 +532,7 @@ mod tests {
         (outcomes, summary, predictor.batches)
     }
 
-    fn describe(outcomes: &[Outcome]) -> Vec<String> {
+    fn describe(outcomes: &[Outcome<Source>]) -> Vec<String> {
         outcomes
             .iter()
             .map(|o| match o {
@@ -841,6 +750,7 @@ mod tests {
     }
 
     impl Decoder for TwoPixels {
+        type Source = Source;
         fn image_len(&self) -> usize {
             6
         }

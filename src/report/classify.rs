@@ -13,8 +13,10 @@
 //! Failures are not rows of the CSV/JSONL/table (they go to stderr), so every row is a prediction.
 
 use super::table::{new_table, TableStyle};
+use crate::covers::Source;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::{Classified, Failure};
+use crate::infer::pipeline::Classified;
 use anyhow::Result;
 use prettytable::{Cell, Row, Table};
 use serde::{Deserialize, Serialize};
@@ -56,7 +58,7 @@ impl Record {
     /// Builds a record from a pipeline result; `min_confidence` turns weak guesses into
     /// [`UNCERTAIN`].
     pub fn new(
-        item: &Classified,
+        item: &Classified<Source>,
         genres: &GenreSet,
         top_k: usize,
         min_confidence: Option<f32>,
@@ -279,7 +281,6 @@ fn render_table(records: &[Record], top_k: usize) -> Table {
 mod tests {
     use super::*;
     use crate::evaluate::predictions::{self, PredictionsFile};
-    use crate::infer::pipeline::Source;
     use std::path::Path;
 
     /// The output read back by the one reader ([`predictions`]); a row it cannot read is an error.

@@ -9,8 +9,9 @@
 //! each group draws its first [`FIRST_CARDS`] cards and the rest on demand, and images load
 //! only when scrolled into view.
 
+use crate::covers::{embedded_picture, Source, SourceKind};
 use crate::data::decode::{decode_to_rgb, DecodeLimits};
-use crate::infer::pipeline::SourceKind;
+use crate::failure::Failure;
 use crate::report::classify::Ranked;
 use crate::report::GenreScores;
 use anyhow::{Context, Result};
@@ -127,7 +128,7 @@ pub fn thumbnail(kind: &SourceKind) -> Result<Vec<u8>> {
     let bytes = match kind {
         SourceKind::File(path) => std::fs::read(path)?,
         SourceKind::Embedded { audio_files } => {
-            crate::library::embedded_picture(audio_files).map_err(anyhow::Error::msg)?
+            embedded_picture(audio_files).map_err(anyhow::Error::msg)?
         }
     };
     let rgb = decode_to_rgb(&bytes, &limits)?;
@@ -206,11 +207,7 @@ pub struct Collector {
 
 impl Collector {
     /// A classified cover (classify: its genre or `uncertain`).
-    pub fn classified(
-        &mut self,
-        source: &crate::infer::pipeline::Source,
-        record: &crate::report::classify::Record,
-    ) {
+    pub fn classified(&mut self, source: &Source, record: &crate::report::classify::Record) {
         self.sources.push(ThumbSource {
             card: self.cards.len(),
             kind: source.kind.clone(),
@@ -228,7 +225,7 @@ impl Collector {
     }
 
     /// A cover that could not be classified: in the skipped group, with the reason.
-    pub fn failed(&mut self, failure: &crate::infer::pipeline::Failure) {
+    pub fn failed(&mut self, failure: &Failure) {
         self.cards
             .push(Card::skipped(&failure.path, &failure.reason));
     }

@@ -4,7 +4,8 @@
 
 use super::table::{new_table, right, TableStyle};
 use crate::data::discover::layout_name;
-use crate::data::{Dataset, Skipped, Split};
+use crate::data::{Dataset, Split};
+use crate::failure::Failure;
 use prettytable::{Cell, Row, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ pub struct InspectReport {
     pub generated_splits: bool,
     /// Split name -> genre slug -> covers (every genre listed, zeros included).
     pub splits: BTreeMap<String, BTreeMap<String, usize>>,
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Failure>,
 }
 
 impl InspectReport {

@@ -21,7 +21,7 @@ use crate::calibration::{
     bootstrap_intervals, paired_bootstrap, Calibration, Intervals, BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
 };
-use crate::data::Skipped;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::metrics::{CoverOutcome, Outcome, Summary, Tally};
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ pub struct EvalReport {
     /// The most confident wrong predictions, most confident first.
     pub errors: Vec<ConfidentError>,
     /// Files that could not be evaluated, and why.
-    pub failures: Vec<Skipped>,
+    pub failures: Vec<Failure>,
     /// Expected calibration error, reliability bins and the coverage/precision table per
     /// confidence threshold.
     #[serde(default)]
@@ -183,7 +183,7 @@ impl EvalReport {
         covers: String,
         genres: &GenreSet,
         tally: &Tally,
-        failures: Vec<Skipped>,
+        failures: Vec<Failure>,
     ) -> Self {
         let confusion = tally.confusion();
         let outcomes: Vec<Outcome> = tally.outcomes().iter().map(|c| c.outcome).collect();

@@ -127,11 +127,11 @@ impl SplitMetrics {
 pub struct Summary {
     pub variants: Vec<VariantSummary>,
     pub winner: Option<Winner>,
-    pub skipped: Vec<crate::data::Skipped>,
+    pub skipped: Vec<crate::failure::Failure>,
 }
 
 impl Summary {
-    pub fn new(mut variants: Vec<VariantSummary>, skipped: Vec<crate::data::Skipped>) -> Self {
+    pub fn new(mut variants: Vec<VariantSummary>, skipped: Vec<crate::failure::Failure>) -> Self {
         variants.sort_by(|a, b| b.macro_f1.mean.total_cmp(&a.macro_f1.mean));
         let winner = variants.first().and_then(|v| {
             v.best_run().map(|r| Winner {

@@ -114,7 +114,7 @@ pub fn run<P: Predictor>(
 
 /// The audio files an album folder's tracks are (as library mode finds them).
 fn album_tracks(folder: &Path) -> Vec<PathBuf> {
-    crate::library::album_tracks(folder).unwrap_or_default()
+    crate::covers::album_tracks(folder).unwrap_or_default()
 }
 
 fn report_track_problems(plans: &[AlbumPlan], log: &mut dyn Write) -> Result<()> {
@@ -252,7 +252,7 @@ pub fn undo(journal_path: &Path, touch: bool, log: &mut dyn Write) -> Result<Und
 
 /// Removes leftovers of a killed run from every folder under `root`.
 fn remove_stale_temps_under(root: &Path, log: &mut dyn Write) {
-    let folders = crate::library::walk(root)
+    let folders = crate::covers::walk(root)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir());
     for folder in folders {

@@ -3,8 +3,8 @@
 
 use super::fields::{self, Field};
 use super::safe_write::read_only_reason;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
-use crate::infer::pipeline::Failure;
 use crate::report::classify::{Record, UNCERTAIN};
 use serde::Serialize;
 use std::collections::BTreeMap;

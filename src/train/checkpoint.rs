@@ -10,13 +10,11 @@
 //! Random state needs no saving: the trainer reseeds libtorch from (seed, epoch) at the start of
 //! every epoch, so epoch k+1 draws the same numbers whether or not the process was restarted.
 
-use super::build::Precision;
-use super::fit::{EpochRecord, RunSettings};
 use super::optim::Optimiser;
-use crate::spec::ModelSpec;
+use super::run::RunState;
 use crate::util::write_atomic;
-use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use anyhow::{anyhow, ensure, Context, Result};
+use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -25,43 +23,6 @@ pub const CHECKPOINT_JSON: &str = "checkpoint.json";
 const MODEL_PREFIX: &str = "model.";
 const OPTIM_PREFIX: &str = "optim.";
 const STATE_TENSOR: &str = "state.json";
-
-/// The run's bookkeeping at the end of an epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunState {
-    /// The effective spec (overrides applied): a resume must continue the same experiment.
-    pub spec: ModelSpec,
-    pub seed: u64,
-    pub classes: usize,
-    /// The arithmetic of the training steps (absent in checkpoints of older versions: float32).
-    #[serde(default)]
-    pub precision: Precision,
-    pub epochs_done: usize,
-    pub optimiser_steps: i64,
-    pub history: Vec<EpochRecord>,
-    /// Best epoch so far by selection macro-F1.
-    pub best: Option<EpochRecord>,
-    pub epochs_since_best: usize,
-    pub stopped_early: bool,
-}
-
-impl RunState {
-    /// The state of a run that has not trained yet.
-    pub fn fresh(spec: &ModelSpec, classes: usize, settings: &RunSettings) -> Self {
-        Self {
-            spec: spec.clone(),
-            seed: settings.seed,
-            classes,
-            precision: settings.precision,
-            epochs_done: 0,
-            optimiser_steps: 0,
-            history: Vec::new(),
-            best: None,
-            epochs_since_best: 0,
-            stopped_early: false,
-        }
-    }
-}
 
 /// Writes the checkpoint of `dir` atomically (see the module docs).
 pub fn save(dir: &Path, vs: &nn::VarStore, optimiser: &Optimiser, state: &RunState) -> Result<()> {
@@ -109,7 +70,7 @@ pub fn load(dir: &Path) -> Result<Option<Checkpoint>> {
 impl Checkpoint {
     /// Copies the saved model variables and optimiser state into freshly built ones.
     pub fn restore(&self, vs: &nn::VarStore, optimiser: &mut Optimiser) -> Result<()> {
-        copy_into(vs, &self.tensors, MODEL_PREFIX)?;
+        copy_into(vs, &self.tensors)?;
         let optim: Vec<(String, Tensor)> = self
             .tensors
             .iter()
@@ -128,32 +89,37 @@ pub fn save_weights(path: &Path, vs: &nn::VarStore) -> Result<()> {
     write_tensors_atomic(path, vs.variables().into_iter().collect())
 }
 
-/// Loads weights saved by [`save_weights`] into a store built from the same spec; every
-/// variable must be present with the same shape.
+/// The one weights loader: copies the safetensors weights at `path` into every variable of a
+/// store built from the same spec, by name. Plain weight files ([`save_weights`]:
+/// `best.safetensors`, the winner's `model.safetensors`) and the resumable checkpoint (whose
+/// model variables are `model.<name>`) both load. Every variable must be present with the
+/// same shape.
 pub fn load_weights(path: &Path, vs: &nn::VarStore) -> Result<()> {
     let tensors = Tensor::read_safetensors(path)
         .with_context(|| format!("cannot read weights {}", path.display()))?;
-    copy_into(vs, &tensors, "").with_context(|| format!("weights {}", path.display()))
+    copy_into(vs, &tensors).with_context(|| format!("weights {}", path.display()))
 }
 
-fn copy_into(vs: &nn::VarStore, tensors: &[(String, Tensor)], prefix: &str) -> Result<()> {
-    let mut variables = vs.variables();
-    tch::no_grad(|| -> Result<()> {
-        for (name, target) in variables.iter_mut() {
-            let wanted = format!("{prefix}{name}");
-            let source = tensors
-                .iter()
-                .find(|(n, _)| *n == wanted)
-                .map(|(_, t)| t)
-                .ok_or_else(|| anyhow!("{name} is missing"))?;
-            if source.size() != target.size() {
-                bail!(
-                    "{name} has shape {:?}, the model expects {:?}",
-                    source.size(),
-                    target.size()
-                );
-            }
-            target.f_copy_(source)?;
+/// Copies `tensors` into every variable of `vs`: the tensor named like the variable, else the
+/// one with the checkpoint's `model.` prefix.
+fn copy_into(vs: &nn::VarStore, tensors: &[(String, Tensor)]) -> Result<()> {
+    let by_name: HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    // Sorted, so a mismatch always reports the same (first) parameter.
+    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, variable) in variables.iter_mut() {
+            let source = by_name
+                .get(name.as_str())
+                .or_else(|| by_name.get(format!("{MODEL_PREFIX}{name}").as_str()))
+                .with_context(|| format!("the file has no parameter '{name}'"))?;
+            ensure!(
+                source.size() == variable.size(),
+                "parameter '{name}' has shape {:?} in the file, the spec needs {:?}",
+                source.size(),
+                variable.size()
+            );
+            variable.f_copy_(&source.to_kind(variable.kind()))?;
         }
         Ok(())
     })

@@ -2,14 +2,14 @@
 //! per-epoch selection metrics, early stopping, the log, checkpoints and resume.
 
 use super::augment::augment;
-use super::build::{normalise_float, Mode, Network, Precision};
-use super::checkpoint::{self, RunState};
+use super::build::{normalise_float, Mode, Network};
+use super::checkpoint;
 use super::optim::Optimiser;
+use super::run::{EpochRecord, RunSettings, RunState};
 use crate::metrics::Confusion;
 use crate::spec::{ModelSpec, Schedule};
 use crate::util::{progress, write_atomic_with};
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn, Device, Kind, Reduction, Tensor};
@@ -46,52 +46,6 @@ impl ImageSet {
         let labels: Vec<i64> = self.labels.iter().map(|&l| l as i64).collect();
         (images, Tensor::from_slice(&labels).to_device(device))
     }
-}
-
-/// How to run one training run (the architecture and hyper-parameters are in the spec).
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    pub seed: u64,
-    pub device: Device,
-    /// The run's folder: log, checkpoint, best weights.
-    pub dir: PathBuf,
-    /// Continue from the folder's checkpoint if there is one.
-    pub resume: bool,
-    /// Stop after this many epochs as if the process had been killed (checkpoint written,
-    /// run not finished): how tests exercise `--resume`.
-    pub halt_after_epochs: Option<usize>,
-    /// Shown before progress lines, e.g. "baseline run 2/5".
-    pub label: String,
-    /// Arithmetic of the training steps; selection (dev) always evaluates in float32, the
-    /// arithmetic of the exported model.
-    pub precision: Precision,
-}
-
-/// One line of the log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    pub epoch: usize,
-    /// The objective optimised (label smoothing, class weights and L1 penalty included).
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    pub train_macro_f1: f64,
-    /// Plain cross-entropy on the selection set (dev, or the held-back slice of train).
-    pub dev_loss: f64,
-    pub dev_accuracy: f64,
-    pub dev_macro_f1: f64,
-    pub dev_balanced_accuracy: f64,
-    pub learning_rate: f64,
-    pub seconds: f64,
-    /// Training images per second in this epoch (batching and augmentation included).
-    pub images_per_second: f64,
-    /// Seconds of the training pass alone (`seconds` adds the selection pass).
-    #[serde(default)]
-    pub train_seconds: f64,
-    /// Seconds of the training pass spent making batches (gathering, augmenting, normalising)
-    /// rather than in forward, backward and optimiser steps. This and `train_seconds` are
-    /// absent from logs of older versions.
-    #[serde(default)]
-    pub input_seconds: f64,
 }
 
 /// What a run produced.

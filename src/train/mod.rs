@@ -6,7 +6,10 @@
 //! - [`optim`]: Adam / AdamW / SGD on tensors, so their state can be checkpointed.
 //! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
 //! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
+//! - [`run`]: the run's settings, epoch records and bookkeeping, shared by `fit` and `checkpoint`.
 //! - [`config`]: the training settings asked for and the validated [`config::TrainConfig`].
+//! - [`export`]: a trained network to ONNX (through [`crate::export`]), parity-checked
+//!   against tch, and `--export` of a saved checkpoint.
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
 //!   its module docs describe the run folder.
@@ -20,9 +23,11 @@ pub mod augment;
 pub mod build;
 pub mod checkpoint;
 pub mod config;
+pub mod export;
 pub mod fit;
 pub mod optim;
 pub mod pretrained;
+pub mod run;
 pub mod session;
 pub mod summary;
 pub mod transfer;

@@ -19,17 +19,20 @@
 use super::build::Network;
 use super::build::Precision;
 use super::config::TrainConfig;
+use super::export::{export_model, ParityReport};
 use super::fit::evaluate;
-use super::fit::{fit, ImageSet, RunOutcome, RunSettings};
+use super::fit::{fit, ImageSet, RunOutcome};
+use super::run::RunSettings;
 use super::summary::{curve_points, run_summary};
 use super::transfer::fit_transfer;
 use crate::data::cache::ImageCache;
 use crate::data::decode::DecodeLimits;
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::split::stratified_holdout;
-use crate::data::{load_samples, Dataset, Sample, Skipped, Split};
+use crate::data::{load_samples, Dataset, Sample, Split};
 use crate::evaluate::temperature::calibrate_model_file_on_images;
-use crate::export::{export_model, CheckpointInfo, ParityReport};
+use crate::export::CheckpointInfo;
+use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::report::curves::plot_curves;
 use crate::report::training::{SplitMetrics, Summary, VariantSummary, Winner};
@@ -47,7 +50,7 @@ pub struct VariantData {
     pub select: ImageSet,
     /// What `select` is, for the ranking ("dev" or "10% of train held back").
     pub selected_on: String,
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Failure>,
 }
 
 /// Trains everything `config` asks for on the dataset at `config.data`.
@@ -177,7 +180,7 @@ impl DatasetLoader<'_> {
         samples: &[Sample],
         spec: &ModelSpec,
         label: &str,
-        skipped: &mut Vec<Skipped>,
+        skipped: &mut Vec<Failure>,
     ) -> ImageSet {
         let pre = &spec.preprocess;
         let loaded = load_samples(samples, pre, self.cache, &DecodeLimits::default(), label);
@@ -226,7 +229,7 @@ pub fn train_and_test(
     )?;
 
     let mut variants = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
+    let mut skipped: Vec<Failure> = Vec::new();
     let mut genres = None;
     // Variants with the same input size share decoded images.
     let mut loaded: HashMap<String, VariantData> = HashMap::new();

@@ -1,7 +1,8 @@
 //! From a run's outcome to the plain data the report renders ([`crate::report::training`]'s
 //! summaries, [`crate::report::curves`]'s points).
 
-use super::fit::{EpochRecord, RunOutcome};
+use super::fit::RunOutcome;
+use super::run::EpochRecord;
 use crate::report::curves::CurvePoint;
 use crate::report::training::RunSummary;
 

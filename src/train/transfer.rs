@@ -18,13 +18,13 @@
 //! network), checkpoint. A transfer run is short and restarts from scratch on `--resume`.
 
 use super::build::{Mode, Network};
-use super::checkpoint::{self, RunState};
+use super::checkpoint;
 use super::fit::{
     add_predictions, balanced_class_weights, derive_seed, end_epoch, evaluate_batches, outcome,
-    report_epoch, validate, EpochRecord, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
-    RunSettings,
+    report_epoch, validate, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
 };
 use super::optim::Optimiser;
+use super::run::{EpochRecord, RunSettings, RunState};
 use crate::metrics::Confusion;
 use crate::spec::{ModelSpec, Pretrained};
 use anyhow::{bail, ensure, Context, Result};

@@ -1,23 +1,50 @@
-//! Parity between the written ONNX model and the tch network (feature `train`).
+//! Exporting a trained tch network: its weights through [`crate::export`]'s ONNX writer, then
+//! parity between the written model and the tch network.
 //!
 //! Before a model reaches disk, the bytes are opened in onnxruntime and a fixed batch of
 //! made-up images goes through both it and the tch network on the CPU; the export is refused
 //! when any probability differs by more than [`PARITY_TOLERANCE`].
 
-use super::{onnx_model_bytes, CheckpointInfo, ParityReport, PARITY_TOLERANCE};
+use super::build::{named_weights, normalise, Network};
+use super::checkpoint::load_weights;
+use crate::export::{onnx_model_bytes, CheckpointInfo};
 use crate::genres::GenreSet;
 use crate::infer::Model;
 use crate::metadata::ModelMetadata;
 use crate::preprocess::Preprocess;
 use crate::spec::ModelSpec;
-use crate::train::build::{named_weights, normalise, Network};
 use anyhow::{ensure, Context, Result};
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Images in the parity batch: enough to cover noise, flat colours and gradients.
 pub const PARITY_IMAGES: usize = 8;
+
+/// Largest |difference in probability| between onnxruntime and tch that an export accepts.
+pub const PARITY_TOLERANCE: f32 = 1e-4;
+
+/// What an export measured when comparing the written model with the tch model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ParityReport {
+    /// Images in the comparison batch.
+    pub images: usize,
+    /// Largest |p_onnx - p_tch| over all images and classes.
+    pub max_probability_diff: f32,
+    /// Largest |logit_onnx - logit_tch|, for information (logits are not bounded like probabilities).
+    pub max_logit_diff: f32,
+}
+
+impl std::fmt::Display for ParityReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "parity onnxruntime vs tch on {} images: max |probability difference| {:.2e} (limit {:.0e}), max |logit difference| {:.2e}",
+            self.images, self.max_probability_diff, PARITY_TOLERANCE, self.max_logit_diff
+        )
+    }
+}
 
 /// Exports the network in `vs` (built from `spec` for `genres`) to `path`, after checking it
 /// against tch; prints the parity figure. Nothing is written when parity fails.
@@ -60,35 +87,6 @@ pub fn export_checkpoint(checkpoint: &Path, out: &Path) -> Result<ParityReport> 
         )
     })?;
     export_model(&info.spec, &genres, &vs, &info.metadata(), out)
-}
-
-/// Prefix of model variables in the trainer's resumable checkpoints (which also hold optimiser
-/// state); plain weight files (best.safetensors, the winner's model.safetensors) have none.
-const CHECKPOINT_MODEL_PREFIX: &str = "model.";
-
-/// Copies the safetensors weights at `path` into every variable of `vs`, by name.
-fn load_weights(path: &Path, vs: &nn::VarStore) -> Result<()> {
-    let tensors: std::collections::HashMap<String, Tensor> =
-        Tensor::read_safetensors(path)?.into_iter().collect();
-    // Sorted, so a mismatch always reports the same (first) parameter.
-    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| {
-        for (name, variable) in variables.iter_mut() {
-            let source = tensors
-                .get(name.as_str())
-                .or_else(|| tensors.get(&format!("{CHECKPOINT_MODEL_PREFIX}{name}")))
-                .with_context(|| format!("the file has no parameter '{name}'"))?;
-            ensure!(
-                source.size() == variable.size(),
-                "parameter '{name}' has shape {:?} in the file, the spec needs {:?}",
-                source.size(),
-                variable.size()
-            );
-            variable.copy_(&source.to_kind(variable.kind()));
-        }
-        Ok(())
-    })
 }
 
 /// Runs the same images through ONNX `bytes` (onnxruntime) and the tch network in `vs`.
