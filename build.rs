@@ -1,6 +1,7 @@
 //! Link-time set-up for the native libraries installed by scripts/setup.sh.
 //!
-//! - With the `train` feature, binaries get an rpath to libtorch so they run without LD_LIBRARY_PATH.
+//! - With the `train` feature, binaries get an rpath to libtorch so they run without LD_LIBRARY_PATH,
+//!   and the `covergenre-train` launcher learns that folder (`COVERGENRE_LIBTORCH_LIB_DEFAULT`).
 //! - The installed onnxruntime path is baked in as `COVERGENRE_ORT_DEFAULT`, the last place
 //!   `infer::runtime` looks for it (after ORT_DYLIB_PATH and the executable's own folder).
 
@@ -27,6 +28,11 @@ fn main() {
             let lib = PathBuf::from(libtorch).join("lib");
             // Applies to every binary, test and bench of this package.
             println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+            // Where the covergenre-train launcher checks for libtorch before starting the trainer.
+            println!(
+                "cargo:rustc-env=COVERGENRE_LIBTORCH_LIB_DEFAULT={}",
+                lib.display()
+            );
         }
     }
 }

@@ -18,8 +18,8 @@
 //! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
 //! - [`metadata`]: what an exported model records about itself.
 //! - [`data`]: dataset discovery, decoding, caching, splitting.
-//! - [`train`] (feature `train`): tch models, training loop, checkpoints, curves, and
-//!   `train::export` (a trained network to ONNX, parity-checked against tch).
+//! - [`train`] (feature `train`): tch models, training loop, checkpoints, the session's results,
+//!   and `train::export` (a trained network to ONNX, parity-checked against tch).
 //! - [`export`]: spec + weights -> ONNX bytes, temperature and ensembles; no libtorch.
 //! - [`failure`]: a file that could not be used, and why (one type for datasets, the
 //!   pipeline, predictions files and reports).
@@ -29,15 +29,22 @@
 //!   a music library, art embedded in audio tags, and [`covers::CoverDecoder`] (the pipeline's
 //!   decoder for them).
 //! - [`classify`]: the classify command as a library call (find, decode, predict, write).
-//! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report.
+//! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report;
+//!   [`evaluate::command`] is the eval command as one library call, [`evaluate::predictions`]
+//!   the one reader of classify's CSV/JSONL output.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`calibration`]: calibration error, threshold tables, bootstrap intervals, temperature fitting.
-//! - [`report`]: tables, machine-readable formats and plots.
+//! - [`report`]: every rendering: tables (one style helper), machine-readable formats, plots,
+//!   the review page, `--inspect`'s counts, the training ranking and curves.
 //! - [`tag`]: writing genres into audio files (plan, safe writes, journal, undo).
 //! - [`shard`]: splitting a collection between machines (`--shard I/N`).
+//! - [`cli`]: the binaries' command lines (clap) and their mapping to the options above; the
+//!   only module that knows clap. Each binary in `src/bin/` parses, maps, makes one library
+//!   call and turns its outcome into an exit code ([`exit`]).
 
 pub mod calibration;
 pub mod classify;
+pub mod cli;
 pub mod covers;
 pub mod data;
 pub mod evaluate;

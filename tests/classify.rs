@@ -6,9 +6,10 @@
 mod common;
 
 use common::audio::{flac_with_picture, mp3_with_picture};
+use common::classify_output::{parse_csv, parse_jsonl};
 use common::colour::{cover, png_bytes, ColourFixture as Fixture};
 use covergenre::genres::GenreSet;
-use covergenre::report::classify::{parse_csv, parse_jsonl, Record, UNCERTAIN};
+use covergenre::report::classify::{Record, UNCERTAIN};
 use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

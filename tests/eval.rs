@@ -5,7 +5,7 @@ mod common;
 
 use covergenre::covers::{Source, SourceKind};
 use covergenre::data::Sample;
-use covergenre::evaluate::predictions::{self, Labels, PredictionsFile};
+use covergenre::evaluate::predictions::{self, Labels, PredictionsFile, Ranked, Record};
 use covergenre::evaluate::{evaluate_samples, map_labels, Described, EvalSettings};
 use covergenre::failure::Failure as Skipped;
 use covergenre::genres::GenreSet;
@@ -207,13 +207,21 @@ covers/jazz/bad.jpg,,,,,,,,
 covers/jazz/d.jpg,jazz,lots,jazz,lots,metal,0.1,folk,0.1
 ";
 
+/// One genre of a read-back ranking.
+fn ranked(genre: &str, probability: f32) -> Ranked {
+    Ranked {
+        genre: genre.into(),
+        probability,
+    }
+}
+
 #[test]
 fn classify_csv_reads_back_with_bad_rows_named() {
     let file = predictions::parse_csv(CSV, Path::new("p.csv")).unwrap();
     assert_eq!(file.records.len(), 3);
     // Under --min-confidence the genre column says "uncertain"; the ranking still knows.
-    assert_eq!(file.records[1].ranked[0], ("jazz".to_string(), 0.4));
-    assert_eq!(file.records[1].ranked.len(), 3);
+    assert_eq!(file.records[1].top[0], ranked("jazz", 0.4));
+    assert_eq!(file.records[1].top.len(), 3);
     assert_eq!(file.failures.len(), 2);
     assert_eq!(file.failures[0].path, PathBuf::from("covers/jazz/bad.jpg"));
     assert!(
@@ -240,12 +248,12 @@ not json
     let firsts: Vec<&str> = file
         .records
         .iter()
-        .map(|r| r.ranked[0].0.as_str())
+        .map(|r| r.top[0].genre.as_str())
         .collect();
     assert_eq!(firsts, ["jazz", "metal", "jazz", "jazz"]);
     assert_eq!(
-        file.records[3].ranked,
-        vec![("jazz".into(), 0.9), ("metal".into(), 0.1)]
+        file.records[3].top,
+        vec![ranked("jazz", 0.9), ranked("metal", 0.1)]
     );
     assert_eq!(
         file.failures[0],
@@ -289,9 +297,11 @@ fn predictions_are_scored_against_folder_labels() {
 #[test]
 fn predictions_outside_the_labelled_data_are_failures_not_guesses() {
     let file = PredictionsFile {
-        records: vec![predictions::PredictionRecord {
+        records: vec![Record {
             path: "x/unknown.jpg".into(),
-            ranked: vec![("jazz".into(), 1.0)],
+            genre: "jazz".into(),
+            probability: 1.0,
+            top: vec![ranked("jazz", 1.0)],
         }],
         failures: vec![],
     };

@@ -5,10 +5,11 @@
 
 mod common;
 
+use common::classify_output::parse_jsonl;
 use covergenre::export::{metadata_for, onnx_model_bytes, Weights};
 use covergenre::genres::GenreSet;
 use covergenre::preprocess::{Normalisation, Preprocess};
-use covergenre::report::classify::{parse_jsonl, Record};
+use covergenre::report::classify::Record;
 use covergenre::spec::{variant, Layer, ModelSpec};
 use image::{imageops, Rgb, RgbImage};
 use serde_json::Value;

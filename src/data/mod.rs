@@ -5,7 +5,6 @@
 //!   Big JPEGs are decoded at reduced size through `turbo` (libjpeg-turbo, loaded at run time).
 //! - [`cache`]: decoded images cached as u8 on disk and in memory, keyed by file identity and size.
 //! - [`split`]: seeded, stratified splits.
-//! - [`inspect`]: the `covergenre-train --inspect` report (layout, counts, skipped files).
 //!
 //! [`load_samples`] ties them together: a list of samples in, their pixels out, bad files
 //! listed rather than fatal.
@@ -13,7 +12,6 @@
 pub mod cache;
 pub mod decode;
 pub mod discover;
-pub mod inspect;
 pub mod split;
 mod turbo;
 

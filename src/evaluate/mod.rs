@@ -5,11 +5,13 @@
 //!   exactly as classify does, and tallies each result as it arrives (memory stays flat).
 //! - [`predictions`] evaluates a classify CSV/JSONL file against labels without a model.
 //! - [`temperature`] fits a model's temperature on labelled (dev) covers and bakes it in.
+//! - [`command`] is the `covergenre-eval` command as one library call (models, gate, outputs).
 //!
 //! Genres are matched by slug ([`GenreSet::index_of`]): every genre of the data must be one the
 //! model knows (otherwise the numbers would be meaningless, so it is an error); genres the model
 //! knows but the data lacks are kept, shown, and left out of macro averages.
 
+pub mod command;
 pub mod model;
 pub mod predictions;
 pub mod temperature;

@@ -27,8 +27,22 @@ impl Predictor for ModelPredictor<'_> {
 /// Which covers of a dataset to evaluate: one split, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SplitChoice {
-    One(Split),
+    Test,
+    Dev,
+    Train,
     All,
+}
+
+impl SplitChoice {
+    /// The one split chosen; `None` for all of them.
+    pub fn split(self) -> Option<Split> {
+        match self {
+            SplitChoice::Test => Some(Split::Test),
+            SplitChoice::Dev => Some(Split::Dev),
+            SplitChoice::Train => Some(Split::Train),
+            SplitChoice::All => None,
+        }
+    }
 }
 
 /// Finds the dataset and picks its covers. With no choice: the test split when the data has
@@ -41,11 +55,11 @@ pub fn load_covers(
     let choice = choice.unwrap_or(if dataset.generated_splits {
         SplitChoice::All
     } else {
-        SplitChoice::One(Split::Test)
+        SplitChoice::Test
     });
-    let (samples, name): (Vec<Sample>, &str) = match choice {
-        SplitChoice::All => (dataset.splits.values().flatten().cloned().collect(), "all"),
-        SplitChoice::One(split) => (dataset.split(split).to_vec(), split.as_str()),
+    let (samples, name): (Vec<Sample>, &str) = match choice.split() {
+        None => (dataset.splits.values().flatten().cloned().collect(), "all"),
+        Some(split) => (dataset.split(split).to_vec(), split.as_str()),
     };
     if samples.is_empty() {
         bail!("{}: no covers in the {name} split", root.display());

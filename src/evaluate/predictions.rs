@@ -11,6 +11,9 @@
 //! A row with an `error` field, or one that cannot be read, is listed as a failure with the
 //! file, line and problem; the other rows are still evaluated.
 //!
+//! This is the one reader of classify's output: rows come back as classify wrote them
+//! ([`Record`]: `genre` and `probability` as written, `top` the ranking, best first).
+//!
 //! The truth for each cover comes from a dataset ([`Labels::from_dataset`], matched by path) or
 //! from the cover's parent folder name ([`Labels::ParentFolder`], for `<genre>/<file>` layouts).
 
@@ -25,20 +28,13 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-// The word classify writes instead of a genre below `--min-confidence`.
-pub use crate::report::classify::UNCERTAIN;
-
-/// One classified cover read back from a file: genres with probabilities, best first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PredictionRecord {
-    pub path: PathBuf,
-    pub ranked: Vec<(String, f32)>,
-}
+// The word classify writes instead of a genre below `--min-confidence`, and its row.
+pub use crate::report::classify::{Ranked, Record, UNCERTAIN};
 
 /// What a predictions file held: usable records, and rows that were not.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PredictionsFile {
-    pub records: Vec<PredictionRecord>,
+    pub records: Vec<Record>,
     pub failures: Vec<Failure>,
 }
 
@@ -161,8 +157,9 @@ fn row_from_json_ranking(
     line: usize,
     object: &serde_json::Map<String, Value>,
     ranking: &Value,
-) -> Result<PredictionRecord, Failure> {
-    let path = row_path(file, line, |key| json_scalar(object.get(key)))?;
+) -> Result<Record, Failure> {
+    let field = |key: &str| json_scalar(object.get(key));
+    let path = row_path(file, line, field)?;
     let entries = ranking.as_array().map(Vec::as_slice).unwrap_or_default();
     let parsed: Option<Vec<(String, f32)>> = entries.iter().map(json_ranked_entry).collect();
     let mut ranked = parsed
@@ -170,7 +167,7 @@ fn row_from_json_ranking(
         .ok_or_else(|| cover_failure(&path, file, line, "cannot read its genre ranking"))?;
     // A probabilities map has no order of its own.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Ok(PredictionRecord { path, ranked })
+    Ok(record(path, ranked, field))
 }
 
 fn json_ranked_entry(entry: &Value) -> Option<(String, f32)> {
@@ -193,10 +190,35 @@ fn row_from_fields(
     file: &Path,
     line: usize,
     field: impl Fn(&str) -> Option<String>,
-) -> Result<PredictionRecord, Failure> {
+) -> Result<Record, Failure> {
     let path = row_path(file, line, &field)?;
     let ranked = ranked_from_fields(&field).map_err(|r| cover_failure(&path, file, line, r))?;
-    Ok(PredictionRecord { path, ranked })
+    Ok(record(path, ranked, field))
+}
+
+/// The record of a row: `genre` and `probability` as written (`genre` may be [`UNCERTAIN`]),
+/// else the best of the ranking.
+fn record(
+    path: PathBuf,
+    ranked: Vec<(String, f32)>,
+    field: impl Fn(&str) -> Option<String>,
+) -> Record {
+    // Callers never pass an empty ranking; the default only keeps this total.
+    let (best, best_p) = ranked.first().cloned().unwrap_or_default();
+    let genre = field("genre").filter(|g| !g.is_empty()).unwrap_or(best);
+    let probability = field("probability")
+        .and_then(|p| p.parse::<f32>().ok())
+        .filter(|p| p.is_finite())
+        .unwrap_or(best_p);
+    Record {
+        path: path.display().to_string(),
+        genre,
+        probability,
+        top: ranked
+            .into_iter()
+            .map(|(genre, probability)| Ranked { genre, probability })
+            .collect(),
+    }
 }
 
 /// The cover's path; a row without one, or one classify marked as failed, is a failure.
@@ -223,7 +245,7 @@ fn cover_failure(path: &Path, file: &Path, line: usize, reason: impl std::fmt::D
     }
 }
 
-fn push(out: &mut PredictionsFile, row: Result<PredictionRecord, Failure>) {
+fn push(out: &mut PredictionsFile, row: Result<Record, Failure>) {
     match row {
         Ok(record) => out.records.push(record),
         Err(failure) => out.failures.push(failure),
@@ -324,8 +346,8 @@ fn canonical_genre(name: &str) -> String {
 pub fn genres_seen(file: &PredictionsFile, labels: &Labels) -> GenreSet {
     let mut names = BTreeSet::new();
     for record in &file.records {
-        names.extend(record.ranked.iter().map(|(g, _)| canonical_genre(g)));
-        if let Some(truth) = labels.of(&record.path) {
+        names.extend(record.top.iter().map(|r| canonical_genre(&r.genre)));
+        if let Some(truth) = labels.of(Path::new(&record.path)) {
             names.insert(canonical_genre(&truth));
         }
     }
@@ -346,9 +368,9 @@ pub fn evaluate_predictions(
     let mut failures = file.failures;
     for record in file.records {
         match label_and_rank(&record, labels, genres) {
-            Ok((truth, ranked)) => tally.add(&record.path, truth, &ranked),
+            Ok((truth, ranked)) => tally.add(Path::new(&record.path), truth, &ranked),
             Err(reason) => failures.push(Failure {
-                path: record.path,
+                path: record.path.into(),
                 reason,
             }),
         }
@@ -357,24 +379,24 @@ pub fn evaluate_predictions(
 }
 
 fn label_and_rank(
-    record: &PredictionRecord,
+    record: &Record,
     labels: &Labels,
     genres: &GenreSet,
 ) -> Result<(usize, Vec<(usize, f32)>), String> {
     let truth_name = labels
-        .of(&record.path)
+        .of(Path::new(&record.path))
         .ok_or("no label for this cover (it is not in the labelled data)")?;
     let truth = genres
         .index_of(&truth_name)
         .ok_or_else(|| format!("its true genre {truth_name:?} is not one of the model's genres"))?;
     let ranked = record
-        .ranked
+        .top
         .iter()
-        .map(|(name, p)| {
+        .map(|Ranked { genre, probability }| {
             genres
-                .index_of(name)
-                .map(|g| (g, *p))
-                .ok_or_else(|| format!("predicted genre {name:?} is not one of the known genres"))
+                .index_of(genre)
+                .map(|g| (g, *probability))
+                .ok_or_else(|| format!("predicted genre {genre:?} is not one of the known genres"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((truth, ranked))

@@ -1,7 +1,8 @@
 //! Output of `covergenre-classify`: one [`Record`] per classified cover, written as a table,
 //! CSV, JSON or JSON lines, plus the run [`Summary`].
 //!
-//! Stable shapes (eval's `--predictions` reads the CSV and JSONL back with [`read_predictions`]):
+//! Stable shapes (eval's `--predictions` reads the CSV and JSONL back with
+//! [`crate::evaluate::predictions::read_predictions`], the one reader of this output):
 //! - CSV: `path,genre,probability,top1,p1,top2,p2,...` (k = `--top-k`, at most the class count).
 //!   `genre` is [`UNCERTAIN`] when the best probability is under `--min-confidence`; `top1` is
 //!   always the model's best guess.
@@ -11,22 +12,22 @@
 //!
 //! Failures are not rows of the CSV/JSONL/table (they go to stderr), so every row is a prediction.
 
+use super::table::{new_table, TableStyle};
 use crate::covers::Source;
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::infer::pipeline::Classified;
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use prettytable::{Cell, Row, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
-use std::path::Path;
+use std::io::Write;
 
 /// The genre given when the model's best probability is under the confidence bar.
 pub const UNCERTAIN: &str = "uncertain";
 
 /// Output formats of classify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Csv,
@@ -254,14 +255,11 @@ fn csv_fields(record: &Record, top_k: usize) -> Vec<String> {
 }
 
 fn render_table(records: &[Record], top_k: usize) -> Table {
-    let mut table = Table::new();
-    table.set_format(*prettytable::format::consts::FORMAT_NO_LINESEP_WITH_TITLE);
-    table.set_titles(Row::new(
-        ["path", "genre", "probability", &format!("top {top_k}")]
-            .iter()
-            .map(|t| Cell::new(t))
-            .collect(),
-    ));
+    let top = format!("top {top_k}");
+    let mut table = new_table(
+        TableStyle::TitleRule,
+        &["path", "genre", "probability", &top],
+    );
     for r in records {
         let top = r
             .top
@@ -279,73 +277,31 @@ fn render_table(records: &[Record], top_k: usize) -> Table {
     table
 }
 
-/// Reads classify output back: CSV (by its `path,genre,probability` header) or JSON lines.
-pub fn read_predictions(path: &Path) -> Result<Vec<Record>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = std::io::BufReader::new(file);
-    let starts_with_brace =
-        reader.fill_buf()?.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let parsed = if starts_with_brace {
-        parse_jsonl(reader)
-    } else {
-        parse_csv(reader)
-    };
-    parsed.with_context(|| format!("{} is not classify output", path.display()))
-}
-
-/// Parses the JSON-lines format.
-pub fn parse_jsonl(reader: impl BufRead) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
-    for (number, line) in reader.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        records.push(serde_json::from_str(&line).with_context(|| format!("line {}", number + 1))?);
-    }
-    Ok(records)
-}
-
-/// Parses the CSV format.
-pub fn parse_csv(reader: impl std::io::Read) -> Result<Vec<Record>> {
-    let mut csv = csv::Reader::from_reader(reader);
-    let header = csv.headers()?.clone();
-    if header.iter().take(3).collect::<Vec<_>>() != ["path", "genre", "probability"] {
-        bail!("the CSV header must begin path,genre,probability");
-    }
-    let mut records = Vec::new();
-    for (number, row) in csv.records().enumerate() {
-        let row = row?;
-        let line = number + 2;
-        let number_at = |i: usize| -> Result<f32> {
-            row.get(i)
-                .unwrap_or_default()
-                .parse()
-                .with_context(|| format!("line {line}: column {} is not a number", i + 1))
-        };
-        let mut top = Vec::new();
-        for i in (3..row.len()).step_by(2) {
-            if !row[i].is_empty() {
-                top.push(Ranked {
-                    genre: row[i].to_string(),
-                    probability: number_at(i + 1)?,
-                });
-            }
-        }
-        records.push(Record {
-            path: row[0].to_string(),
-            genre: row[1].to_string(),
-            probability: number_at(2)?,
-            top,
-        });
-    }
-    Ok(records)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evaluate::predictions::{self, PredictionsFile};
+    use std::path::Path;
+
+    /// The output read back by the one reader ([`predictions`]); a row it cannot read is an error.
+    fn strict(file: PredictionsFile) -> Result<Vec<Record>> {
+        anyhow::ensure!(file.failures.is_empty(), "{:?}", file.failures);
+        Ok(file.records)
+    }
+
+    fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>> {
+        strict(predictions::parse_csv(
+            std::str::from_utf8(bytes)?,
+            Path::new("out.csv"),
+        )?)
+    }
+
+    fn parse_jsonl(bytes: &[u8]) -> Result<Vec<Record>> {
+        strict(predictions::parse_jsonl(
+            std::str::from_utf8(bytes)?,
+            Path::new("out.jsonl"),
+        ))
+    }
 
     fn record(path: &str, probabilities: Vec<f32>, bar: Option<f32>) -> Record {
         let item = Classified {

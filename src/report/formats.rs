@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use std::fmt::Write;
 
 /// How `covergenre-eval` prints its report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
     Table,

@@ -2,14 +2,20 @@
 //! renderings — prettytable text ([`table`]), JSON/CSV/markdown ([`formats`]) and the confusion
 //! heatmap ([`plot`]). Renderers only read an [`EvalReport`]; the numbers come from
 //! [`crate::metrics`], so every format shows the same ones. [`classify`] renders classify's
-//! per-cover results; [`html`] the self-contained review page.
+//! per-cover results; [`html`] the self-contained review page. Training's renderings live here
+//! too: the dataset table of `--inspect` ([`inspect`]), the variant ranking ([`training`]) and
+//! the training curves ([`curves`]). Every terminal table is made by [`table::new_table`] in one
+//! of the toolkit's [`table::TableStyle`]s.
 
 pub mod classify;
 pub mod confidence;
+pub mod curves;
 pub mod formats;
 pub mod html;
+pub mod inspect;
 pub mod plot;
 pub mod table;
+pub mod training;
 
 use crate::calibration::{
     bootstrap_intervals, paired_bootstrap, Calibration, Intervals, BOOTSTRAP_RESAMPLES,

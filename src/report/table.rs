@@ -27,27 +27,52 @@ pub fn model_label(model: &str) -> String {
         .unwrap_or_else(|| model.to_string())
 }
 
-/// Box-drawing borders with a rule under the titles only: compact, still easy to scan.
-fn box_format() -> format::TableFormat {
-    use format::{LinePosition, LineSeparator};
-    format::FormatBuilder::new()
-        .column_separator('│')
-        .borders('│')
-        .separator(LinePosition::Top, LineSeparator::new('─', '┬', '┌', '┐'))
-        .separator(LinePosition::Title, LineSeparator::new('─', '┼', '├', '┤'))
-        .separator(LinePosition::Bottom, LineSeparator::new('─', '┴', '└', '┘'))
-        .padding(1, 1)
-        .build()
+/// The looks of the toolkit's terminal tables, one per kind of output (each prints as it always
+/// has, so scripts and eyes used to it keep working).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableStyle {
+    /// Box-drawing borders with a rule under the titles only: compact, still easy to scan
+    /// (evaluation reports).
+    Boxed,
+    /// No borders, a rule under the titles only (classify's results).
+    TitleRule,
+    /// No outer border, a rule between every row (`--inspect`'s counts).
+    RowRules,
+    /// prettytable's default ASCII grid (the training ranking).
+    Grid,
 }
 
-fn new_table(titles: Vec<String>) -> Table {
+impl TableStyle {
+    fn format(self) -> format::TableFormat {
+        use format::{consts, LinePosition, LineSeparator};
+        match self {
+            TableStyle::Boxed => format::FormatBuilder::new()
+                .column_separator('│')
+                .borders('│')
+                .separator(LinePosition::Top, LineSeparator::new('─', '┬', '┌', '┐'))
+                .separator(LinePosition::Title, LineSeparator::new('─', '┼', '├', '┤'))
+                .separator(LinePosition::Bottom, LineSeparator::new('─', '┴', '└', '┘'))
+                .padding(1, 1)
+                .build(),
+            TableStyle::TitleRule => *consts::FORMAT_NO_LINESEP_WITH_TITLE,
+            TableStyle::RowRules => *consts::FORMAT_NO_BORDER_LINE_SEPARATOR,
+            TableStyle::Grid => *consts::FORMAT_DEFAULT,
+        }
+    }
+}
+
+/// An empty table in `style` with these column titles.
+pub fn new_table<S: AsRef<str>>(style: TableStyle, titles: &[S]) -> Table {
     let mut table = Table::new();
-    table.set_format(box_format());
-    table.set_titles(Row::new(titles.iter().map(|t| Cell::new(t)).collect()));
+    table.set_format(style.format());
+    table.set_titles(Row::new(
+        titles.iter().map(|t| Cell::new(t.as_ref())).collect(),
+    ));
     table
 }
 
-fn right(text: &str) -> Cell {
+/// A right-aligned cell, for numbers.
+pub fn right(text: &str) -> Cell {
     Cell::new(text).style_spec("r")
 }
 
@@ -55,7 +80,7 @@ fn right(text: &str) -> Cell {
 pub fn confusion_table(report: &EvalReport) -> Table {
     let mut titles = vec!["true \\ predicted".to_string()];
     titles.extend(report.genre_names.iter().cloned());
-    let mut table = new_table(titles);
+    let mut table = new_table(TableStyle::Boxed, &titles);
     for (name, row) in report.genre_names.iter().zip(&report.confusion) {
         let mut cells = vec![Cell::new(name)];
         cells.extend(row.iter().map(|count| right(&count.to_string())));
@@ -67,7 +92,7 @@ pub fn confusion_table(report: &EvalReport) -> Table {
 /// Support, predictions, precision, recall and F1 per genre; genres without covers are marked.
 pub fn per_genre_table(report: &EvalReport) -> Table {
     let titles = ["Genre", "Support", "Predicted", "Precision", "Recall", "F1"];
-    let mut table = new_table(titles.map(String::from).to_vec());
+    let mut table = new_table(TableStyle::Boxed, &titles);
     for g in &report.per_genre {
         let name = if g.in_macro_average {
             g.name.clone()
@@ -91,7 +116,7 @@ pub fn summary_table(reports: &[EvalReport]) -> Table {
     let mut titles = vec!["Metric".to_string()];
     titles.extend(reports.iter().map(|r| model_label(&r.model)));
     titles.push("Majority baseline".to_string());
-    let mut table = new_table(titles);
+    let mut table = new_table(TableStyle::Boxed, &titles);
     let baseline = reports.first().map(|r| r.baseline.summary);
     for metric in Metric::ALL {
         let mut cells = vec![Cell::new(metric.name())];
@@ -120,7 +145,7 @@ pub fn per_genre_f1_table(reports: &[EvalReport]) -> Table {
             .iter()
             .map(|r| format!("F1 {}", model_label(&r.model))),
     );
-    let mut table = new_table(titles);
+    let mut table = new_table(TableStyle::Boxed, &titles);
     let Some(first) = reports.first() else {
         return table;
     };
@@ -143,7 +168,7 @@ pub fn per_genre_f1_table(reports: &[EvalReport]) -> Table {
 
 /// A [`Grid`] as a prettytable; its number columns right-aligned.
 pub fn grid_table(grid: &Grid) -> Table {
-    let mut table = new_table(grid.titles.clone());
+    let mut table = new_table(TableStyle::Boxed, &grid.titles);
     for row in &grid.rows {
         let cells = row
             .iter()
@@ -176,7 +201,7 @@ fn render_confidence(out: &mut String, reports: &[EvalReport]) {
 /// The most confident wrong predictions.
 pub fn errors_table(report: &EvalReport) -> Table {
     let titles = ["#", "Path", "True", "Predicted", "Probability"];
-    let mut table = new_table(titles.map(String::from).to_vec());
+    let mut table = new_table(TableStyle::Boxed, &titles);
     for (i, e) in report.errors.iter().enumerate() {
         table.add_row(Row::new(vec![
             right(&(i + 1).to_string()),

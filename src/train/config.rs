@@ -1,15 +1,15 @@
-//! Training settings: the command-line flags (a clap `Args` group the binary flattens into its
-//! own parser) and the validated [`TrainConfig`] recorded as `config.json` in the run folder.
+//! Training settings: what was asked ([`TrainOptions`], filled from the command line by
+//! [`crate::cli::train`]) and the validated [`TrainConfig`] recorded as `config.json` in the run
+//! folder.
 
 use super::build::Precision;
 use crate::spec::{self, ModelSpec};
 use anyhow::{bail, Result};
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Where tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA when libtorch sees a GPU, else CPU.
@@ -32,7 +32,7 @@ impl DeviceChoice {
 }
 
 /// Arithmetic of the training steps, as asked on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrecisionChoice {
     /// bf16 mixed precision on a CPU with native bfloat16 (AVX-512 BF16 or AMX), else fp32.
@@ -71,62 +71,26 @@ pub fn cpu_has_native_bf16() -> bool {
     }
 }
 
-/// The training flags of `covergenre-train`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrainArgs {
-    /// Print the built-in variants, one line each, and exit.
-    #[arg(long)]
-    pub list_variants: bool,
-
-    /// Variants to train: comma-separated names, or `all`.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "baseline"
-    )]
+/// The training settings asked for (`covergenre-train`'s flags), before validation.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Variant names, or `all`.
     pub variants: Vec<String>,
-
-    /// Run folder: config.json, logs, checkpoints, curves, summary.json, ranking.md, best/.
-    #[arg(long, value_name = "DIR")]
+    /// The run folder (required to train).
     pub out: Option<PathBuf>,
-
-    /// Repeat each variant N times with seeds seed, seed+1, ... and report mean and std.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Runs per variant (seeds seed, seed+1, ...).
     pub runs: usize,
-
-    /// Override every variant's number of epochs.
-    #[arg(long, value_name = "N")]
+    /// Overrides of every variant's epochs, batch size and learning rate.
     pub epochs: Option<usize>,
-
-    /// Override every variant's batch size.
-    #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
-
-    /// Override every variant's learning rate.
-    #[arg(long, value_name = "LR", alias = "lr")]
     pub learning_rate: Option<f64>,
-
-    /// Where to train.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-
     /// CPU threads for libtorch (default: all cores).
-    #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-
-    /// Arithmetic of the training steps. Selection on dev and the exported model are float32
-    /// whatever this says.
-    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
     pub precision: PrecisionChoice,
-
-    /// Continue the runs in --out from their last checkpoints (same command line).
-    #[arg(long)]
+    /// Continue the runs in `out` from their last checkpoints.
     pub resume: bool,
-
-    /// Folder for decoded images cached between runs (default: $COVERGENRE_CACHE_DIR or
-    /// ~/.cache/covergenre/images).
-    #[arg(long, value_name = "DIR")]
+    /// Decoded-image cache folder (default: `$COVERGENRE_CACHE_DIR` or ~/.cache/covergenre/images).
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -152,7 +116,7 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// Validates the flags; errors name the flag and the problem.
-    pub fn from_args(data: PathBuf, seed: u64, args: &TrainArgs) -> Result<Self> {
+    pub fn from_options(data: PathBuf, seed: u64, args: &TrainOptions) -> Result<Self> {
         let Some(out) = args.out.clone() else {
             bail!("--out DIR is required to train (the run folder for logs, checkpoints and the model)");
         };
@@ -231,7 +195,7 @@ pub fn resolve_variants(names: &[String]) -> Result<Vec<ModelSpec>> {
     Ok(specs)
 }
 
-fn apply_overrides(mut spec: ModelSpec, args: &TrainArgs) -> ModelSpec {
+fn apply_overrides(mut spec: ModelSpec, args: &TrainOptions) -> ModelSpec {
     if let Some(epochs) = args.epochs {
         spec.epochs = epochs;
     }

@@ -7,13 +7,14 @@
 //! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
 //! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
 //! - [`run`]: the run's settings, epoch records and bookkeeping, shared by `fit` and `checkpoint`.
-//! - [`config`]: the CLI's training flags and the validated [`config::TrainConfig`].
+//! - [`config`]: the training settings asked for and the validated [`config::TrainConfig`].
 //! - [`export`]: a trained network to ONNX (through [`crate::export`]), parity-checked
 //!   against tch, and `--export` of a saved checkpoint.
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
 //!   its module docs describe the run folder.
-//! - [`summary`], [`curves`]: mean +- std ranking tables and training-curve PNGs.
+//! - [`summary`]: a run's outcome as the report's plain data (ranking rows, curve points); the
+//!   ranking tables and curve PNGs themselves are drawn in [`crate::report`].
 //!
 //! Reproducibility: on CPU a run is a function of its seed. Weights are initialised after
 //! seeding libtorch from (seed, 0), and every epoch reseeds it from (seed, epoch) before shuffling,
@@ -22,7 +23,6 @@ pub mod augment;
 pub mod build;
 pub mod checkpoint;
 pub mod config;
-pub mod curves;
 pub mod export;
 pub mod fit;
 pub mod optim;

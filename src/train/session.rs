@@ -19,12 +19,11 @@
 use super::build::Network;
 use super::build::Precision;
 use super::config::TrainConfig;
-use super::curves::plot_curves;
 use super::export::{export_model, ParityReport};
 use super::fit::evaluate;
 use super::fit::{fit, ImageSet, RunOutcome};
 use super::run::RunSettings;
-use super::summary::{RunSummary, SplitMetrics, Summary, VariantSummary, Winner};
+use super::summary::{curve_points, run_summary};
 use super::transfer::fit_transfer;
 use crate::data::cache::ImageCache;
 use crate::data::decode::DecodeLimits;
@@ -35,6 +34,8 @@ use crate::evaluate::temperature::calibrate_model_file_on_images;
 use crate::export::CheckpointInfo;
 use crate::failure::Failure;
 use crate::genres::GenreSet;
+use crate::report::curves::plot_curves;
+use crate::report::training::{SplitMetrics, Summary, VariantSummary, Winner};
 use crate::spec::{ModelSpec, TrainOn};
 use crate::util::write_atomic;
 use anyhow::{bail, Context, Result};
@@ -274,8 +275,8 @@ fn train_variant(
         };
         let outcome = fit_variant(spec, data, &settings)?;
         record_genres(&settings.dir, &data.genres)?;
-        runs.push(RunSummary::from_outcome(run, settings.seed, &outcome));
-        histories.push(outcome.history);
+        runs.push(run_summary(run, settings.seed, &outcome));
+        histories.push(curve_points(&outcome.history));
     }
     let curves = variant_dir.join("curves.png");
     if let Err(error) = plot_curves(&curves, &spec.name, &histories) {

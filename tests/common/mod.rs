@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod browser;
+pub mod classify_output;
 pub mod colour;
 
 use image::{ImageFormat, Rgb, RgbImage};

@@ -2,10 +2,11 @@
 //! split has per genre, and which files were passed over. Rendered as a table for people or
 //! JSON for scripts.
 
-use super::discover::layout_name;
-use super::{Dataset, Split};
+use super::table::{new_table, right, TableStyle};
+use crate::data::discover::layout_name;
+use crate::data::{Dataset, Split};
 use crate::failure::Failure;
-use prettytable::{format, Cell, Row, Table};
+use prettytable::{Cell, Row, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -88,12 +89,10 @@ impl InspectReport {
 
     fn counts_table(&self) -> Table {
         let splits = self.split_names();
-        let mut table = Table::new();
-        table.set_format(*format::consts::FORMAT_NO_BORDER_LINE_SEPARATOR);
-        let mut header = vec![Cell::new("#"), Cell::new("genre")];
-        header.extend(splits.iter().map(|s| Cell::new(s)));
-        header.push(Cell::new("total"));
-        table.set_titles(Row::new(header));
+        let mut titles = vec!["#", "genre"];
+        titles.extend(&splits);
+        titles.push("total");
+        let mut table = new_table(TableStyle::RowRules, &titles);
         for (index, genre) in self.genres.iter().enumerate() {
             let counts: Vec<usize> = splits.iter().map(|s| self.count(s, genre)).collect();
             table.add_row(self.count_row(&index.to_string(), genre, &counts));
@@ -108,16 +107,9 @@ impl InspectReport {
 
     fn count_row(&self, index: &str, genre: &str, counts: &[usize]) -> Row {
         let mut cells = vec![Cell::new(index), Cell::new(genre)];
-        cells.extend(
-            counts
-                .iter()
-                .map(|n| Cell::new_align(&n.to_string(), format::Alignment::RIGHT)),
-        );
+        cells.extend(counts.iter().map(|n| right(&n.to_string())));
         let total: usize = counts.iter().sum();
-        cells.push(Cell::new_align(
-            &total.to_string(),
-            format::Alignment::RIGHT,
-        ));
+        cells.push(right(&total.to_string()));
         Row::new(cells)
     }
 }

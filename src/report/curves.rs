@@ -1,28 +1,28 @@
 //! Training curves as the study drew them: one PNG per variant with loss, accuracy and
 //! macro-F1 per epoch, train (dashed) and dev (solid), every run overlaid in its own colour.
+//! Plain data in ([`CurvePoint`], one per epoch), so drawing needs no libtorch.
 
-use super::run::EpochRecord;
-use crate::report::plot::{register_font, FONT};
+use super::plot::{register_font, FONT};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
 const SIZE: (u32, u32) = (1500, 450);
 
-type Metric = (
-    &'static str,
-    fn(&EpochRecord) -> f64,
-    fn(&EpochRecord) -> f64,
-);
+/// One epoch of one run as the curves show it: loss, accuracy and macro-F1 (the order of
+/// [`METRICS`]) on train and on the selection set (dev, or the held-back slice of train).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    pub train: [f64; 3],
+    pub dev: [f64; 3],
+}
 
-const METRICS: [Metric; 3] = [
-    ("loss", |r| r.train_loss, |r| r.dev_loss),
-    ("accuracy", |r| r.train_accuracy, |r| r.dev_accuracy),
-    ("macro-F1", |r| r.train_macro_f1, |r| r.dev_macro_f1),
-];
+/// The panels, left to right.
+pub const METRICS: [&str; 3] = ["loss", "accuracy", "macro-F1"];
 
 /// Draws `runs` (one history per run) into a PNG at `path`, written atomically.
-pub fn plot_curves(path: &Path, variant: &str, runs: &[Vec<EpochRecord>]) -> Result<()> {
+pub fn plot_curves(path: &Path, variant: &str, runs: &[Vec<CurvePoint>]) -> Result<()> {
     register_font()?;
     let (w, h) = SIZE;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
@@ -39,7 +39,7 @@ pub fn plot_curves(path: &Path, variant: &str, runs: &[Vec<EpochRecord>]) -> Res
 fn draw(
     rgb: &mut [u8],
     variant: &str,
-    runs: &[Vec<EpochRecord>],
+    runs: &[Vec<CurvePoint>],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
@@ -48,8 +48,11 @@ fn draw(
         (FONT, 24),
     )?;
     let epochs = runs.iter().map(Vec::len).max().unwrap_or(1).max(2);
-    for (panel, (name, train, dev)) in root.split_evenly((1, 3)).iter().zip(METRICS) {
-        let values = runs.iter().flatten().flat_map(|r| [train(r), dev(r)]);
+    for (metric, (panel, name)) in root.split_evenly((1, 3)).iter().zip(METRICS).enumerate() {
+        let values = runs
+            .iter()
+            .flatten()
+            .flat_map(|r| [r.train[metric], r.dev[metric]]);
         let top = values.fold(0.0f64, f64::max).max(1e-6) * 1.05;
         let mut chart = ChartBuilder::on(panel)
             .caption(name, (FONT, 20))
@@ -64,16 +67,17 @@ fn draw(
             .draw()?;
         for (k, history) in runs.iter().enumerate() {
             let colour = Palette99::pick(k).to_rgba();
-            let points =
-                |f: fn(&EpochRecord) -> f64| history.iter().map(move |r| (r.epoch as f64, f(r)));
+            let points = |f: fn(&CurvePoint) -> [f64; 3]| {
+                history.iter().map(move |r| (r.epoch as f64, f(r)[metric]))
+            };
             chart
-                .draw_series(LineSeries::new(points(dev), colour.stroke_width(2)))?
+                .draw_series(LineSeries::new(points(|r| r.dev), colour.stroke_width(2)))?
                 .label(format!("run {}", k + 1))
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 15, y)], colour.stroke_width(2))
                 });
             chart.draw_series(DashedLineSeries::new(
-                points(train),
+                points(|r| r.train),
                 6,
                 4,
                 colour.stroke_width(1),

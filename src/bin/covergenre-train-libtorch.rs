@@ -1,0 +1,88 @@
+//! The trainer behind `covergenre-train` (the launcher, which checks that libtorch is installed
+//! first): look at a dataset (`--inspect`) or train a model on it. Parses arguments
+//! ([`covergenre::cli::train`]), makes one library call, maps the outcome to an exit code.
+
+use anyhow::{anyhow, Result};
+use clap::Parser;
+use covergenre::cli::{self, train::Args, train::OutputFormat};
+use covergenre::data::discover::{discover, DiscoverOptions};
+use covergenre::exit;
+use covergenre::report::inspect::InspectReport;
+use covergenre::train::config::{variant_listing, TrainConfig};
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let args = Args::parse();
+    let code = if args.train.list_variants {
+        print!("{}", variant_listing());
+        Ok(exit::SUCCESS)
+    } else if let Some(checkpoint) = &args.export {
+        run_export(checkpoint, args.train.out.as_deref())
+    } else if !args.ensemble.is_empty() {
+        run_ensemble(&args.ensemble, args.train.out.as_deref())
+    } else if args.inspect {
+        run_inspect(&args)
+    } else {
+        run_training(&args)
+    };
+    cli::finish(code, "covergenre-train: ");
+}
+
+/// [`exit::SOME_FILES_FAILED`] when files were skipped, else [`exit::SUCCESS`].
+fn code(skipped: usize) -> i32 {
+    if skipped == 0 {
+        exit::SUCCESS
+    } else {
+        exit::SOME_FILES_FAILED
+    }
+}
+
+fn run_export(checkpoint: &Path, out: Option<&Path>) -> Result<i32> {
+    let out =
+        out.ok_or_else(|| anyhow!("--export needs --out FILE.onnx: where to write the model"))?;
+    let report = covergenre::train::export::export_checkpoint(checkpoint, out)?;
+    println!("wrote {} ({report})", out.display());
+    Ok(exit::SUCCESS)
+}
+
+fn run_ensemble(members: &[PathBuf], out: Option<&Path>) -> Result<i32> {
+    let out =
+        out.ok_or_else(|| anyhow!("--ensemble needs --out FILE.onnx: where to write the model"))?;
+    covergenre::export::ensemble::write_ensemble(members, out)?;
+    println!("wrote {} ({} members)", out.display(), members.len());
+    Ok(exit::SUCCESS)
+}
+
+fn run_inspect(args: &Args) -> Result<i32> {
+    let options = DiscoverOptions {
+        seed: args.seed,
+        ..DiscoverOptions::default()
+    };
+    let report = InspectReport::from_dataset(&discover(data_path(args), &options)?);
+    match args.format {
+        OutputFormat::Table => print!("{}", report.to_table()),
+        OutputFormat::Json => println!("{}", report.to_json()),
+    }
+    Ok(code(report.skipped.len()))
+}
+
+/// Clap guarantees --data unless --list-variants, which returns before this is needed.
+fn data_path(args: &Args) -> &Path {
+    args.data.as_deref().unwrap_or(Path::new("."))
+}
+
+fn run_training(args: &Args) -> Result<i32> {
+    let options = args.train.options();
+    let config = TrainConfig::from_options(data_path(args).to_path_buf(), args.seed, &options)?;
+    let summary = covergenre::train::session::run(&config)?;
+    print!("{}", summary.ranking_table());
+    if let Some(winner) = &summary.winner {
+        println!(
+            "winner: {} run {} -> {}",
+            winner.variant,
+            winner.run,
+            config.out.join("best").display()
+        );
+    }
+    Ok(code(summary.skipped.len()))
+}

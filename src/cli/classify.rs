@@ -1,0 +1,192 @@
+//! `covergenre-classify`'s command line and its mapping to [`ClassifyOptions`] and
+//! [`TagOptions`].
+
+use crate::classify::ClassifyOptions;
+use crate::infer::pipeline::PipelineOptions;
+use crate::report::classify::Format;
+use crate::shard::Shard;
+use crate::tag::{fields::Field, plan::GenreStyle, TagOptions};
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+EXAMPLES:
+  covergenre-classify cover.jpg
+  covergenre-classify --format csv --output genres.csv ~/Pictures/covers
+  covergenre-classify --library --min-confidence 0.4 ~/Music
+  covergenre-classify --model my-model.onnx --threads 2 --format jsonl covers/ > out.jsonl
+  covergenre-classify --tta --format csv --output genres.csv covers/
+  covergenre-classify --library --tag ~/Music                        # the plan; writes nothing
+  covergenre-classify --library --tag --apply --min-confidence 0.5 ~/Music
+  covergenre-classify --library --tag --apply --field COVERGENRE ~/Music
+  covergenre-classify --undo covergenre-journal-20261130-101500.jsonl
+  covergenre-classify --shard 3/8 --format csv --output part-3.csv covers/
+  covergenre-classify --report review.html covers/                  # + review-thumbs/
+
+OUTPUT:
+  CSV columns: path,genre,probability,top1,p1,...,topK,pK. genre is 'uncertain' when the best
+  probability is under --min-confidence. JSON: {\"results\":[...],\"failures\":[...],\"summary\":{...}}.
+  A summary (covers per genre, failures, time, images per second) goes to stderr.
+
+EXIT CODES:
+  0  every cover was classified (with --tag: every planned track written or writable)
+  2  bad arguments or a fatal error (no model, unwritable output)
+  3  some files could not be read and were skipped (with --strict: the run stopped at the first);
+     with --tag, a track could not be read or written; with --undo, a file could not be restored";
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Tell the music genre of album covers", after_help = AFTER_HELP)]
+pub struct Args {
+    /// Image files and folders (searched recursively), or music library folders with --library.
+    #[arg(required_unless_present = "undo", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Treat each PATH as a music library: one result per album folder, from its cover file
+    /// (cover, folder, front, albumart, AlbumArt_*) or the picture embedded in its audio files.
+    #[arg(long)]
+    pub library: bool,
+    /// ONNX model exported by covergenre-train [default: the built-in model].
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: FormatArg,
+    /// Write the results to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Genres listed per cover, most probable first.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub top_k: u16,
+    /// Label covers whose best probability is under P as 'uncertain'.
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub min_confidence: Option<f32>,
+    /// Threads for decoding and inference [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Covers per inference batch.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: u16,
+    /// Stop at the first file that cannot be classified.
+    #[arg(long)]
+    pub strict: bool,
+    /// Test-time augmentation: average each cover's probabilities with those of its mirror
+    /// image (left-right flip); twice the inference.
+    #[arg(long)]
+    pub tta: bool,
+    /// Classify only shard I of N (0 <= I < N): the covers or albums whose path relative to
+    /// PATH hashes to I. The N outputs together hold exactly the rows of an unsharded run.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Also write a review page: one self-contained HTML file (covers grouped by genre,
+    /// filter, search; with --tag, the plan), thumbnails in FILE's stem + "-thumbs/" beside it.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// With --library: plan genre tags for every album's tracks (existing -> proposed) and
+    /// print the plan; nothing is written without --apply.
+    #[arg(long, requires = "library")]
+    pub tag: bool,
+    /// With --tag: write the plan into the audio files (journal first, see --journal).
+    #[arg(long, requires = "tag")]
+    pub apply: bool,
+    /// With --tag: replace values the tracks already have (otherwise such albums are skipped).
+    #[arg(long, requires = "tag")]
+    pub overwrite: bool,
+    /// With --tag: write to this field (ID3 TXXX, Vorbis comment, M4A freeform atom) instead
+    /// of the standard genre field, which is then left alone.
+    #[arg(long, value_name = "NAME", requires = "tag")]
+    pub field: Option<String>,
+    /// With --tag: write the genre's display name ("Rap & Hip-Hop") or its slug (rap-hip-hop).
+    #[arg(long, value_enum, default_value = "name")]
+    pub genre_style: GenreStyleArg,
+    /// With --tag --apply or --undo: give changed files the current time as modification
+    /// time (by default they keep theirs).
+    #[arg(long)]
+    pub touch: bool,
+    /// With --tag --apply: the journal of old and new values [default:
+    /// ./covergenre-journal-<time>.jsonl, named on stderr].
+    #[arg(long, value_name = "FILE", requires = "apply")]
+    pub journal: Option<PathBuf>,
+    /// Put back every old value recorded in JOURNAL (safe to interrupt and run again).
+    #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["tag", "paths"])]
+    pub undo: Option<PathBuf>,
+}
+
+fn probability(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a probability between 0 and 1")),
+    }
+}
+
+/// `--format`, mapped onto [`Format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Csv,
+    Json,
+    Jsonl,
+}
+
+/// `--genre-style`, mapped onto [`GenreStyle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenreStyleArg {
+    /// The display name ("Rap & Hip-Hop").
+    Name,
+    /// The slug ("rap-hip-hop").
+    Slug,
+}
+
+impl Args {
+    /// Threads, batch size, strictness and test-time augmentation.
+    pub fn pipeline(&self) -> PipelineOptions {
+        PipelineOptions {
+            threads: self
+                .threads
+                .map_or_else(|| PipelineOptions::default().threads, usize::from),
+            batch_size: self.batch_size.into(),
+            strict: self.strict,
+            tta: self.tta,
+        }
+    }
+
+    /// What to classify and how to write it.
+    pub fn classify_options(&self) -> ClassifyOptions {
+        ClassifyOptions {
+            paths: self.paths.clone(),
+            library: self.library,
+            format: match self.format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Json => Format::Json,
+                FormatArg::Jsonl => Format::Jsonl,
+            },
+            output: self.output.clone(),
+            top_k: self.top_k.into(),
+            min_confidence: self.min_confidence,
+            pipeline: self.pipeline(),
+            shard: self.shard,
+            report: self.report.clone(),
+        }
+    }
+
+    /// With `--tag`: how to plan and write tags (a bad `--field` name is an error).
+    pub fn tag_options(&self) -> Result<Option<TagOptions>> {
+        if !self.tag {
+            return Ok(None);
+        }
+        let field = match &self.field {
+            Some(name) => Field::custom(name)?,
+            None => Field::Standard,
+        };
+        Ok(Some(TagOptions {
+            apply: self.apply,
+            overwrite: self.overwrite,
+            field,
+            style: match self.genre_style {
+                GenreStyleArg::Name => GenreStyle::Name,
+                GenreStyleArg::Slug => GenreStyle::Slug,
+            },
+            touch: self.touch,
+            journal: self.journal.clone(),
+        }))
+    }
+}

@@ -1,0 +1,193 @@
+//! `covergenre-train`'s command line and its mapping to [`TrainOptions`].
+
+use crate::train::config::{DeviceChoice, PrecisionChoice, TrainOptions};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+EXAMPLES:
+  # What is in a dataset: layout, covers per split and genre, skipped files
+  covergenre-train --data ../shared/data/covers-v1 --inspect
+
+  # The same as JSON, for scripts
+  covergenre-train --data ../shared/data/covers-v1 --inspect --format json
+
+  # A CSV manifest (path,genre[,split]); missing splits are made with --seed
+  covergenre-train --data covers.csv --inspect --seed 7
+
+  # The built-in variants, one line each
+  covergenre-train --list-variants
+
+  # Train the study's baseline and our compact model, 5 runs each, on 2 CPU threads
+  covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
+      --threads 2 --out runs/2026-11-25
+
+  # A quick look: every variant, 2 epochs, bigger batches
+  covergenre-train --data ../shared/data/covers-v1 --variants all --epochs 2 --batch-size 64 --out runs/smoke
+
+  # Train in float32 even where bf16 mixed precision would be picked (the default is auto)
+  covergenre-train --data ../shared/data/covers-v1 --variants baseline --precision fp32 --out runs/fp32
+
+  # Continue a run that was killed (same command line plus --resume)
+  covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
+      --threads 2 --out runs/2026-11-25 --resume
+
+  # Export a checkpoint to ONNX (spec and genres read from the JSON beside it), parity-checked
+  covergenre-train --export runs/2026-11-25/best/model.safetensors --out covergenre.onnx
+
+  # One model averaging two trained runs (same genres and input size), e.g. two seeds
+  covergenre-train --ensemble runs/seed42 runs/seed43 --out ensemble.onnx
+
+EXIT CODES:
+  0 success, 2 bad arguments or no usable dataset, 3 finished but some files were skipped";
+
+/// Train a cover-art genre classifier, or inspect a dataset.
+#[derive(Debug, Parser)]
+#[command(name = "covergenre-train", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
+    /// images + y_<split>.npy layout) or a CSV manifest with path,genre[,split] columns.
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["list_variants", "export", "ensemble"])]
+    pub data: Option<PathBuf>,
+
+    /// Print the layout found, per-split per-genre counts and skipped files; train nothing.
+    #[arg(long)]
+    pub inspect: bool,
+
+    /// Output format of --inspect.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Seed for generated splits (and, when training, everything random).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Export this checkpoint (*.safetensors, with checkpoint.json or spec.json + genres.json
+    /// beside it) to the ONNX file given by --out, after checking it against the tch model.
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with = "inspect")]
+    pub export: Option<PathBuf>,
+
+    /// Write one ONNX model (to --out) that runs these models (ONNX files, or run folders
+    /// holding best/model.onnx) from the one image input and averages their probabilities.
+    /// They must share genres, resize filter and normalisation; a smaller input is resized
+    /// inside the graph.
+    #[arg(long, value_name = "MODEL", num_args = 2.., conflicts_with_all = ["inspect", "export"])]
+    pub ensemble: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The training flags of `covergenre-train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Print the built-in variants, one line each, and exit.
+    #[arg(long)]
+    pub list_variants: bool,
+
+    /// Variants to train: comma-separated names, or `all`.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "baseline"
+    )]
+    pub variants: Vec<String>,
+
+    /// Run folder: config.json, logs, checkpoints, curves, summary.json, ranking.md, best/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Repeat each variant N times with seeds seed, seed+1, ... and report mean and std.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub runs: usize,
+
+    /// Override every variant's number of epochs.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Override every variant's batch size.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Override every variant's learning rate.
+    #[arg(long, value_name = "LR", alias = "lr")]
+    pub learning_rate: Option<f64>,
+
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+
+    /// CPU threads for libtorch (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Arithmetic of the training steps. Selection on dev and the exported model are float32
+    /// whatever this says.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
+    pub precision: PrecisionArg,
+
+    /// Continue the runs in --out from their last checkpoints (same command line).
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Folder for decoded images cached between runs (default: $COVERGENRE_CACHE_DIR or
+    /// ~/.cache/covergenre/images).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `--format` of `--inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// `--device`, mapped onto [`DeviceChoice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// CUDA when libtorch sees a GPU, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// `--precision`, mapped onto [`PrecisionChoice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// bf16 mixed precision on a CPU with native bfloat16 (AVX-512 BF16 or AMX), else fp32.
+    Auto,
+    /// float32 throughout.
+    Fp32,
+    /// bfloat16 convolutions and dense layers over float32 master weights (like autocast).
+    Bf16,
+}
+
+impl TrainArgs {
+    /// The library's training options for these flags (validated by
+    /// [`crate::train::config::TrainConfig::from_options`]).
+    pub fn options(&self) -> TrainOptions {
+        TrainOptions {
+            variants: self.variants.clone(),
+            out: self.out.clone(),
+            runs: self.runs,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            device: match self.device {
+                DeviceArg::Auto => DeviceChoice::Auto,
+                DeviceArg::Cpu => DeviceChoice::Cpu,
+                DeviceArg::Cuda => DeviceChoice::Cuda,
+            },
+            threads: self.threads,
+            precision: match self.precision {
+                PrecisionArg::Auto => PrecisionChoice::Auto,
+                PrecisionArg::Fp32 => PrecisionChoice::Fp32,
+                PrecisionArg::Bf16 => PrecisionChoice::Bf16,
+            },
+            resume: self.resume,
+            cache_dir: self.cache_dir.clone(),
+        }
+    }
+}
