@@ -352,89 +352,59 @@ impl Trainer<'_> {
         let mut optimiser = Optimiser::new(self.vs, &self.spec.optimiser);
         let n = self.cache.train_labels.size()[0];
         let layers = self.pretrained.frozen_layers..self.net.layer_count();
-        let steps_per_epoch = (n as usize).div_ceil(self.spec.batch_size);
-        let total = self.pretrained.head_epochs * steps_per_epoch;
-        for epoch in 1..=self.pretrained.head_epochs {
-            let order = self.shuffled(epoch, n);
-            let base = self.spec.optimiser.learning_rate;
-            let step0 = (epoch - 1) * steps_per_epoch;
-            let started = Instant::now();
-            let trained = self.train_epoch(
-                epoch,
-                &mut optimiser,
-                &order,
-                |step| cosine(base, step0 + step, total),
-                |index| {
-                    let x = self.cache.train_pooled.index_select(0, index);
-                    (x, layers.clone())
-                },
-            )?;
-            self.finish_epoch(epoch, trained, &optimiser, n, started)?;
-            if self.state.stopped_early {
-                break;
-            }
-        }
+        let steps = self.pretrained.head_epochs * self.steps_per_epoch(n);
+        let base = self.spec.optimiser.learning_rate;
+        let cache = self.cache;
+        self.run_epochs(
+            self.pretrained.head_epochs,
+            &mut optimiser,
+            n,
+            |trainer, epoch| trainer.shuffled(epoch, n),
+            |step| cosine(base, step, steps),
+            |index| (cache.train_pooled.index_select(0, index), layers.clone()),
+        )?;
         Ok(self.state.epochs_done)
     }
 
     /// Phase 2: layers from `finetune_from_layer` on the cached maps, one copy (as is or
     /// flipped) of each cover per epoch.
     fn finetune_phase(&mut self) -> Result<()> {
-        self.state.stopped_early = false;
-        self.state.epochs_since_best = 0;
-        let mut settings = self.spec.optimiser;
-        settings.learning_rate *= self.pretrained.finetune_lr_scale;
-        let mut optimiser = Optimiser::new(self.vs, &settings);
+        let (mut optimiser, base) = self.start_phase_two();
         let covers = self.cache.train_covers();
-        let first = self.state.epochs_done + 1;
-        let steps_per_epoch = (covers as usize).div_ceil(self.spec.batch_size);
-        let total = (self.spec.epochs + 1 - first) * steps_per_epoch;
+        let steps = self.remaining_steps(covers);
         let layers = self.pretrained.finetune_from_layer..self.net.layer_count();
-        for epoch in first..=self.spec.epochs {
-            let order = self.shuffled(epoch, covers);
-            // Each cover once, as is or flipped: index i or i + covers.
-            let flipped = Tensor::randint(2, [covers], (Kind::Int64, Device::Cpu)) * covers;
-            let order = (order + flipped.to_device(self.settings.device)).to_kind(Kind::Int64);
-            let step0 = (epoch - first) * steps_per_epoch;
-            let base = settings.learning_rate;
-            let started = Instant::now();
-            let trained = self.train_epoch(
-                epoch,
-                &mut optimiser,
-                &order,
-                |step| cosine(base, step0 + step, total),
-                |index| {
-                    let maps = self.cache.train_maps.index_select(0, index);
-                    (maps.dropout(MAP_DROPOUT, true), layers.clone())
-                },
-            )?;
-            self.finish_epoch(epoch, trained, &optimiser, covers, started)?;
-            if self.state.stopped_early {
-                break;
-            }
-        }
-        Ok(())
+        let cache = self.cache;
+        self.run_epochs(
+            self.spec.epochs,
+            &mut optimiser,
+            covers,
+            |trainer, epoch| {
+                // Each cover once, as is or flipped: index i or i + covers.
+                let order = trainer.shuffled(epoch, covers);
+                let flipped = Tensor::randint(2, [covers], (Kind::Int64, Device::Cpu)) * covers;
+                (order + flipped.to_device(trainer.settings.device)).to_kind(Kind::Int64)
+            },
+            |step| cosine(base, step, steps),
+            |index| {
+                let maps = cache.train_maps.index_select(0, index);
+                (maps.dropout(MAP_DROPOUT, true), layers.clone())
+            },
+        )
     }
 
     /// Phase 2 of the deep recipe: layers from `deep.from_layer` on decoded, augmented covers.
     fn deep_phase(&mut self, deep: &DeepFinetune, train: &ImageSet, dev: &ImageSet) -> Result<()> {
-        self.state.stopped_early = false;
-        self.state.epochs_since_best = 0;
-        let device = self.settings.device;
-        self.dev_pixels = Some(dev.to_tensors(device).0);
-        let (train_pixels, _) = train.to_tensors(device);
-        let mut settings = self.spec.optimiser;
-        settings.learning_rate *= self.pretrained.finetune_lr_scale;
-        let mut optimiser = Optimiser::new(self.vs, &settings);
+        let (mut optimiser, base) = self.start_phase_two();
         let top = self.net.layer_count() - 1;
         optimiser.scale_learning_rates(|name| {
             layer_of(name).map_or(1.0, |layer| layer_lr_scale(layer, deep, top))
         });
+        let device = self.settings.device;
+        self.dev_pixels = Some(dev.to_tensors(device).0);
+        let (train_pixels, _) = train.to_tensors(device);
         let covers = train.len() as i64;
-        let first = self.state.epochs_done + 1;
-        let steps_per_epoch = train.len().div_ceil(self.spec.batch_size);
-        let total = (self.spec.epochs + 1 - first) * steps_per_epoch;
-        let warmup = deep.warmup_epochs * steps_per_epoch;
+        let steps = self.remaining_steps(covers);
+        let warmup = deep.warmup_epochs * self.steps_per_epoch(covers);
         // The frozen layers run as at inference, in the run's arithmetic.
         let frozen_mode = Mode {
             training: false,
@@ -442,33 +412,71 @@ impl Trainer<'_> {
             precision: self.settings.precision,
         };
         let trained_layers = deep.from_layer..self.net.layer_count();
-        for epoch in first..=self.spec.epochs {
-            let order = self.shuffled(epoch, covers);
+        let (net, spec) = (self.net, self.spec);
+        self.run_epochs(
+            self.spec.epochs,
+            &mut optimiser,
+            covers,
+            |trainer, epoch| trainer.shuffled(epoch, covers),
+            |step| warmup_cosine(base, step, warmup, steps),
+            |index| {
+                let pixels = train_pixels
+                    .index_select(0, index)
+                    .to_kind(Kind::Float)
+                    .permute([0, 3, 1, 2]);
+                let pixels = match &spec.augment {
+                    Some(a) => augment(&pixels, a),
+                    None => pixels,
+                };
+                let x = normalise_float(&pixels, &spec.preprocess);
+                let frozen =
+                    tch::no_grad(|| net.forward_range(&x, 0..deep.from_layer, frozen_mode));
+                (frozen, trained_layers.clone())
+            },
+        )
+    }
+
+    /// Starts phase 2: early stopping counts afresh and the optimiser runs at the phase's lower
+    /// rate, which it returns too.
+    fn start_phase_two(&mut self) -> (Optimiser, f64) {
+        self.state.stopped_early = false;
+        self.state.epochs_since_best = 0;
+        let mut settings = self.spec.optimiser;
+        settings.learning_rate *= self.pretrained.finetune_lr_scale;
+        (Optimiser::new(self.vs, &settings), settings.learning_rate)
+    }
+
+    fn steps_per_epoch(&self, images: i64) -> usize {
+        (images as usize).div_ceil(self.spec.batch_size)
+    }
+
+    /// Optimiser steps from the next epoch to the last one.
+    fn remaining_steps(&self, images: i64) -> usize {
+        (self.spec.epochs - self.state.epochs_done) * self.steps_per_epoch(images)
+    }
+
+    /// Runs the epochs after the last one done up to `last`, each over `images` training
+    /// inputs: `order` gives an epoch's order, `rate` the learning rate at a step counted from
+    /// the first of these epochs, `inputs` a batch's input and the layers it goes through.
+    /// Stops early when the selection says so.
+    fn run_epochs(
+        &mut self,
+        last: usize,
+        optimiser: &mut Optimiser,
+        images: i64,
+        order: impl Fn(&Self, usize) -> Tensor,
+        rate: impl Fn(usize) -> f64,
+        inputs: impl Fn(&Tensor) -> (Tensor, std::ops::Range<usize>),
+    ) -> Result<()> {
+        let first = self.state.epochs_done + 1;
+        let steps_per_epoch = self.steps_per_epoch(images);
+        for epoch in first..=last {
+            let order = order(self, epoch);
             let step0 = (epoch - first) * steps_per_epoch;
-            let base = settings.learning_rate;
             let started = Instant::now();
-            let trained = self.train_epoch(
-                epoch,
-                &mut optimiser,
-                &order,
-                |step| warmup_cosine(base, step0 + step, warmup, total),
-                |index| {
-                    let pixels = train_pixels
-                        .index_select(0, index)
-                        .to_kind(Kind::Float)
-                        .permute([0, 3, 1, 2]);
-                    let pixels = match &self.spec.augment {
-                        Some(a) => augment(&pixels, a),
-                        None => pixels,
-                    };
-                    let x = normalise_float(&pixels, &self.spec.preprocess);
-                    let frozen = tch::no_grad(|| {
-                        self.net.forward_range(&x, 0..deep.from_layer, frozen_mode)
-                    });
-                    (frozen, trained_layers.clone())
-                },
-            )?;
-            self.finish_epoch(epoch, trained, &optimiser, covers, started)?;
+            let trained =
+                self.train_epoch(epoch, optimiser, &order, |step| rate(step0 + step), &inputs)?;
+            self.finish_epoch(epoch, trained, optimiser, images, started)?;
             if self.state.stopped_early {
                 break;
             }
