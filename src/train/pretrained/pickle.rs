@@ -7,7 +7,9 @@
 //! call, except `collections.OrderedDict`, which becomes a plain dict so items can be added.
 //!
 //! Lists, dicts and objects are shared (`Rc<RefCell<..>>`), as in Python: a memoised container
-//! that is filled later is seen filled when it is fetched from the memo again.
+//! that is filled later is seen filled when it is fetched from the memo again. A container that
+//! would come to hold itself (directly or through others) is refused: reference counting would
+//! never free such a cycle, and checkpoints have none (fuzzing found the leak).
 
 use anyhow::{anyhow, bail, ensure, Result};
 use std::cell::RefCell;
@@ -207,11 +209,15 @@ impl Machine<'_> {
             }
             b'a' => {
                 let item = self.pop()?;
-                self.list_top()?.borrow_mut().push(item);
+                let list = self.list_top()?;
+                refuse_cycle(Rc::as_ptr(&list).cast(), [&item])?;
+                list.borrow_mut().push(item);
             }
             b'e' => {
                 let items = self.pop_mark()?;
-                self.list_top()?.borrow_mut().extend(items);
+                let list = self.list_top()?;
+                refuse_cycle(Rc::as_ptr(&list).cast(), &items)?;
+                list.borrow_mut().extend(items);
             }
             b'}' => self.stack.push(Value::Dict(Rc::default())),
             b'd' => {
@@ -221,11 +227,18 @@ impl Machine<'_> {
             b's' => {
                 let value = self.pop()?;
                 let key = self.pop()?;
-                self.dict_top()?.borrow_mut().push((key, value));
+                let dict = self.dict_top()?;
+                refuse_cycle(Rc::as_ptr(&dict).cast(), [&key, &value])?;
+                dict.borrow_mut().push((key, value));
             }
             b'u' => {
                 let items = pairs(self.pop_mark()?)?;
-                self.dict_top()?.borrow_mut().extend(items);
+                let dict = self.dict_top()?;
+                refuse_cycle(
+                    Rc::as_ptr(&dict).cast(),
+                    items.iter().flat_map(|(k, v)| [k, v]),
+                )?;
+                dict.borrow_mut().extend(items);
             }
             b'q' => {
                 let index = self.take(1)?[0].into();
@@ -355,7 +368,10 @@ impl Machine<'_> {
     /// state dicts carry `_metadata`) keeps its items and drops the attributes.
     fn build_top(&mut self, state: Value) -> Result<()> {
         match self.top()? {
-            Value::Object(object) => object.borrow_mut().state = Some(state),
+            Value::Object(object) => {
+                refuse_cycle(Rc::as_ptr(object).cast(), [&state])?;
+                object.borrow_mut().state = Some(state)
+            }
             Value::Dict(_) => {}
             other => bail!("cannot BUILD a {}", other.kind()),
         }
@@ -376,6 +392,60 @@ impl Machine<'_> {
             .ok_or_else(|| anyhow!("memo entry {index} was never stored"))?;
         self.stack.push(value);
         Ok(())
+    }
+}
+
+/// Refuses to put `items` into the container at `container` when one of them is that container
+/// or holds it, however deeply: the cycle would never be freed. Each container is looked into
+/// once, so this costs at most the size of what was read so far.
+fn refuse_cycle<'v>(
+    container: *const (),
+    items: impl IntoIterator<Item = &'v Value>,
+) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut pending: Vec<Value> = items.into_iter().cloned().collect();
+    while let Some(value) = pending.pop() {
+        match &value {
+            Value::Tuple(items) => pending.extend(items.iter().cloned()),
+            Value::Persistent(inner) => pending.push((**inner).clone()),
+            _ => {}
+        }
+        let Some(shared) = shared_ptr(&value) else {
+            continue;
+        };
+        ensure!(
+            shared != container,
+            "a container would hold itself (a reference cycle), which checkpoints never have"
+        );
+        if !seen.insert(shared) {
+            continue;
+        }
+        match &value {
+            Value::List(list) => pending.extend(list.borrow().iter().cloned()),
+            Value::Dict(dict) => {
+                for (key, item) in dict.borrow().iter() {
+                    pending.extend([key.clone(), item.clone()]);
+                }
+            }
+            Value::Object(object) => {
+                let object = object.borrow();
+                pending.push(object.callable.clone());
+                pending.extend(object.args.iter().cloned());
+                pending.extend(object.state.clone());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The address of a shared container (list, dict, object), which identifies it.
+fn shared_ptr(value: &Value) -> Option<*const ()> {
+    match value {
+        Value::List(list) => Some(Rc::as_ptr(list).cast()),
+        Value::Dict(dict) => Some(Rc::as_ptr(dict).cast()),
+        Value::Object(object) => Some(Rc::as_ptr(object).cast()),
+        _ => None,
     }
 }
 
@@ -517,5 +587,28 @@ mod tests {
         assert!(err.contains("memo entry 5"), "{err}");
         let err = read(b"\x80\x02a.", 0).unwrap_err().to_string();
         assert!(err.contains("underflow"), "{err}");
+    }
+
+    /// Fuzzing found containers made to hold themselves through the memo (a dict set as its own
+    /// key and value): reference counting never frees them. Every such cycle is refused, also
+    /// one through another container; sharing without a cycle still reads.
+    #[test]
+    fn containers_that_would_hold_themselves_are_refused() {
+        let cycles: [&[u8]; 4] = [
+            b"}\x94h\x00h\x00s.",            // d[d] = d
+            b"]\x94h\x00a.",                 // l.append(l)
+            b"]\x94]\x94h\x00ah\x00h\x01a.", // b.append(a); a.append(b)
+            b"}\x94(h\x00h\x00u.",           // d.update({d: d})
+        ];
+        for pickle in cycles {
+            let err = read(pickle, 0).unwrap_err().to_string();
+            assert!(err.contains("reference cycle"), "{pickle:?}: {err}");
+        }
+        // The same list twice in another one is sharing, not a cycle.
+        let (value, _) = read(b"]\x94]h\x00ah\x00a.", 0).unwrap();
+        let Value::List(outer) = value else {
+            panic!("a list")
+        };
+        assert_eq!(outer.borrow().len(), 2);
     }
 }
