@@ -18,7 +18,7 @@
 //!   statistics) over resamples drawn with a seeded ChaCha8 generator, so a report is
 //!   reproducible bit for bit.
 
-use crate::metrics::{ratio, Confusion, Outcome};
+use crate::metrics::{argmax, ratio, Confusion, Outcome};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -385,21 +385,12 @@ pub fn fit_logit_adjustment(
     classes: usize,
     train_counts: &[usize],
 ) -> LogitAdjustment {
-    let total = train_counts.iter().sum::<usize>().max(1) as f64;
-    let bias_for = |tau: f64| -> Vec<f32> {
-        train_counts
-            .iter()
-            .map(|&c| match c {
-                0 => 0.0,
-                c => (-tau * (c as f64 / total).ln()) as f32,
-            })
-            .collect()
-    };
+    let bias_for = |tau: f64| log_prior_offsets(train_counts, -tau);
     let macro_f1 = |bias: &[f32]| {
         let mut confusion = Confusion::new(classes);
         for (row, &label) in logits.chunks(classes).zip(labels) {
-            let adjusted = row.iter().zip(bias).map(|(z, b)| z + b);
-            confusion.add(label, arg_max(adjusted));
+            let adjusted: Vec<f32> = row.iter().zip(bias).map(|(z, b)| z + b).collect();
+            confusion.add(label, argmax(&adjusted).unwrap_or(0));
         }
         confusion.macro_f1()
     };
@@ -420,25 +411,26 @@ pub fn fit_logit_adjustment(
     }
 }
 
+/// tau x log(each class's share of `counts`), the logit-adjustment offsets (Menon et al. 2021);
+/// a class with no count gets 0. Training adds them to the logits in its loss
+/// (`train::fit::logit_offsets`); the post-hoc adjustment subtracts them (tau < 0 here).
+pub fn log_prior_offsets(counts: &[usize], tau: f64) -> Vec<f32> {
+    let total = counts.iter().sum::<usize>().max(1) as f64;
+    counts
+        .iter()
+        .map(|&c| match c {
+            0 => 0.0,
+            c => (tau * (c as f64 / total).ln()) as f32,
+        })
+        .collect()
+}
+
 /// `logits` (row-major, `bias.len()` columns) with `bias` added to every row.
 pub fn add_bias(logits: &[f32], bias: &[f32]) -> Vec<f32> {
     logits
         .chunks(bias.len())
         .flat_map(|row| row.iter().zip(bias).map(|(z, b)| z + b))
         .collect()
-}
-
-fn arg_max(values: impl Iterator<Item = f32>) -> usize {
-    values
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
-            if v > bv {
-                (i, v)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! On-the-fly augmentation on the training device, in float: one random affine transform per
 //! image (rotation, shift, shear, zoom or a random resized crop, horizontal flip) applied with
-//! `affine_grid` + `grid_sample`, then colour jitter (brightness, contrast, saturation). Edges are filled with the nearest border pixel,
-//! as Keras' `fill_mode="nearest"` in the study. Random draws come from libtorch's generator,
+//! `affine_grid` + `grid_sample`, then colour jitter (brightness, contrast, saturation). Edges
+//! are filled with the nearest border pixel, as Keras' `fill_mode="nearest"` in the study. Random draws come from libtorch's generator,
 //! which the trainer seeds per epoch, so a run is reproducible.
 
 use crate::spec::Augment;

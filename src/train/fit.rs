@@ -347,24 +347,15 @@ impl ClassTerms {
     }
 }
 
-/// tau x log(prior of each class in `labels`). A class absent from training gets 0, the largest
-/// offset, so training still pushes its plain logit down and it is not predicted.
+/// tau x log(prior of each class in `labels`) ([`crate::calibration::log_prior_offsets`]). A
+/// class absent from training gets 0, the largest offset, so training still pushes its plain
+/// logit down and it is not predicted.
 pub fn logit_offsets(labels: &[usize], classes: usize, tau: f64) -> Tensor {
     let mut counts = vec![0usize; classes];
     for &l in labels {
         counts[l] += 1;
     }
-    let offsets: Vec<f32> = counts
-        .iter()
-        .map(|&c| {
-            if c == 0 {
-                0.0
-            } else {
-                (tau * (c as f64 / labels.len() as f64).ln()) as f32
-            }
-        })
-        .collect();
-    Tensor::from_slice(&offsets)
+    Tensor::from_slice(&crate::calibration::log_prior_offsets(&counts, tau))
 }
 
 /// The training objective of a spec: cross-entropy with its label smoothing, (balanced) class
@@ -475,17 +466,22 @@ impl Batches<'_> {
         })
     }
 
-    /// u8 NHWC batch -> augmented, normalised float NCHW.
     fn inputs(&self, batch: &Tensor) -> Tensor {
-        // Permuting NHWC to NCHW without a copy leaves the data channels-last in memory, which
-        // libtorch's CPU convolutions handle natively.
-        let pixels = batch.to_kind(Kind::Float).permute([0, 3, 1, 2]);
-        let pixels = match &self.spec.augment {
-            Some(a) => augment(&pixels, a),
-            None => pixels,
-        };
-        normalise_float(&pixels, &self.spec.preprocess)
+        augmented_input(batch, self.spec)
     }
+}
+
+/// u8 NHWC batch -> float NCHW with the spec's augmentation, normalised: the network's input
+/// while training on decoded covers (the plain loop and deep fine-tuning).
+pub(crate) fn augmented_input(batch: &Tensor, spec: &ModelSpec) -> Tensor {
+    // Permuting NHWC to NCHW without a copy leaves the data channels-last in memory, which
+    // libtorch's CPU convolutions handle natively.
+    let pixels = batch.to_kind(Kind::Float).permute([0, 3, 1, 2]);
+    let pixels = match &spec.augment {
+        Some(a) => augment(&pixels, a),
+        None => pixels,
+    };
+    normalise_float(&pixels, &spec.preprocess)
 }
 
 pub(crate) fn add_predictions(confusion: &mut Confusion, logits: &Tensor, labels: &Tensor) {

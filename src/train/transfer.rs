@@ -26,12 +26,11 @@
 //! The run folder is the ordinary one ([`super::fit`]): log, `best.safetensors` (the whole
 //! network), checkpoint. A transfer run is short and restarts from scratch on `--resume`.
 
-use super::augment::augment;
-use super::build::{normalise, normalise_float, Mode, Network};
+use super::build::{normalise, Mode, Network};
 use super::checkpoint;
 use super::fit::{
-    add_predictions, derive_seed, end_epoch, evaluate_batches, outcome, report_epoch, validate,
-    ClassTerms, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
+    add_predictions, augmented_input, derive_seed, end_epoch, evaluate_batches, outcome,
+    report_epoch, validate, ClassTerms, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
 };
 use super::optim::Optimiser;
 use super::run::{EpochRecord, RunSettings, RunState};
@@ -420,15 +419,7 @@ impl Trainer<'_> {
             |trainer, epoch| trainer.shuffled(epoch, covers),
             |step| warmup_cosine(base, step, warmup, steps),
             |index| {
-                let pixels = train_pixels
-                    .index_select(0, index)
-                    .to_kind(Kind::Float)
-                    .permute([0, 3, 1, 2]);
-                let pixels = match &spec.augment {
-                    Some(a) => augment(&pixels, a),
-                    None => pixels,
-                };
-                let x = normalise_float(&pixels, &spec.preprocess);
+                let x = augmented_input(&train_pixels.index_select(0, index), spec);
                 let frozen =
                     tch::no_grad(|| net.forward_range(&x, 0..deep.from_layer, frozen_mode));
                 (frozen, trained_layers.clone())
