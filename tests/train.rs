@@ -566,6 +566,53 @@ fn cli_lists_variants_one_line_each() {
 }
 
 #[test]
+fn cli_trains_an_edited_spec_file_from_list_variants_json() {
+    let output = train_cli(&["--list-variants", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let specs: Vec<ModelSpec> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(specs, spec::variants());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut edited = specs.into_iter().find(|s| s.name == "compact").unwrap();
+    edited.name = "compact-small-batches".into();
+    edited.batch_size = 4;
+    let spec_file = dir.path().join("recipe.json");
+    std::fs::write(&spec_file, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    let data = dir.path().join("covers");
+    common::split_folders(&data, &["jazz", "metal"], [4, 2, 1], 32);
+    let out = dir.path().join("run");
+    let output = train_cli(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--variants",
+        spec_file.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--cache-dir",
+        dir.path().join("cache").to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["variants"][0]["name"], "compact-small-batches");
+    assert_eq!(
+        config["variants"][0]["batch_size"], 4,
+        "the file's recipe is used"
+    );
+    let log = out
+        .join("compact-small-batches")
+        .join("run-1")
+        .join("log.csv");
+    assert_eq!(read_log(&log).unwrap().len(), 1);
+}
+
+#[test]
 fn cli_trains_two_runs_and_writes_the_documented_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("covers");

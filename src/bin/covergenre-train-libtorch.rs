@@ -8,14 +8,13 @@ use covergenre::cli::{self, train::Args, train::OutputFormat};
 use covergenre::data::discover::{discover, DiscoverOptions};
 use covergenre::exit;
 use covergenre::report::inspect::InspectReport;
-use covergenre::train::config::{variant_listing, TrainConfig};
+use covergenre::train::config::{variant_listing, variant_specs_json, TrainConfig};
 use std::path::{Path, PathBuf};
 
 fn main() {
     let args = Args::parse();
     let code = if args.train.list_variants {
-        print!("{}", variant_listing());
-        Ok(exit::SUCCESS)
+        list_variants(args.format)
     } else if let Some(checkpoint) = &args.export {
         run_export(checkpoint, args.train.out.as_deref())
     } else if !args.ensemble.is_empty() {
@@ -35,6 +34,14 @@ fn code(skipped: usize) -> i32 {
     } else {
         exit::SOME_FILES_FAILED
     }
+}
+
+fn list_variants(format: OutputFormat) -> Result<i32> {
+    match format {
+        OutputFormat::Table => print!("{}", variant_listing()),
+        OutputFormat::Json => println!("{}", variant_specs_json()?),
+    }
+    Ok(exit::SUCCESS)
 }
 
 fn run_export(checkpoint: &Path, out: Option<&Path>) -> Result<i32> {

@@ -18,6 +18,11 @@ EXAMPLES:
   # The built-in variants, one line each
   covergenre-train --list-variants
 
+  # Change a recipe without rebuilding: write the built-in specs out, keep and edit one
+  # (its \"name\" names the run folder), train it
+  covergenre-train --list-variants --format json > variants.json
+  covergenre-train --data ../shared/data/covers-v1 --variants my-recipe.json --out runs/mine
+
   # Train the study's baseline and our compact model, 5 runs each, on 2 CPU threads
   covergenre-train --data ../shared/data/covers-v1 --variants baseline,compact --runs 5 \
       --threads 2 --out runs/2026-11-25
@@ -54,7 +59,8 @@ pub struct Args {
     #[arg(long)]
     pub inspect: bool,
 
-    /// Output format of --inspect.
+    /// Output format of --inspect and --list-variants (json: the built-in specs, which
+    /// --variants reads back from a .json file).
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
 
@@ -85,7 +91,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub list_variants: bool,
 
-    /// Variants to train: comma-separated names, or `all`.
+    /// Variants to train: comma-separated names, `all`, or spec files ending in .json (one
+    /// spec, or an array as `--list-variants --format json` prints).
     #[arg(
         long,
         value_name = "LIST",

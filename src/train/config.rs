@@ -4,9 +4,9 @@
 
 use super::build::Precision;
 use crate::spec::{self, ModelSpec};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,8 +165,9 @@ impl TrainConfig {
     }
 }
 
-/// Names -> specs; `all` means every built-in variant. Unknown names are an error that lists
-/// the known ones.
+/// Names -> specs; `all` means every built-in variant, and an entry ending in `.json` is a
+/// spec file (see [`read_spec_file`]), so a recipe can be changed without rebuilding. Unknown
+/// names are an error that lists the known ones.
 pub fn resolve_variants(names: &[String]) -> Result<Vec<ModelSpec>> {
     let names: Vec<&str> = names
         .iter()
@@ -181,18 +182,78 @@ pub fn resolve_variants(names: &[String]) -> Result<Vec<ModelSpec>> {
     }
     let mut specs: Vec<ModelSpec> = Vec::new();
     for name in names {
-        let Some(found) = spec::variant(name) else {
-            let known: Vec<String> = spec::variants().into_iter().map(|v| v.name).collect();
-            bail!(
-                "unknown variant `{name}`; known variants: {}",
-                known.join(", ")
-            );
+        let found = if is_spec_file(name) {
+            read_spec_file(Path::new(name))?
+        } else {
+            vec![built_in_variant(name)?]
         };
-        if !specs.iter().any(|s| s.name == found.name) {
-            specs.push(found);
+        for spec in found {
+            add_variant(&mut specs, spec)?;
         }
     }
     Ok(specs)
+}
+
+fn is_spec_file(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+}
+
+fn built_in_variant(name: &str) -> Result<ModelSpec> {
+    spec::variant(name).ok_or_else(|| {
+        let known: Vec<String> = spec::variants().into_iter().map(|v| v.name).collect();
+        anyhow!(
+            "unknown variant `{name}`; known variants: {} (or a spec file ending in .json)",
+            known.join(", ")
+        )
+    })
+}
+
+/// Adds `spec` unless the same spec is already there; two different specs of one name would
+/// write into the same run folder, so that is an error.
+fn add_variant(specs: &mut Vec<ModelSpec>, spec: ModelSpec) -> Result<()> {
+    match specs.iter().find(|s| s.name == spec.name) {
+        Some(same) if *same == spec => Ok(()),
+        Some(_) => bail!(
+            "two different variants are named `{}`; give one another \"name\"",
+            spec.name
+        ),
+        None => {
+            specs.push(spec);
+            Ok(())
+        }
+    }
+}
+
+/// Reads a spec file: one model spec as a JSON object, or an array of them as
+/// `covergenre-train --list-variants --format json` prints. Each spec's layers must fit its
+/// input size; errors name the file and the variant.
+pub fn read_spec_file(path: &Path) -> Result<Vec<ModelSpec>> {
+    let file = path.display();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("spec file {file}: cannot read"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("spec file {file}: not JSON"))?;
+    let specs = if value.is_array() {
+        serde_json::from_value::<Vec<ModelSpec>>(value)
+    } else {
+        serde_json::from_value::<ModelSpec>(value).map(|spec| vec![spec])
+    }
+    .with_context(|| format!("spec file {file}: not a model spec"))?;
+    if specs.is_empty() {
+        bail!("spec file {file}: holds no model spec");
+    }
+    for spec in &specs {
+        spec::output_shapes(spec, crate::genres::MUMU.len())
+            .map_err(|e| anyhow!("spec file {file}: variant `{}`: {e}", spec.name))?;
+    }
+    Ok(specs)
+}
+
+/// `--list-variants --format json`: every built-in spec, as a spec file holds them.
+pub fn variant_specs_json() -> Result<String> {
+    Ok(serde_json::to_string_pretty(&spec::variants())?)
 }
 
 fn apply_overrides(mut spec: ModelSpec, args: &TrainOptions) -> ModelSpec {
@@ -237,5 +298,81 @@ mod tests {
             PrecisionChoice::Bf16.resolve(Device::Cuda(0)),
             Precision::Bf16
         );
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn spec_files_read_back_what_list_variants_json_prints_and_an_edited_single_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = write(&dir, "all.json", &variant_specs_json().unwrap());
+        assert_eq!(read_spec_file(Path::new(&all)).unwrap(), spec::variants());
+
+        let mut edited = spec::variant("effnet-lite0-deep").unwrap();
+        edited.name = "lite0-deep-no-crop".into();
+        edited.augment.as_mut().unwrap().crop_area = None;
+        let one = write(&dir, "one.JSON", &serde_json::to_string(&edited).unwrap());
+        let specs = resolve_variants(&["baseline".into(), one.clone(), one]).unwrap();
+        assert_eq!(specs, vec![spec::variant("baseline").unwrap(), edited]);
+    }
+
+    #[test]
+    fn bad_spec_files_are_refused_naming_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let error =
+            |path: &str| format!("{:#}", resolve_variants(&[path.to_string()]).unwrap_err());
+
+        let missing = dir.path().join("missing.json").display().to_string();
+        assert!(error(&missing).contains("missing.json: cannot read"));
+        let garbage = write(&dir, "garbage.json", "{ not json");
+        assert!(error(&garbage).contains("garbage.json: not JSON"));
+        let partial = write(&dir, "partial.json", r#"{"name": "x"}"#);
+        let message = error(&partial);
+        assert!(
+            message.contains("partial.json: not a model spec"),
+            "{message}"
+        );
+        assert!(message.contains("missing field"), "{message}");
+        let empty = write(&dir, "empty.json", "[]");
+        assert!(error(&empty).contains("empty.json: holds no model spec"));
+
+        let mut tiny_input = spec::variant("baseline").unwrap();
+        tiny_input.preprocess.height = 2;
+        tiny_input.preprocess.width = 2;
+        let tiny = write(
+            &dir,
+            "tiny.json",
+            &serde_json::to_string(&tiny_input).unwrap(),
+        );
+        let message = error(&tiny);
+        assert!(
+            message.contains("tiny.json: variant `baseline`"),
+            "{message}"
+        );
+        assert!(message.contains("does not fit"), "{message}");
+
+        // Same name, other recipe: both would write into one run folder.
+        let mut other = spec::variant("baseline").unwrap();
+        other.epochs += 1;
+        let clash = write(&dir, "clash.json", &serde_json::to_string(&other).unwrap());
+        let message = format!(
+            "{:#}",
+            resolve_variants(&["baseline".into(), clash]).unwrap_err()
+        );
+        assert!(
+            message.contains("two different variants are named `baseline`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_variants() {
+        let message = format!("{:#}", resolve_variants(&["nope".into()]).unwrap_err());
+        assert!(message.contains("unknown variant `nope`"), "{message}");
+        assert!(message.contains("effnet-lite2-deep"), "{message}");
     }
 }
