@@ -10,7 +10,7 @@ use covergenre::spec::{
 use covergenre::train::checkpoint;
 use covergenre::train::fit::{derive_seed, logit_offsets, read_log, ImageSet};
 use covergenre::train::run::RunSettings;
-use covergenre::train::transfer::{fit_transfer, validate_pretrained};
+use covergenre::train::transfer::{fit_transfer, validate_pretrained, FeatureCaches};
 use covergenre::train::{Network, Precision};
 use tch::{nn, Device, Tensor};
 
@@ -74,13 +74,80 @@ fn weight(vs: &nn::VarStore, name: &str) -> Tensor {
     vs.variables()[name].detach().copy()
 }
 
+/// What a run learnt, epoch by epoch (timings left out).
+fn learning(history: &[covergenre::train::run::EpochRecord]) -> Vec<[f64; 4]> {
+    history
+        .iter()
+        .map(|e| [e.train_loss, e.dev_loss, e.dev_accuracy, e.dev_macro_f1])
+        .collect()
+}
+
+#[test]
+fn runs_over_the_same_frozen_backbone_share_one_cache_and_learn_as_they_would_alone() {
+    let train = made_up_images(3, 8, 0);
+    let dev = made_up_images(3, 4, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, spec: &ModelSpec, train: &ImageSet, caches: &mut FeatureCaches| {
+        let settings = settings(&dir.path().join(name));
+        let outcome = fit_transfer(spec, 3, train, &dev, &settings, None, caches).unwrap();
+        learning(&outcome.run.history)
+    };
+    let spec = tiny_pretrained_spec();
+    // Another recipe after the frozen layers (as the augmentation ablations differ).
+    let mut other_head = spec.clone();
+    other_head.name = "other-head".into();
+    other_head.optimiser.learning_rate = 1e-2;
+
+    let mut shared = FeatureCaches::default();
+    let first = run("first", &spec, &train, &mut shared);
+    let second = run("second", &other_head, &train, &mut shared);
+    assert_eq!(
+        shared.computed(),
+        1,
+        "the second run reuses the first one's cache"
+    );
+    assert_eq!(
+        first,
+        run("first-alone", &spec, &train, &mut FeatureCaches::default())
+    );
+    assert_eq!(
+        second,
+        run(
+            "second-alone",
+            &other_head,
+            &train,
+            &mut FeatureCaches::default()
+        )
+    );
+    assert_ne!(first, second, "the two recipes do differ");
+
+    // Another frozen part, or other covers, get a cache of their own.
+    let mut deeper = spec.clone();
+    deeper.pretrained.as_mut().unwrap().finetune_from_layer = 3;
+    run("deeper", &deeper, &train, &mut shared);
+    assert_eq!(shared.computed(), 2);
+    run("fewer", &spec, &made_up_images(3, 6, 0), &mut shared);
+    assert_eq!(shared.computed(), 3);
+    run("fewer-again", &spec, &made_up_images(3, 6, 0), &mut shared);
+    assert_eq!(shared.computed(), 3);
+}
+
 #[test]
 fn both_phases_learn_from_a_cache_computed_once_and_the_frozen_layers_stay_put() {
     let train = made_up_images(3, 12, 0);
     let dev = made_up_images(3, 6, 50_000);
     let dir = tempfile::tempdir().unwrap();
     let spec = tiny_pretrained_spec();
-    let outcome = fit_transfer(&spec, 3, &train, &dev, &settings(dir.path()), None).unwrap();
+    let outcome = fit_transfer(
+        &spec,
+        3,
+        &train,
+        &dev,
+        &settings(dir.path()),
+        None,
+        &mut FeatureCaches::default(),
+    )
+    .unwrap();
     let run = &outcome.run;
 
     // The backbone saw each cover twice (as is and flipped) and each dev cover once, in all,
@@ -144,7 +211,16 @@ fn deep_fine_tuning_learns_on_decoded_covers_and_moves_the_first_layer() {
         warmup_epochs: 1,
     };
     spec.pretrained.as_mut().unwrap().deep = Some(deep);
-    let outcome = fit_transfer(&spec, 3, &train, &dev, &settings(dir.path()), None).unwrap();
+    let outcome = fit_transfer(
+        &spec,
+        3,
+        &train,
+        &dev,
+        &settings(dir.path()),
+        None,
+        &mut FeatureCaches::default(),
+    )
+    .unwrap();
     let run = &outcome.run;
     assert_eq!(run.history.len(), EPOCHS);
     let (head, deep) = run.history.split_at(HEAD_EPOCHS);
@@ -210,9 +286,17 @@ fn inconsistent_transfer_settings_are_clear_errors() {
 
     let train = made_up_images(2, 4, 0);
     let dir = tempfile::tempdir().unwrap();
-    let err = fit_transfer(&spec, 2, &train, &train, &settings(dir.path()), None)
-        .unwrap_err()
-        .to_string();
+    let err = fit_transfer(
+        &spec,
+        2,
+        &train,
+        &train,
+        &settings(dir.path()),
+        None,
+        &mut FeatureCaches::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("head_epochs"), "{err}");
 
     let mut spec = tiny_pretrained_spec();

@@ -24,7 +24,7 @@ use super::fit::evaluate;
 use super::fit::{fit, ImageSet, RunOutcome};
 use super::run::RunSettings;
 use super::summary::{curve_points, run_summary};
-use super::transfer::fit_transfer;
+use super::transfer::{fit_transfer, FeatureCaches};
 use crate::data::cache::ImageCache;
 use crate::data::decode::DecodeLimits;
 use crate::data::discover::{discover, DiscoverOptions};
@@ -231,8 +231,10 @@ pub fn train_and_test(
     let mut variants = Vec::new();
     let mut skipped: Vec<Failure> = Vec::new();
     let mut genres = None;
-    // Variants with the same input size share decoded images.
+    // Variants with the same input size share decoded images, and runs over the same frozen
+    // backbone its cached activations.
     let mut loaded: HashMap<String, VariantData> = HashMap::new();
+    let mut backbone_caches = FeatureCaches::default();
     for spec in &config.variants {
         let key = format!("{:?}/{:?}", spec.preprocess, spec.train_on);
         if !loaded.contains_key(&key) {
@@ -246,7 +248,14 @@ pub fn train_and_test(
         }
         let data = &loaded[&key];
         genres.get_or_insert_with(|| data.genres.clone());
-        variants.push(train_variant(config, spec, data, device, precision)?);
+        variants.push(train_variant(
+            config,
+            spec,
+            data,
+            device,
+            precision,
+            &mut backbone_caches,
+        )?);
     }
     let mut summary = Summary::new(variants, skipped);
     finish(config, &mut summary, genres.as_ref(), held_out)?;
@@ -259,6 +268,7 @@ fn train_variant(
     data: &VariantData,
     device: tch::Device,
     precision: Precision,
+    caches: &mut FeatureCaches,
 ) -> Result<VariantSummary> {
     let variant_dir = config.out.join(&spec.name);
     let mut runs = Vec::new();
@@ -273,7 +283,7 @@ fn train_variant(
             label: format!("{} run {run}/{}", spec.name, config.runs),
             precision,
         };
-        let outcome = fit_variant(spec, data, &settings)?;
+        let outcome = fit_variant(spec, data, &settings, caches)?;
         record_genres(&settings.dir, &data.genres)?;
         runs.push(run_summary(run, settings.seed, &outcome));
         histories.push(curve_points(&outcome.history));
@@ -287,7 +297,12 @@ fn train_variant(
 }
 
 /// One run: transfer learning for pretrained backbones, the plain loop otherwise.
-fn fit_variant(spec: &ModelSpec, data: &VariantData, settings: &RunSettings) -> Result<RunOutcome> {
+fn fit_variant(
+    spec: &ModelSpec,
+    data: &VariantData,
+    settings: &RunSettings,
+    caches: &mut FeatureCaches,
+) -> Result<RunOutcome> {
     let classes = data.genres.len();
     if spec.pretrained.is_none() {
         return fit(spec, classes, &data.train, &data.select, settings);
@@ -310,6 +325,7 @@ fn fit_variant(spec: &ModelSpec, data: &VariantData, settings: &RunSettings) -> 
         &data.select,
         settings,
         Some(&weights),
+        caches,
     )?;
     Ok(outcome.run)
 }

@@ -37,8 +37,11 @@ use super::run::{EpochRecord, RunSettings, RunState};
 use crate::metrics::Confusion;
 use crate::spec::{DeepFinetune, ModelSpec, Pretrained};
 use anyhow::{bail, ensure, Context, Result};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -115,6 +118,89 @@ impl FeatureCache {
     fn train_covers(&self) -> i64 {
         self.train_labels.size()[0] / 2
     }
+}
+
+/// The last [`FeatureCache`] of a training session, kept for the next run that would compute
+/// the same one: `--runs N`, or variants differing only after the frozen layers (the deep
+/// recipe's augmentation, epochs, learning rates). Only the last is kept: a cache of Lite2's
+/// maps holds gigabytes.
+#[derive(Default)]
+pub struct FeatureCaches {
+    last: Option<(u64, Rc<FeatureCache>)>,
+    computed: usize,
+}
+
+impl FeatureCaches {
+    /// How many caches were computed (not reused) so far.
+    pub fn computed(&self) -> usize {
+        self.computed
+    }
+
+    /// The cache for this run: reused when the key matches, else computed (and kept).
+    fn get_or_compute(
+        &mut self,
+        net: &Network,
+        spec: &ModelSpec,
+        pretrained: &Pretrained,
+        (train, dev): (&ImageSet, &ImageSet),
+        settings: &RunSettings,
+        weights: Option<&Path>,
+    ) -> Rc<FeatureCache> {
+        let started = Instant::now();
+        let key = cache_key(spec, pretrained, (train, dev), settings, weights);
+        if let Some((_, cache)) = self.last.as_ref().filter(|(k, _)| *k == key) {
+            eprintln!(
+                "{}: reusing the frozen backbone's activations of {} images from an earlier run",
+                settings.label, cache.backbone_images
+            );
+            return Rc::clone(cache);
+        }
+        // Free the old cache before building the new one: two would not fit in memory.
+        self.last = None;
+        let cache = Rc::new(FeatureCache::compute(
+            net,
+            spec,
+            pretrained,
+            train,
+            dev,
+            settings.device,
+        ));
+        eprintln!(
+            "{}: cached the frozen backbone's activations of {} images in {:.1} s",
+            settings.label,
+            cache.backbone_images,
+            started.elapsed().as_secs_f64()
+        );
+        self.last = Some((key, Rc::clone(&cache)));
+        self.computed += 1;
+        cache
+    }
+}
+
+/// Everything a [`FeatureCache`] depends on: the covers (pixels and labels), the weights
+/// file, the device, and the spec's input, frozen layers and phase boundaries. Weights loaded
+/// without a file (`None`, tests) are random per seed, so the seed counts then.
+fn cache_key(
+    spec: &ModelSpec,
+    pretrained: &Pretrained,
+    (train, dev): (&ImageSet, &ImageSet),
+    settings: &RunSettings,
+    weights: Option<&Path>,
+) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for set in [train, dev] {
+        (&set.pixels, &set.labels, set.height, set.width).hash(&mut hasher);
+    }
+    let frozen = &spec.layers[..pretrained.frozen_layers];
+    let shape = serde_json::to_string(&(&spec.preprocess, frozen)).unwrap_or_default();
+    shape.hash(&mut hasher);
+    (pretrained.finetune_from_layer, pretrained.frozen_layers).hash(&mut hasher);
+    format!("{:?}", settings.device).hash(&mut hasher);
+    match weights {
+        Some(file) => file.hash(&mut hasher),
+        None => settings.seed.hash(&mut hasher),
+    }
+    hasher.finish()
 }
 
 /// u8 NHWC images -> activations after the layers below `until`, in inference mode.
@@ -200,6 +286,8 @@ pub fn validate_pretrained(spec: &ModelSpec) -> Result<&Pretrained> {
 
 /// Trains `spec` by transfer learning (see the module docs). `weights` is the backbone's
 /// checkpoint; `None` starts from the spec's random initialisation (tests on tiny specs).
+/// `caches` carries the frozen backbone's activations from an earlier run of the session
+/// over the same covers, backbone and frozen layers, so they are computed once.
 pub fn fit_transfer(
     spec: &ModelSpec,
     classes: usize,
@@ -207,6 +295,7 @@ pub fn fit_transfer(
     select: &ImageSet,
     settings: &RunSettings,
     weights: Option<&Path>,
+    caches: &mut FeatureCaches,
 ) -> Result<TransferOutcome> {
     validate(spec, train, select)?;
     let pretrained = validate_pretrained(spec)?;
@@ -222,14 +311,7 @@ pub fn fit_transfer(
     }
     let trainable = trainable_names(&vs);
 
-    let started = Instant::now();
-    let cache = FeatureCache::compute(&net, spec, pretrained, train, select, settings.device);
-    eprintln!(
-        "{}: cached the frozen backbone's activations of {} images in {:.1} s",
-        settings.label,
-        cache.backbone_images,
-        started.elapsed().as_secs_f64()
-    );
+    let cache = caches.get_or_compute(&net, spec, pretrained, (train, select), settings, weights);
     let terms = ClassTerms::new(spec, &train.labels, classes, settings.device);
     let mut trainer = Trainer {
         spec,
