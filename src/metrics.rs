@@ -493,6 +493,18 @@ pub(crate) fn ratio(numerator: u64, denominator: u64) -> f64 {
     }
 }
 
+/// How many of `labels` fall in each of `classes` classes (labels outside are ignored: a
+/// caller's labels always index its classes).
+pub fn class_counts(labels: impl IntoIterator<Item = usize>, classes: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; classes];
+    for label in labels {
+        if let Some(count) = counts.get_mut(label) {
+            *count += 1;
+        }
+    }
+    counts
+}
+
 /// Index of the largest value (the first one on ties); None for an empty row or NaN everywhere.
 pub fn argmax(row: &[f32]) -> Option<usize> {
     row.iter()
@@ -516,6 +528,12 @@ pub fn top_k(row: &[f32], k: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_counts_count_each_label_and_keep_absent_classes_at_zero() {
+        assert_eq!(class_counts([2, 0, 2, 2], 4), vec![1, 0, 3, 0]);
+        assert_eq!(class_counts([], 2), vec![0, 0]);
+    }
 
     /// Hand-worked: 3 genres, genre 2 has no true covers, genre 1 is never predicted.
     /// truth:     0 0 0 1 1

@@ -86,11 +86,7 @@ pub fn fit_model_temperature(
         },
     )?;
     let train_counts = train.map(|train| {
-        let mut counts = vec![0usize; classes];
-        for sample in train {
-            counts[label_map[sample.label]] += 1;
-        }
-        counts
+        crate::metrics::class_counts(train.iter().map(|s| label_map[s.label]), classes)
     });
     fit_logits(&logits, &labels, classes, failures, train_counts.as_deref())
 }

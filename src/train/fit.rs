@@ -278,10 +278,7 @@ pub fn derive_seed(seed: u64, stream: u64) -> i64 {
 /// sklearn's "balanced" weights, n / (k * n_c), over the k classes present; absent classes
 /// (Folk in covers-v1) get 0 since they never appear as targets.
 pub fn balanced_class_weights(labels: &[usize], classes: usize) -> Tensor {
-    let mut counts = vec![0usize; classes];
-    for &l in labels {
-        counts[l] += 1;
-    }
+    let counts = crate::metrics::class_counts(labels.iter().copied(), classes);
     let present = counts.iter().filter(|&&c| c > 0).count().max(1);
     let weights: Vec<f32> = counts
         .iter()
@@ -351,10 +348,7 @@ impl ClassTerms {
 /// class absent from training gets 0, the largest offset, so training still pushes its plain
 /// logit down and it is not predicted.
 pub fn logit_offsets(labels: &[usize], classes: usize, tau: f64) -> Tensor {
-    let mut counts = vec![0usize; classes];
-    for &l in labels {
-        counts[l] += 1;
-    }
+    let counts = crate::metrics::class_counts(labels.iter().copied(), classes);
     Tensor::from_slice(&crate::calibration::log_prior_offsets(&counts, tau))
 }
 
