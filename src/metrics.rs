@@ -494,8 +494,9 @@ pub(crate) fn ratio(numerator: u64, denominator: u64) -> f64 {
 }
 
 /// Index of the largest value (the first one on ties); None for an empty row or NaN everywhere.
-pub fn argmax(row: &[f32]) -> Option<usize> {
-    row.iter()
+/// Takes a slice, a `Vec` or an ndarray row alike.
+pub fn argmax<'a>(row: impl IntoIterator<Item = &'a f32>) -> Option<usize> {
+    row.into_iter()
         .enumerate()
         .filter(|(_, v)| !v.is_nan())
         .fold(None, |best: Option<(usize, f32)>, (i, &v)| match best {
