@@ -11,7 +11,7 @@ use covergenre::metadata::{self, ModelMetadata};
 use covergenre::preprocess::{Normalisation, Preprocess};
 use covergenre::spec::{self, Layer, ModelSpec};
 use image::{Rgb, RgbImage};
-use ndarray::ArrayView1;
+use ndarray::{ArrayView1, ArrayView4};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -197,6 +197,36 @@ fn bad_files_and_bad_batches_are_clear_errors() {
     let mut model = Model::from_bytes(&bytes, 1, "colour").unwrap();
     let err = model.predict(&[0u8; 10], 1).unwrap_err().to_string();
     assert!(err.contains("expected 1 images of 24x24x3"), "{err}");
+}
+
+/// `predict_images` takes an NHWC array of any memory layout: a view whose bytes lie in NCHW
+/// order gives exactly what the same images give as NHWC bytes (the colour model averages each
+/// channel, so mixing channels up would show), and an image of the wrong size is refused.
+#[test]
+fn predict_images_takes_any_layout_and_refuses_a_wrong_image_size() {
+    let (_, bytes) = colour_model_bytes(BTreeMap::new());
+    let mut model = Model::from_bytes(&bytes, 1, "colour").unwrap();
+    let covers: Vec<RgbImage> = (0..3).map(|g| common::genre_cover(g, 5, SIZE)).collect();
+    let pixels = batch(&covers);
+    let side = SIZE as usize;
+    let nhwc = ArrayView4::from_shape((3, side, side, 3), pixels.as_slice()).unwrap();
+    let nchw = nhwc
+        .permuted_axes([0, 3, 1, 2])
+        .as_standard_layout()
+        .into_owned();
+    let strided = nchw.view().permuted_axes([0, 2, 3, 1]);
+    assert!(!strided.is_standard_layout());
+    assert_eq!(
+        model.predict_images(strided).unwrap(),
+        model.predict(&pixels, 3).unwrap()
+    );
+
+    let small = ArrayView4::from_shape((1, 2, 2, 3), &pixels[..12]).unwrap();
+    let err = model.predict_images(small).unwrap_err().to_string();
+    assert!(
+        err.contains("colour") && err.contains("expected images of 24x24x3, got 2x2x3"),
+        "{err}"
+    );
 }
 
 #[test]
