@@ -327,11 +327,7 @@ impl Tally {
 
     /// Adds one cover from a model's full probability vector.
     pub fn add_probabilities(&mut self, path: &Path, truth: usize, probabilities: &[f32]) {
-        let ranked: Vec<(usize, f32)> = top_k(probabilities, probabilities.len())
-            .into_iter()
-            .map(|c| (c, probabilities[c]))
-            .collect();
-        self.add(path, truth, &ranked);
+        self.add(path, truth, &ranked(probabilities, probabilities.len()));
     }
 
     // Kept sorted and trimmed as we go so memory stays bounded by `keep_mistakes`.
@@ -506,12 +502,18 @@ pub fn argmax<'a>(row: impl IntoIterator<Item = &'a f32>) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Indices of the k largest values, largest first.
+/// Indices of the k largest values, largest first (the lower index first on ties, so results
+/// are reproducible).
 pub fn top_k(row: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..row.len()).collect();
     order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
     order.truncate(k);
     order
+}
+
+/// [`top_k`] with the values: (index, value) of the k largest, largest first.
+pub fn ranked(row: &[f32], k: usize) -> Vec<(usize, f32)> {
+    top_k(row, k).into_iter().map(|i| (i, row[i])).collect()
 }
 
 #[cfg(test)]

@@ -57,11 +57,7 @@ impl<S> Classified<S> {
     /// The `k` most probable classes as (class index, probability), most probable first; ties
     /// go to the lower index so results are reproducible.
     pub fn top_k(&self, k: usize) -> Vec<(usize, f32)> {
-        let mut ranked: Vec<(usize, f32)> =
-            self.probabilities.iter().copied().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(k);
-        ranked
+        crate::metrics::ranked(&self.probabilities, k)
     }
 
     /// The most probable class and its probability.
