@@ -19,6 +19,7 @@
 //!   reproducible bit for bit.
 
 use crate::metrics::{argmax, ratio, Confusion, Outcome};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -305,15 +306,16 @@ pub fn paired_bootstrap(
     })
 }
 
-/// Mean negative log-likelihood of `labels` under softmax(logits / temperature); `logits` is
-/// row-major with `classes` columns. Computed in f64 with the max subtracted (no overflow).
-pub fn log_loss(logits: &[f32], labels: &[usize], classes: usize, temperature: f64) -> f64 {
+/// Mean negative log-likelihood of `labels` under softmax(logits / temperature); `logits` has
+/// one row per cover. Computed in f64 with the max subtracted (no overflow).
+pub fn log_loss(logits: ArrayView2<f32>, labels: &[usize], temperature: f64) -> f64 {
     if labels.is_empty() {
         return 0.0;
     }
     let beta = 1.0 / temperature;
     let total: f64 = logits
-        .chunks(classes)
+        .rows()
+        .into_iter()
         .zip(labels)
         .map(|(row, &label)| {
             let max = row
@@ -335,8 +337,8 @@ pub const TEMPERATURE_RANGE: (f64, f64) = (0.05, 20.0);
 /// The temperature T minimising the mean log-loss of softmax(logits / T) (Guo et al. 2017's
 /// temperature scaling). The loss is convex in 1/T, so a golden-section search on 1/T over
 /// [`TEMPERATURE_RANGE`] finds the minimum; it runs to a relative precision of about 1e-9.
-pub fn fit_temperature(logits: &[f32], labels: &[usize], classes: usize) -> f64 {
-    let loss = |beta: f64| log_loss(logits, labels, classes, 1.0 / beta);
+pub fn fit_temperature(logits: ArrayView2<f32>, labels: &[usize]) -> f64 {
+    let loss = |beta: f64| log_loss(logits, labels, 1.0 / beta);
     let (mut low, mut high) = (1.0 / TEMPERATURE_RANGE.1, 1.0 / TEMPERATURE_RANGE.0);
     let ratio = (5f64.sqrt() - 1.0) / 2.0;
     let mut a = high - ratio * (high - low);
@@ -377,20 +379,18 @@ pub struct LogitAdjustment {
 /// Post-hoc logit adjustment (Menon et al. 2021): ranking genres by logit - tau x log(prior)
 /// stops a model trained on imbalanced genres from never predicting the small ones. Tries each
 /// tau of [`LOGIT_ADJUSTMENT_TAUS`] / 10 and keeps the one with the best macro-F1 on the
-/// labelled `logits` (the smallest on a tie, so 0 when nothing helps). `train_counts` are the
-/// training covers per genre; a genre absent from training gets no bias.
+/// labelled `logits` (one row per cover; the smallest tau on a tie, so 0 when nothing helps).
+/// `train_counts` are the training covers per genre; a genre absent from training gets no bias.
 pub fn fit_logit_adjustment(
-    logits: &[f32],
+    logits: ArrayView2<f32>,
     labels: &[usize],
-    classes: usize,
     train_counts: &[usize],
 ) -> LogitAdjustment {
     let bias_for = |tau: f64| log_prior_offsets(train_counts, -tau);
     let macro_f1 = |bias: &[f32]| {
-        let mut confusion = Confusion::new(classes);
-        for (row, &label) in logits.chunks(classes).zip(labels) {
-            let adjusted: Vec<f32> = row.iter().zip(bias).map(|(z, b)| z + b).collect();
-            confusion.add(label, argmax(&adjusted).unwrap_or(0));
+        let mut confusion = Confusion::new(logits.ncols());
+        for (row, &label) in add_bias(logits, bias).rows().into_iter().zip(labels) {
+            confusion.add(label, argmax(row).unwrap_or(0));
         }
         confusion.macro_f1()
     };
@@ -425,12 +425,9 @@ pub fn log_prior_offsets(counts: &[usize], tau: f64) -> Vec<f32> {
         .collect()
 }
 
-/// `logits` (row-major, `bias.len()` columns) with `bias` added to every row.
-pub fn add_bias(logits: &[f32], bias: &[f32]) -> Vec<f32> {
-    logits
-        .chunks(bias.len())
-        .flat_map(|row| row.iter().zip(bias).map(|(z, b)| z + b))
-        .collect()
+/// `logits` with `bias` (one value per column) added to every row.
+pub fn add_bias(logits: ArrayView2<f32>, bias: &[f32]) -> Array2<f32> {
+    &logits + &ArrayView1::from(bias)
 }
 
 #[cfg(test)]
@@ -442,22 +439,29 @@ mod tests {
     /// flip them; two covers of genre 0 ahead by 2 stay.
     #[test]
     fn logit_adjustment_recovers_a_small_genre_and_keeps_zero_when_nothing_helps() {
-        let logits = [1.5f32, 1.0, 1.5, 1.0, 1.5, 1.0, 3.0, 1.0, 3.0, 1.0];
+        let logits = ndarray::arr2(&[
+            [1.5f32, 1.0],
+            [1.5, 1.0],
+            [1.5, 1.0],
+            [3.0, 1.0],
+            [3.0, 1.0],
+        ]);
         let labels = [1, 1, 1, 0, 0];
-        let fit = fit_logit_adjustment(&logits, &labels, 2, &[90, 10]);
+        let fit = fit_logit_adjustment(logits.view(), &labels, &[90, 10]);
         assert!((fit.macro_f1_after - 1.0).abs() < 1e-12, "{fit:?}");
         assert!(fit.macro_f1_before < 0.5);
         // The smallest tau that flips them: 0.5 / ln 9 = 0.23 -> 0.3.
         assert!((fit.tau - 0.3).abs() < 1e-12, "{fit:?}");
-        let adjusted = add_bias(&logits, &fit.bias);
-        assert!(adjusted[1] > adjusted[0] && adjusted[6] > adjusted[7]);
+        let adjusted = add_bias(logits.view(), &fit.bias);
+        assert!(adjusted[[0, 1]] > adjusted[[0, 0]] && adjusted[[3, 0]] > adjusted[[3, 1]]);
 
         // Already right: no adjustment.
-        let fit = fit_logit_adjustment(&[0.0, 2.0, 2.0, 0.0], &[1, 0], 2, &[90, 10]);
+        let right = ndarray::arr2(&[[0.0f32, 2.0], [2.0, 0.0]]);
+        let fit = fit_logit_adjustment(right.view(), &[1, 0], &[90, 10]);
         assert_eq!(fit.tau, 0.0);
         assert_eq!(fit.bias, [0.0, 0.0]);
         // A genre absent from training gets no bias whatever tau.
-        let fit = fit_logit_adjustment(&logits, &labels, 2, &[90, 0]);
+        let fit = fit_logit_adjustment(logits.view(), &labels, &[90, 0]);
         assert_eq!(fit.bias[1], 0.0);
     }
 
@@ -608,7 +612,11 @@ mod tests {
     /// log(2) per cover when two classes have equal logits.
     #[test]
     fn log_loss_of_a_hand_worked_case() {
-        let loss = log_loss(&[1.0, 1.0, 3.0, 1.0], &[0, 0], 2, 1.0);
+        let loss = log_loss(
+            ndarray::arr2(&[[1.0, 1.0], [3.0, 1.0]]).view(),
+            &[0, 0],
+            1.0,
+        );
         // Row 1: ln 2. Row 2: ln(1 + e^-2) = 0.126928.
         let expected = (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0;
         assert!((loss - expected).abs() < 1e-12);
@@ -641,12 +649,14 @@ mod tests {
             logits.extend(row);
             labels.push(label);
         }
-        let fitted = fit_temperature(&logits, &labels, classes);
+        let logits = Array2::from_shape_vec((labels.len(), classes), logits).unwrap();
+        let logits = logits.view();
+        let fitted = fit_temperature(logits, &labels);
         assert!((fitted - true_temperature).abs() < 0.1, "fitted {fitted}");
         // It is the minimum: nudging it either way costs log-loss.
-        let best = log_loss(&logits, &labels, classes, fitted);
-        assert!(best < log_loss(&logits, &labels, classes, fitted * 1.05));
-        assert!(best < log_loss(&logits, &labels, classes, fitted / 1.05));
-        assert!(best < log_loss(&logits, &labels, classes, 1.0));
+        let best = log_loss(logits, &labels, fitted);
+        assert!(best < log_loss(logits, &labels, fitted * 1.05));
+        assert!(best < log_loss(logits, &labels, fitted / 1.05));
+        assert!(best < log_loss(logits, &labels, 1.0));
     }
 }

@@ -25,6 +25,9 @@
 //!   pipeline, predictions files and reports).
 //! - [`infer`]: onnxruntime sessions and the parallel decode -> batch -> predict pipeline, a
 //!   generic engine over its `Decoder` and `Predictor` traits that knows nothing of covers.
+//!   Batches travel as `ndarray` arrays (through ort's `ndarray` feature): images in as
+//!   `n x height x width x 3` u8 (NHWC, the model's input), probabilities and logits out as
+//!   `n x classes` f32, one row per image; calibration fits on such logit matrices too.
 //! - [`covers`]: what finds and reads covers: image files under folders, one cover per album of
 //!   a music library, art embedded in audio tags, and [`covers::CoverDecoder`] (the pipeline's
 //!   decoder for them).

@@ -327,11 +327,7 @@ impl Tally {
 
     /// Adds one cover from a model's full probability vector.
     pub fn add_probabilities(&mut self, path: &Path, truth: usize, probabilities: &[f32]) {
-        let ranked: Vec<(usize, f32)> = top_k(probabilities, probabilities.len())
-            .into_iter()
-            .map(|c| (c, probabilities[c]))
-            .collect();
-        self.add(path, truth, &ranked);
+        self.add(path, truth, &ranked(probabilities, probabilities.len()));
     }
 
     // Kept sorted and trimmed as we go so memory stays bounded by `keep_mistakes`.
@@ -506,8 +502,9 @@ pub fn class_counts(labels: impl IntoIterator<Item = usize>, classes: usize) -> 
 }
 
 /// Index of the largest value (the first one on ties); None for an empty row or NaN everywhere.
-pub fn argmax(row: &[f32]) -> Option<usize> {
-    row.iter()
+/// Takes a slice, a `Vec` or an ndarray row alike.
+pub fn argmax<'a>(row: impl IntoIterator<Item = &'a f32>) -> Option<usize> {
+    row.into_iter()
         .enumerate()
         .filter(|(_, v)| !v.is_nan())
         .fold(None, |best: Option<(usize, f32)>, (i, &v)| match best {
@@ -517,12 +514,18 @@ pub fn argmax(row: &[f32]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Indices of the k largest values, largest first.
+/// Indices of the k largest values, largest first (the lower index first on ties, so results
+/// are reproducible).
 pub fn top_k(row: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..row.len()).collect();
     order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
     order.truncate(k);
     order
+}
+
+/// [`top_k`] with the values: (index, value) of the k largest, largest first.
+pub fn ranked(row: &[f32], k: usize) -> Vec<(usize, f32)> {
+    top_k(row, k).into_iter().map(|i| (i, row[i])).collect()
 }
 
 #[cfg(test)]

@@ -314,10 +314,14 @@ mod temperature {
     use covergenre::export::proto::ModelProto;
     use covergenre::export::temperature::{with_calibration, with_temperature, LOGIT_BIAS};
     use covergenre::infer::Model;
+    use ndarray::ArrayView1;
     use prost::Message;
 
-    fn softmax(row: &[f32], temperature: f64) -> Vec<f64> {
-        let scaled: Vec<f64> = row.iter().map(|&z| f64::from(z) / temperature).collect();
+    fn softmax<'a>(row: impl IntoIterator<Item = &'a f32>, temperature: f64) -> Vec<f64> {
+        let scaled: Vec<f64> = row
+            .into_iter()
+            .map(|&z| f64::from(z) / temperature)
+            .collect();
         let max = scaled.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let exp: Vec<f64> = scaled.iter().map(|z| (z - max).exp()).collect();
         let sum: f64 = exp.iter().sum();
@@ -332,13 +336,13 @@ mod temperature {
         let got = calibrated.predict(&common::colour_batch(), 8).unwrap();
         assert_eq!(got.logits, expected.logits, "logits stay raw");
         for i in 0..8 {
-            let want = softmax(expected.logits_row(i), temperature);
-            for (g, w) in got.row(i).iter().zip(want) {
+            let want = softmax(expected.logits.row(i), temperature);
+            for (g, w) in got.probabilities.row(i).iter().zip(want) {
                 assert!((f64::from(*g) - w).abs() < 1e-6, "cover {i}: {g} vs {w}");
             }
             assert_eq!(
-                covergenre::metrics::argmax(got.row(i)),
-                covergenre::metrics::argmax(expected.row(i)),
+                covergenre::metrics::argmax(got.probabilities.row(i)),
+                covergenre::metrics::argmax(expected.probabilities.row(i)),
                 "the top genre never moves"
             );
         }
@@ -359,12 +363,12 @@ mod temperature {
         // The raw model is confident, the calibrated one less so.
         let mut raw = Model::from_bytes(&common::colour_model_bytes(), 1, "raw").unwrap();
         let mut soft = Model::from_bytes(&calibrated, 1, "soft").unwrap();
-        let top = |p: &[f32]| p.iter().cloned().fold(0.0f32, f32::max);
+        let top = |p: ArrayView1<f32>| p.iter().cloned().fold(0.0f32, f32::max);
         let (a, b) = (
             raw.predict(&common::colour_batch(), 8).unwrap(),
             soft.predict(&common::colour_batch(), 8).unwrap(),
         );
-        assert!((0..8).all(|i| top(b.row(i)) <= top(a.row(i))));
+        assert!((0..8).all(|i| top(b.probabilities.row(i)) <= top(a.probabilities.row(i))));
 
         // Calibrating again replaces the temperature rather than compounding it.
         let again = with_temperature(&calibrated, 0.5).unwrap();
@@ -392,15 +396,19 @@ mod temperature {
         assert_eq!(got.logits, expected.logits, "logits stay raw");
         for i in 0..8 {
             let shifted: Vec<f32> = expected
-                .logits_row(i)
+                .logits
+                .row(i)
                 .iter()
                 .zip(bias)
                 .map(|(z, b)| z + b)
                 .collect();
-            for (g, w) in got.row(i).iter().zip(softmax(&shifted, 2.0)) {
+            for (g, w) in got.probabilities.row(i).iter().zip(softmax(&shifted, 2.0)) {
                 assert!((f64::from(*g) - w).abs() < 1e-6, "cover {i}: {g} vs {w}");
             }
-            assert_eq!(covergenre::metrics::argmax(got.row(i)), Some(3));
+            assert_eq!(
+                covergenre::metrics::argmax(got.probabilities.row(i)),
+                Some(3)
+            );
         }
         assert_eq!(
             model.metadata().extra.get(LOGIT_BIAS).map(String::as_str),
@@ -410,7 +418,7 @@ mod temperature {
         let again = with_temperature(&adjusted, 0.5).unwrap();
         let mut again = Model::from_bytes(&again, 1, "again").unwrap();
         let top = again.predict(&common::colour_batch(), 8).unwrap();
-        assert!((0..8).all(|i| covergenre::metrics::argmax(top.row(i)) == Some(3)));
+        assert!((0..8).all(|i| covergenre::metrics::argmax(top.probabilities.row(i)) == Some(3)));
         let plain = with_calibration(&adjusted, 2.5, None).unwrap();
         assert_scaled(&plain, 2.5);
         assert!(!Model::from_bytes(&plain, 1, "plain")

@@ -6,6 +6,7 @@ mod common;
 use covergenre::export::ensemble::{ensemble_bytes, ENSEMBLE_MEMBERS};
 use covergenre::export::temperature::with_temperature;
 use covergenre::infer::Model;
+use ndarray::Array2;
 use std::path::Path;
 
 /// Three different members: two gains, one of them calibrated by a temperature.
@@ -23,7 +24,7 @@ fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
     let ensemble = ensemble_bytes(&members).unwrap();
     let mut model = Model::from_bytes(&ensemble, 1, "ensemble").unwrap();
     let got = model.predict(&common::colour_batch(), 8).unwrap();
-    let each: Vec<Vec<f32>> = members
+    let each: Vec<Array2<f32>> = members
         .iter()
         .map(|m| {
             let mut member = Model::from_bytes(m, 1, "member").unwrap();
@@ -39,11 +40,11 @@ fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
         .zip(&each[1])
         .any(|(a, b)| (a - b).abs() > 0.05));
     let mut worst = 0.0f32;
-    for (i, &p) in got.probabilities.iter().enumerate() {
+    for (i, &p) in got.probabilities.indexed_iter() {
         let mean = each.iter().map(|m| m[i]).sum::<f32>() / each.len() as f32;
         worst = worst.max((p - mean).abs());
         // logits = log(probabilities), so softmax(logits) gives them back.
-        assert!((got.logits[i] - p.ln()).abs() < 1e-5, "logit {i}");
+        assert!((got.logits[i] - p.ln()).abs() < 1e-5, "logit {i:?}");
     }
     assert!(worst < 1e-5, "largest difference {worst}");
 
@@ -54,9 +55,9 @@ fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
         .predict(&common::colour_batch(), 8)
         .unwrap();
     for i in 0..8 {
-        let scaled: Vec<f32> = got.logits_row(i).iter().map(|z| z / 2.0).collect();
+        let scaled: Vec<f32> = got.logits.row(i).iter().map(|z| z / 2.0).collect();
         let sum: f32 = scaled.iter().map(|z| z.exp()).sum();
-        for (p, z) in soft.row(i).iter().zip(&scaled) {
+        for (p, z) in soft.probabilities.row(i).iter().zip(&scaled) {
             assert!((p - z.exp() / sum).abs() < 1e-5, "cover {i}");
         }
     }
@@ -101,9 +102,9 @@ fn members_of_different_input_sizes_share_the_largest_input() {
         .iter()
         .zip(&each_large)
         .any(|(a, b)| (a - b).abs() > 0.05));
-    for (i, &p) in got.iter().enumerate() {
+    for (i, &p) in got.indexed_iter() {
         let mean = (each_small[i] + each_large[i]) / 2.0;
-        assert!((p - mean).abs() < 1e-5, "{i}: {p} against {mean}");
+        assert!((p - mean).abs() < 1e-5, "{i:?}: {p} against {mean}");
     }
     let listed: serde_json::Value =
         serde_json::from_str(&model.metadata().extra[ENSEMBLE_MEMBERS]).unwrap();
@@ -135,9 +136,9 @@ fn a_resized_member_sees_nearly_the_picture_resized_by_the_classifier() {
         member.predict(&gradient(size), 1).unwrap().probabilities
     };
     let (each_small, each_large) = (run(&small, 16), run(&large, 24));
-    for (i, &p) in got.iter().enumerate() {
+    for (i, &p) in got.indexed_iter() {
         let mean = (each_small[i] + each_large[i]) / 2.0;
-        assert!((p - mean).abs() < 0.01, "{i}: {p} against {mean}");
+        assert!((p - mean).abs() < 0.01, "{i:?}: {p} against {mean}");
     }
 }
 

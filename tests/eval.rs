@@ -344,13 +344,12 @@ impl Predictor for ByteModel {
     fn classes(&self) -> usize {
         self.classes
     }
-    fn predict(&mut self, images: &[u8], n: usize) -> anyhow::Result<Vec<f32>> {
+    fn predict(&mut self, images: &[u8], n: usize) -> anyhow::Result<ndarray::Array2<f32>> {
         let rest = 0.3 / (self.classes - 1) as f32;
-        Ok((0..n)
-            .flat_map(|i| {
-                (0..self.classes).map(move |c| if c == images[i] as usize { 0.7 } else { rest })
-            })
-            .collect())
+        Ok(ndarray::Array2::from_shape_fn(
+            (n, self.classes),
+            |(i, c)| if c == images[i] as usize { 0.7 } else { rest },
+        ))
     }
 }
 
@@ -474,7 +473,7 @@ fn eval_numbers_equal_those_from_a_classify_csv_of_the_same_covers() {
         let image = ByteDecoder
             .decode(&Source::file(sample.path.clone()))
             .unwrap();
-        let probabilities = model.predict(&image, 1).unwrap();
+        let probabilities = model.predict(&image, 1).unwrap().row(0).to_vec();
         let top = covergenre::metrics::top_k(&probabilities, 3);
         let slug = |i: usize| genres.get(i).unwrap().slug.clone();
         let ranked: Vec<String> = top

@@ -11,6 +11,7 @@ use covergenre::metadata::{self, ModelMetadata};
 use covergenre::preprocess::{Normalisation, Preprocess};
 use covergenre::spec::{self, Layer, ModelSpec};
 use image::{Rgb, RgbImage};
+use ndarray::{ArrayView1, ArrayView4};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,7 +62,7 @@ fn colour_model_bytes(extra: BTreeMap<String, String>) -> (ModelMetadata, Vec<u8
     (metadata, bytes)
 }
 
-fn argmax(row: &[f32]) -> usize {
+fn argmax(row: ArrayView1<f32>) -> usize {
     (0..row.len())
         .max_by(|&a, &b| row[a].total_cmp(&row[b]))
         .unwrap()
@@ -81,7 +82,7 @@ fn a_hand_made_model_gives_the_logits_its_weights_imply() {
     let predictions = model.predict(&batch(&images), 3).unwrap();
     assert_eq!(predictions.len(), 3);
     for (i, colour) in colours.iter().enumerate() {
-        let logits = predictions.logits_row(i);
+        let logits = predictions.logits.row(i);
         for g in 0..3 {
             let input = (colour[g] as f32 / 255.0 - normalisation.mean[g]) / normalisation.std[g];
             let expected = 10.0 * input - 1.0;
@@ -91,7 +92,7 @@ fn a_hand_made_model_gives_the_logits_its_weights_imply() {
                 logits[g]
             );
         }
-        let row = predictions.row(i);
+        let row = predictions.probabilities.row(i);
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert_eq!(argmax(row), argmax(logits), "softmax keeps the order");
     }
@@ -111,7 +112,7 @@ fn the_exported_model_classifies_made_up_covers_at_any_batch_size() {
         .map(|i| {
             model
                 .genres()
-                .get(argmax(predictions.row(i)))
+                .get(argmax(predictions.probabilities.row(i)))
                 .unwrap()
                 .slug
                 .as_str()
@@ -120,7 +121,12 @@ fn the_exported_model_classifies_made_up_covers_at_any_batch_size() {
     assert_eq!(predicted, ["red", "green", "blue"]);
     // The batch dimension is dynamic: one image alone gives the same row as in the batch.
     let single = model.predict(covers[2].as_raw(), 1).unwrap();
-    for (a, b) in single.row(0).iter().zip(predictions.row(2)) {
+    for (a, b) in single
+        .probabilities
+        .row(0)
+        .iter()
+        .zip(predictions.probabilities.row(2))
+    {
         assert!((a - b).abs() < 1e-6);
     }
     assert!(model.predict(&[], 0).unwrap().is_empty());
@@ -191,6 +197,36 @@ fn bad_files_and_bad_batches_are_clear_errors() {
     let mut model = Model::from_bytes(&bytes, 1, "colour").unwrap();
     let err = model.predict(&[0u8; 10], 1).unwrap_err().to_string();
     assert!(err.contains("expected 1 images of 24x24x3"), "{err}");
+}
+
+/// `predict_images` takes an NHWC array of any memory layout: a view whose bytes lie in NCHW
+/// order gives exactly what the same images give as NHWC bytes (the colour model averages each
+/// channel, so mixing channels up would show), and an image of the wrong size is refused.
+#[test]
+fn predict_images_takes_any_layout_and_refuses_a_wrong_image_size() {
+    let (_, bytes) = colour_model_bytes(BTreeMap::new());
+    let mut model = Model::from_bytes(&bytes, 1, "colour").unwrap();
+    let covers: Vec<RgbImage> = (0..3).map(|g| common::genre_cover(g, 5, SIZE)).collect();
+    let pixels = batch(&covers);
+    let side = SIZE as usize;
+    let nhwc = ArrayView4::from_shape((3, side, side, 3), pixels.as_slice()).unwrap();
+    let nchw = nhwc
+        .permuted_axes([0, 3, 1, 2])
+        .as_standard_layout()
+        .into_owned();
+    let strided = nchw.view().permuted_axes([0, 2, 3, 1]);
+    assert!(!strided.is_standard_layout());
+    assert_eq!(
+        model.predict_images(strided).unwrap(),
+        model.predict(&pixels, 3).unwrap()
+    );
+
+    let small = ArrayView4::from_shape((1, 2, 2, 3), &pixels[..12]).unwrap();
+    let err = model.predict_images(small).unwrap_err().to_string();
+    assert!(
+        err.contains("colour") && err.contains("expected images of 24x24x3, got 2x2x3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -514,7 +550,7 @@ mod parity {
         let mut model = Model::open(&dir.path().join("every-operator.onnx"), 1).unwrap();
         let images = train_export::parity_images(&spec.preprocess, 2);
         let predictions = model.predict(&images, 2).unwrap();
-        assert!((predictions.row(1).iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!((predictions.probabilities.row(1).sum() - 1.0).abs() < 1e-5);
     }
 
     #[test]

@@ -51,24 +51,25 @@ fn the_shipped_model_tells_covers_apart() {
     let predictions = model.predict(&pixels, 2).unwrap();
     let temperature: f32 = model.metadata().extra["temperature"].parse().unwrap();
     for i in 0..2 {
-        let sum: f32 = predictions.row(i).iter().sum();
+        let sum: f32 = predictions.probabilities.row(i).iter().sum();
         assert!((sum - 1.0).abs() < 1e-4, "row {i} sums to {sum}");
         // probabilities = softmax(logits / temperature); logits are the raw network output.
-        let logits = predictions.logits_row(i);
+        let logits = predictions.logits.row(i);
         let max = logits.iter().cloned().fold(f32::MIN, f32::max);
         let exp: Vec<f32> = logits
             .iter()
             .map(|z| ((z - max) / temperature).exp())
             .collect();
         let total: f32 = exp.iter().sum();
-        for (p, e) in predictions.row(i).iter().zip(&exp) {
+        for (p, e) in predictions.probabilities.row(i).iter().zip(&exp) {
             assert!((p - e / total).abs() < 1e-5, "{p} vs {}", e / total);
         }
     }
     let diff: f32 = predictions
+        .probabilities
         .row(0)
         .iter()
-        .zip(predictions.row(1))
+        .zip(predictions.probabilities.row(1))
         .map(|(a, b)| (a - b).abs())
         .sum();
     assert!(

@@ -10,6 +10,7 @@ use crate::infer::pipeline::Predictor;
 use crate::infer::Model;
 use crate::report::EvalReport;
 use anyhow::{bail, Result};
+use ndarray::Array2;
 use std::path::Path;
 
 /// A [`Model`] as the pipeline's predictor (a wrapper, so the impl cannot clash with others).
@@ -19,7 +20,7 @@ impl Predictor for ModelPredictor<'_> {
     fn classes(&self) -> usize {
         self.0.genres().len()
     }
-    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
         Ok(self.0.predict(images, n)?.probabilities)
     }
 }

@@ -14,6 +14,7 @@ use crate::infer::pipeline::{self, Predictor};
 use crate::infer::Model;
 use crate::util::write_atomic;
 use anyhow::{ensure, Context, Result};
+use ndarray::{Array2, ArrayView2, ArrayView4, Axis};
 use serde::Serialize;
 use std::path::Path;
 
@@ -39,7 +40,7 @@ impl Predictor for LogitsPredictor<'_> {
     fn classes(&self) -> usize {
         self.0.genres().len()
     }
-    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
         Ok(self.0.predict(images, n)?.logits)
     }
 }
@@ -88,13 +89,14 @@ pub fn fit_model_temperature(
     let train_counts = train.map(|train| {
         crate::metrics::class_counts(train.iter().map(|s| label_map[s.label]), classes)
     });
-    fit_logits(&logits, &labels, classes, failures, train_counts.as_deref())
+    // One row of logits per cover read, in the order of `labels`.
+    let logits = Array2::from_shape_vec((labels.len(), classes), logits)?;
+    fit_logits(logits.view(), &labels, failures, train_counts.as_deref())
 }
 
 fn fit_logits(
-    logits: &[f32],
+    logits: ArrayView2<f32>,
     labels: &[usize],
-    classes: usize,
     failures: Vec<Failure>,
     train_counts: Option<&[usize]>,
 ) -> Result<TemperatureFit> {
@@ -102,18 +104,17 @@ fn fit_logits(
         !labels.is_empty(),
         "no cover could be read to fit a temperature"
     );
-    let adjustment =
-        train_counts.map(|counts| fit_logit_adjustment(logits, labels, classes, counts));
+    let adjustment = train_counts.map(|counts| fit_logit_adjustment(logits, labels, counts));
     let adjusted = match &adjustment {
         Some(a) => add_bias(logits, &a.bias),
-        None => logits.to_vec(),
+        None => logits.to_owned(),
     };
-    let temperature = fit_temperature(&adjusted, labels, classes);
+    let temperature = fit_temperature(adjusted.view(), labels);
     Ok(TemperatureFit {
         temperature,
         covers: labels.len(),
-        log_loss_before: log_loss(logits, labels, classes, 1.0),
-        log_loss_after: log_loss(&adjusted, labels, classes, temperature),
+        log_loss_before: log_loss(logits, labels, 1.0),
+        log_loss_after: log_loss(adjusted.view(), labels, temperature),
         adjustment,
         failures,
     })
@@ -133,18 +134,23 @@ pub fn calibrate_model_file_on_images(
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read the model {}", path.display()))?;
     let mut model = Model::from_bytes(&bytes, 0, &path.display().to_string())?;
-    let image = model.preprocess().height as usize * model.preprocess().width as usize * 3;
-    ensure!(
-        pixels.len() == labels.len() * image,
-        "{} bytes of pixels for {} covers of {image} bytes",
-        pixels.len(),
-        labels.len()
+    let (h, w) = (
+        model.preprocess().height as usize,
+        model.preprocess().width as usize,
     );
-    let mut logits = Vec::with_capacity(labels.len() * model.genres().len());
-    for chunk in pixels.chunks(BATCH * image) {
-        logits.extend(model.predict(chunk, chunk.len() / image)?.logits);
+    ensure!(
+        pixels.len() == labels.len() * h * w * 3,
+        "{} bytes of pixels for {} covers of {} bytes",
+        pixels.len(),
+        labels.len(),
+        h * w * 3
+    );
+    let images = ArrayView4::from_shape((labels.len(), h, w, 3), pixels)?;
+    let mut logits = Array2::zeros((0, model.genres().len()));
+    for batch in images.axis_chunks_iter(Axis(0), BATCH) {
+        logits.append(Axis(0), model.predict_images(batch)?.logits.view())?;
     }
-    let fit = fit_logits(&logits, labels, model.genres().len(), Vec::new(), None)?;
+    let fit = fit_logits(logits.view(), labels, Vec::new(), None)?;
     let calibrated = crate::export::temperature::with_temperature(&bytes, fit.temperature)?;
     write_atomic(path, &calibrated)
         .with_context(|| format!("cannot write the calibrated model {}", path.display()))?;

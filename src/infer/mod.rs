@@ -11,6 +11,7 @@ use crate::genres::GenreSet;
 use crate::metadata::{ModelMetadata, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME};
 use crate::preprocess::Preprocess;
 use anyhow::{bail, ensure, Context, Result};
+use ndarray::{Array2, ArrayView4, Ix2};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -94,35 +95,27 @@ fn load_runtime() -> std::result::Result<ort::environment::Environment, String> 
         .map_err(|e| cannot(&e))
 }
 
-/// Probabilities and logits of a batch, row-major `n x classes`.
+/// Probabilities and logits of a batch: one row per image, one column per genre in model
+/// output order (`n x classes`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
-    pub classes: usize,
-    pub probabilities: Vec<f32>,
-    pub logits: Vec<f32>,
+    pub probabilities: Array2<f32>,
+    pub logits: Array2<f32>,
 }
 
 impl Predictions {
     /// Number of images.
     pub fn len(&self) -> usize {
-        self.probabilities
-            .len()
-            .checked_div(self.classes)
-            .unwrap_or(0)
+        self.probabilities.nrows()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Probabilities of image `i`, one per genre in model output order.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.probabilities[i * self.classes..(i + 1) * self.classes]
-    }
-
-    /// Logits of image `i`.
-    pub fn logits_row(&self, i: usize) -> &[f32] {
-        &self.logits[i * self.classes..(i + 1) * self.classes]
+    /// Number of genres (columns).
+    pub fn classes(&self) -> usize {
+        self.probabilities.ncols()
     }
 }
 
@@ -206,13 +199,9 @@ impl Model {
     }
 
     /// Runs `n` images, each `height x width x 3` u8 RGB as [`Model::preprocess`] describes,
-    /// laid end to end in `images`.
+    /// laid end to end in `images`: [`Model::predict_images`] on a view of the bytes (no copy).
     pub fn predict(&mut self, images: &[u8], n: usize) -> Result<Predictions> {
-        let classes = self.metadata.genres.len();
-        let (h, w) = (
-            self.metadata.preprocess.height as usize,
-            self.metadata.preprocess.width as usize,
-        );
+        let (h, w) = self.input_size();
         ensure!(
             images.len() == n * h * w * 3,
             "model {}: expected {n} images of {h}x{w}x3 bytes ({} in all), got {} bytes",
@@ -220,32 +209,53 @@ impl Model {
             n * h * w * 3,
             images.len()
         );
+        let batch = ArrayView4::from_shape((n, h, w, 3), images)?;
+        self.predict_images(batch)
+    }
+
+    /// Runs a batch of images, `n x height x width x 3` u8 RGB (NHWC, the model's input) as
+    /// [`Model::preprocess`] describes. Any memory layout is accepted (a standard-layout batch
+    /// goes to onnxruntime without a copy).
+    pub fn predict_images(&mut self, images: ArrayView4<u8>) -> Result<Predictions> {
+        let classes = self.metadata.genres.len();
+        let (h, w) = self.input_size();
+        let (n, image_h, image_w, channels) = images.dim();
+        ensure!(
+            (image_h, image_w, channels) == (h, w, 3),
+            "model {}: expected images of {h}x{w}x3, got {image_h}x{image_w}x{channels}",
+            self.name
+        );
         if n == 0 {
             return Ok(Predictions {
-                classes,
-                probabilities: Vec::new(),
-                logits: Vec::new(),
+                probabilities: Array2::zeros((0, classes)),
+                logits: Array2::zeros((0, classes)),
             });
         }
         let mut run = || -> Result<Predictions> {
-            let input = ort::value::TensorRef::from_array_view(([n, h, w, 3], images))?;
+            let contiguous = images.as_standard_layout();
+            let input = ort::value::TensorRef::from_array_view(&contiguous)?;
             let outputs = self.session.run(ort::inputs![INPUT_NAME => input])?;
-            let extract = |name: &str| -> Result<Vec<f32>> {
-                let (shape, values) = outputs[name].try_extract_tensor::<f32>()?;
-                let dims: &[i64] = shape;
+            let extract = |name: &str| -> Result<Array2<f32>> {
+                let values = outputs[name].try_extract_array::<f32>()?;
                 ensure!(
-                    dims == [n as i64, classes as i64],
-                    "output '{name}' has shape {dims:?}, expected [{n}, {classes}] (one column per genre in the metadata)"
+                    values.shape() == [n, classes],
+                    "output '{name}' has shape {:?}, expected [{n}, {classes}] (one column per genre in the metadata)",
+                    values.shape()
                 );
-                Ok(values.to_vec())
+                Ok(values.into_dimensionality::<Ix2>()?.to_owned())
             };
             Ok(Predictions {
-                classes,
                 probabilities: extract(PROBABILITIES_NAME)?,
                 logits: extract(LOGITS_NAME)?,
             })
         };
         run().with_context(|| format!("model {}: inference failed", self.name))
+    }
+
+    /// The model's input height and width in pixels.
+    fn input_size(&self) -> (usize, usize) {
+        let preprocess = &self.metadata.preprocess;
+        (preprocess.height as usize, preprocess.width as usize)
     }
 }
 

@@ -28,6 +28,7 @@
 use crate::failure::Failure;
 use anyhow::{bail, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
+use ndarray::{s, Array2};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -56,11 +57,7 @@ impl<S> Classified<S> {
     /// The `k` most probable classes as (class index, probability), most probable first; ties
     /// go to the lower index so results are reproducible.
     pub fn top_k(&self, k: usize) -> Vec<(usize, f32)> {
-        let mut ranked: Vec<(usize, f32)> =
-            self.probabilities.iter().copied().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(k);
-        ranked
+        crate::metrics::ranked(&self.probabilities, k)
     }
 
     /// The most probable class and its probability.
@@ -93,15 +90,16 @@ pub trait Decoder: Sync {
 pub trait Predictor {
     /// Number of outputs per image.
     fn classes(&self) -> usize;
-    /// `images` holds `n` images back to back; returns `n * classes()` probabilities, row-major.
-    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>>;
+    /// `images` holds `n` images back to back; returns their probabilities, one row per image
+    /// (`n x classes()`).
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>>;
 }
 
 impl<P: Predictor + ?Sized> Predictor for &mut P {
     fn classes(&self) -> usize {
         (**self).classes()
     }
-    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
         (**self).predict(images, n)
     }
 }
@@ -353,8 +351,7 @@ impl<'p, P: Predictor, S: Item> Batcher<'p, P, S> {
     /// Predicts the gathered images and delivers everything pending, in order.
     fn flush(&mut self, on_result: &mut impl FnMut(Outcome<S>)) -> Result<()> {
         let probabilities = self.predict_batch()?;
-        let classes = self.predictor.classes();
-        let mut rows = probabilities.chunks_exact(classes.max(1));
+        let mut rows = probabilities.rows().into_iter();
         while let Some(item) = self.pending.pop_front() {
             let outcome = match item {
                 Pending::Image(source) => {
@@ -377,26 +374,23 @@ impl<'p, P: Predictor, S: Item> Batcher<'p, P, S> {
         Ok(())
     }
 
-    fn predict_batch(&mut self) -> Result<Vec<f32>> {
+    fn predict_batch(&mut self) -> Result<Array2<f32>> {
+        let classes = self.predictor.classes();
         if self.images == 0 {
-            return Ok(Vec::new());
+            return Ok(Array2::zeros((0, classes)));
         }
         let views = if self.mirror_width.is_some() { 2 } else { 1 };
         let n = self.images * views;
         let probabilities = self.predictor.predict(&self.pixels, n)?;
-        let classes = self.predictor.classes();
-        let expected = n * classes;
-        if probabilities.len() != expected || expected == 0 {
-            bail!(
-                "the model gave {} values for {n} images of {classes} classes",
-                probabilities.len(),
-            );
+        if probabilities.dim() != (n, classes) || classes == 0 {
+            let (rows, columns) = probabilities.dim();
+            bail!("the model gave {rows}x{columns} values for {n} images of {classes} classes",);
         }
         self.pixels.clear();
         self.images = 0;
         Ok(match views {
             1 => probabilities,
-            _ => average_pairs(&probabilities, classes),
+            _ => average_pairs(&probabilities),
         })
     }
 }
@@ -410,14 +404,12 @@ pub fn push_mirrored(dst: &mut Vec<u8>, image: &[u8], width: usize) {
     }
 }
 
-/// Rows `2i` and `2i + 1` (an image and its mirror) averaged into row `i`.
-fn average_pairs(rows: &[f32], classes: usize) -> Vec<f32> {
-    rows.chunks_exact(2 * classes)
-        .flat_map(|pair| {
-            let (image, mirror) = pair.split_at(classes);
-            image.iter().zip(mirror).map(|(a, b)| (a + b) / 2.0)
-        })
-        .collect()
+/// Rows `2i` and `2i + 1` (an image and its mirror) averaged into row `i`: the even rows are
+/// the images, the odd rows their mirrors.
+fn average_pairs(rows: &Array2<f32>) -> Array2<f32> {
+    let images = rows.slice(s![0..;2, ..]);
+    let mirrors = rows.slice(s![1..;2, ..]);
+    (&images + &mirrors) / 2.0
 }
 
 impl Predictor for crate::infer::Model {
@@ -425,7 +417,7 @@ impl Predictor for crate::infer::Model {
         self.genres().len()
     }
 
-    fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+    fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
         crate::infer::Model::predict(self, images, n).map(|p| p.probabilities)
     }
 }
@@ -495,12 +487,12 @@ mod tests {
         fn classes(&self) -> usize {
             self.classes
         }
-        fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+        fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
             self.batches.push(n);
             let len = images.len() / n;
-            let mut out = vec![0.0; n * self.classes];
+            let mut out = Array2::zeros((n, self.classes));
             for i in 0..n {
-                out[i * self.classes + images[i * len] as usize % self.classes] = 1.0;
+                out[[i, images[i * len] as usize % self.classes]] = 1.0;
             }
             Ok(out)
         }
@@ -633,7 +625,7 @@ mod tests {
             fn classes(&self) -> usize {
                 2
             }
-            fn predict(&mut self, _: &[u8], _: usize) -> Result<Vec<f32>> {
+            fn predict(&mut self, _: &[u8], _: usize) -> Result<Array2<f32>> {
                 bail!("session exploded")
             }
         }
@@ -679,7 +671,7 @@ mod tests {
             fn classes(&self) -> usize {
                 self.inner.classes
             }
-            fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+            fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
                 if self.left == 0 {
                     bail!("enough");
                 }
@@ -732,14 +724,12 @@ mod tests {
         fn classes(&self) -> usize {
             2
         }
-        fn predict(&mut self, images: &[u8], n: usize) -> Result<Vec<f32>> {
+        fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
             let len = images.len() / n;
-            Ok((0..n)
-                .flat_map(|i| {
-                    let p = f32::from(images[i * len]) / 10.0;
-                    [p, 1.0 - p]
-                })
-                .collect())
+            Ok(Array2::from_shape_fn((n, 2), |(i, class)| {
+                let p = f32::from(images[i * len]) / 10.0;
+                [p, 1.0 - p][class]
+            }))
         }
     }
 

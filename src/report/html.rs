@@ -266,14 +266,10 @@ pub struct ScoredCover {
 
 impl ScoredCover {
     pub fn of(scored: &crate::evaluate::Scored<'_>) -> Self {
-        let mut ranked: Vec<(usize, f32)> =
-            scored.probabilities.iter().copied().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        ranked.truncate(3);
         Self {
             path: scored.path.to_path_buf(),
             truth: scored.truth,
-            top: ranked,
+            top: crate::metrics::ranked(scored.probabilities, 3),
         }
     }
 }

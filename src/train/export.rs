@@ -14,6 +14,7 @@ use crate::metadata::ModelMetadata;
 use crate::preprocess::Preprocess;
 use crate::spec::ModelSpec;
 use anyhow::{ensure, Context, Result};
+use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -114,13 +115,13 @@ impl ParityReport {
     }
 }
 
-/// The tch reference on the CPU in eval mode: (logits, probabilities), row-major.
+/// The tch reference on the CPU in eval mode: (logits, probabilities), one row per image.
 fn tch_forward(
     spec: &ModelSpec,
     classes: usize,
     vs: &nn::VarStore,
     images: &[u8],
-) -> Result<(Vec<f32>, Vec<f32>)> {
+) -> Result<(Array2<f32>, Array2<f32>)> {
     // A CPU copy, so parity is measured the same way wherever the model was trained.
     let mut reference = nn::VarStore::new(Device::Cpu);
     let network = Network::new(&reference.root(), spec, classes)?;
@@ -134,10 +135,16 @@ fn tch_forward(
         network.forward_t(&input, false).0
     });
     let probabilities = logits.softmax(-1, Kind::Float);
-    let to_vec = |t: &Tensor| -> Result<Vec<f32>> {
-        Ok(Vec::<f32>::try_from(t.contiguous().flatten(0, -1))?)
+    // tch converts to its own ndarray version, so the values go through a Vec.
+    let to_array = |t: &Tensor| -> Result<Array2<f32>> {
+        let (rows, columns) = t.size2()?;
+        let values = Vec::<f32>::try_from(t.contiguous().flatten(0, -1))?;
+        Ok(Array2::from_shape_vec(
+            (rows as usize, columns as usize),
+            values,
+        )?)
     };
-    Ok((to_vec(&logits)?, to_vec(&probabilities)?))
+    Ok((to_array(&logits)?, to_array(&probabilities)?))
 }
 
 /// A fixed batch of u8 HWC images: uniform noise, flat colours and gradients, so both
@@ -165,16 +172,15 @@ pub fn parity_images(preprocess: &Preprocess, n: usize) -> Vec<u8> {
 }
 
 /// Largest |a - b|; a NaN anywhere counts as an infinite difference, so it can never pass.
-fn max_abs_diff(a: &[f32], b: &[f32]) -> Result<f32> {
+fn max_abs_diff(onnx: &Array2<f32>, tch: &Array2<f32>) -> Result<f32> {
     ensure!(
-        a.len() == b.len(),
-        "onnxruntime gave {} values and tch {}",
-        a.len(),
-        b.len()
+        onnx.dim() == tch.dim(),
+        "onnxruntime gave {:?} values and tch {:?}",
+        onnx.dim(),
+        tch.dim()
     );
-    Ok(a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .map(|d| if d.is_nan() { f32::INFINITY } else { d })
+    Ok((onnx - tch)
+        .iter()
+        .map(|d| if d.is_nan() { f32::INFINITY } else { d.abs() })
         .fold(0.0, f32::max))
 }
