@@ -22,6 +22,12 @@ fn main() {
         eprintln!("SKIPPED: {} not found", covers.display());
         return;
     }
+    // Only ratios within one run compare: say which machine this was.
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1));
+    eprintln!("cpu: {}", model.unwrap_or("unknown").trim());
     let dataset = discover(&covers, &DiscoverOptions::default()).expect("covers-v1 is readable");
     let samples: Vec<_> = Split::ALL
         .iter()

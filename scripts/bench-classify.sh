@@ -43,6 +43,7 @@ measure() {
 
 N=$(find -L "$DATA" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | wc -l)
 echo "covers: $N in $DATA; model: $MODEL (${SIZE}px); threads: $THREADS; profile: $PROFILE; $(nproc) cores" >&2
+scripts/bench/cpu.sh
 
 measure rust "$DIR/covergenre-classify" --model "$MODEL" --threads "$THREADS" --format csv --output "$WORK/rust.csv" "$DATA"
 measure python env PYTHONPATH="${BENCH_PYTHONPATH:-}" "$PYTHON" scripts/bench_classify.py "$MODEL" "$DATA" "$WORK/python.csv" --workers "$THREADS" --threads "$THREADS" --batch 32

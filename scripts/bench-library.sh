@@ -61,10 +61,8 @@ measure() {
   printf -v "${name}_rss" %s "$rss"
 }
 
-CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-AVX=$(grep -o -w -E 'avx512_bf16|avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')
 echo "library: $ALBUMS albums in $LIBRARY ($DISK on disk, ${TRACK_GB} GB as read); model: $MODEL (${SIZE}px); threads: $THREADS; profile: $PROFILE" >&2
-echo "cpu: $CPU, $(nproc) cores, flags: $AVX; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+scripts/bench/cpu.sh
 
 py=("$PYTHON" scripts/bench_classify.py "$MODEL" "$LIBRARY" --library --workers "$THREADS" --threads "$THREADS" --batch 32)
 measure rust "$DIR/covergenre-classify" --library --model "$MODEL" --threads "$THREADS" --format csv --output "$WORK/rust.csv" "$LIBRARY"

@@ -30,7 +30,8 @@ find "$DATA" -type f -iname '*.jpg' | sort | awk -v s="$STEP" -v n="$COVERS" 'NR
   while read -r f; do ln -s "$f" "$WORK/covers/$(basename "$(dirname "$f")")-$(basename "$f")"; done
 N=$(find -L "$WORK/covers" -type f | wc -l)
 
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) cores; threads $THREADS; $N covers; profile $PROFILE"
+echo "threads $THREADS; $N covers; profile $PROFILE"
+scripts/bench/cpu.sh 2>&1
 declare -A BEST
 for round in $(seq "$ROUNDS"); do
   for model in "$@"; do

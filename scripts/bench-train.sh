@@ -23,6 +23,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The dev profile is optimised (opt-level 1, dependencies 3) and the time is spent in libtorch.
 cargo build --quiet --features train --bin covergenre-train
+"$root/scripts/bench/cpu.sh"
 trainer=("$root/target/debug/covergenre-train" --data "$covers" --threads 2 --device cpu
          --batch-size 32 --cache-dir "$work/cache")
 train=("${trainer[@]}" --variants baseline)

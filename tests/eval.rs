@@ -689,19 +689,13 @@ mod real_model {
                 batch_size: 4,
                 ..PipelineOptions::default()
             };
-            pipe::run_with(
-                sources,
-                &decoder,
-                model::ModelPredictor(&mut net),
-                &options,
-                |outcome| {
-                    if let Ok(item) = outcome {
-                        writer
-                            .record(&Record::new(&item, &genres, 3, None))
-                            .unwrap();
-                    }
-                },
-            )
+            pipe::run_with(sources, &decoder, &mut net, &options, |outcome| {
+                if let Ok(item) = outcome {
+                    writer
+                        .record(&Record::new(&item, &genres, 3, None))
+                        .unwrap();
+                }
+            })
             .unwrap();
             writer.finish(&Default::default()).unwrap();
         }

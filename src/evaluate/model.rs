@@ -6,24 +6,10 @@ use super::{evaluate_samples_observed, Described, EvalSettings, Scored};
 use crate::covers::CoverDecoder;
 use crate::data::discover::{discover, DiscoverOptions};
 use crate::data::{Dataset, Sample, Split};
-use crate::infer::pipeline::Predictor;
 use crate::infer::Model;
 use crate::report::EvalReport;
 use anyhow::{bail, Result};
-use ndarray::Array2;
 use std::path::Path;
-
-/// A [`Model`] as the pipeline's predictor (a wrapper, so the impl cannot clash with others).
-pub struct ModelPredictor<'m>(pub &'m mut Model);
-
-impl Predictor for ModelPredictor<'_> {
-    fn classes(&self) -> usize {
-        self.0.genres().len()
-    }
-    fn predict(&mut self, images: &[u8], n: usize) -> Result<Array2<f32>> {
-        Ok(self.0.predict(images, n)?.probabilities)
-    }
-}
 
 /// Which covers of a dataset to evaluate: one split, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +111,7 @@ pub fn evaluate_model_observed(
         samples,
         (&dataset.genres, &model_genres),
         &decoder,
-        ModelPredictor(model),
+        model,
         settings,
         described,
         observe,
