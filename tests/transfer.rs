@@ -74,6 +74,25 @@ fn weight(vs: &nn::VarStore, name: &str) -> Tensor {
     vs.variables()[name].detach().copy()
 }
 
+/// One run of `spec` into `dir` with a cache of its own, 3 genres.
+fn fit_alone(
+    spec: &ModelSpec,
+    train: &ImageSet,
+    dev: &ImageSet,
+    dir: &std::path::Path,
+) -> covergenre::train::transfer::TransferOutcome {
+    fit_transfer(
+        spec,
+        3,
+        train,
+        dev,
+        &settings(dir),
+        None,
+        &mut FeatureCaches::default(),
+    )
+    .unwrap()
+}
+
 /// What a run learnt, epoch by epoch (timings left out).
 fn learning(history: &[covergenre::train::run::EpochRecord]) -> Vec<[f64; 4]> {
     history
@@ -138,16 +157,7 @@ fn both_phases_learn_from_a_cache_computed_once_and_the_frozen_layers_stay_put()
     let dev = made_up_images(3, 6, 50_000);
     let dir = tempfile::tempdir().unwrap();
     let spec = tiny_pretrained_spec();
-    let outcome = fit_transfer(
-        &spec,
-        3,
-        &train,
-        &dev,
-        &settings(dir.path()),
-        None,
-        &mut FeatureCaches::default(),
-    )
-    .unwrap();
+    let outcome = fit_alone(&spec, &train, &dev, dir.path());
     let run = &outcome.run;
 
     // The backbone saw each cover twice (as is and flipped) and each dev cover once, in all,
@@ -211,16 +221,7 @@ fn deep_fine_tuning_learns_on_decoded_covers_and_moves_the_first_layer() {
         warmup_epochs: 1,
     };
     spec.pretrained.as_mut().unwrap().deep = Some(deep);
-    let outcome = fit_transfer(
-        &spec,
-        3,
-        &train,
-        &dev,
-        &settings(dir.path()),
-        None,
-        &mut FeatureCaches::default(),
-    )
-    .unwrap();
+    let outcome = fit_alone(&spec, &train, &dev, dir.path());
     let run = &outcome.run;
     assert_eq!(run.history.len(), EPOCHS);
     let (head, deep) = run.history.split_at(HEAD_EPOCHS);
