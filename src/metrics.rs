@@ -489,14 +489,12 @@ pub(crate) fn ratio(numerator: u64, denominator: u64) -> f64 {
     }
 }
 
-/// How many of `labels` fall in each of `classes` classes (labels outside are ignored: a
-/// caller's labels always index its classes).
+/// How many of `labels` fall in each of `classes` classes; every label must be below
+/// `classes` (they index the caller's genres).
 pub fn class_counts(labels: impl IntoIterator<Item = usize>, classes: usize) -> Vec<usize> {
     let mut counts = vec![0usize; classes];
     for label in labels {
-        if let Some(count) = counts.get_mut(label) {
-            *count += 1;
-        }
+        counts[label] += 1;
     }
     counts
 }

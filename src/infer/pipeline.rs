@@ -384,7 +384,7 @@ impl<'p, P: Predictor, S: Item> Batcher<'p, P, S> {
         let probabilities = self.predictor.predict(&self.pixels, n)?;
         if probabilities.dim() != (n, classes) || classes == 0 {
             let (rows, columns) = probabilities.dim();
-            bail!("the model gave {rows}x{columns} values for {n} images of {classes} classes",);
+            bail!("the model gave {rows}x{columns} values for {n} images of {classes} classes");
         }
         self.pixels.clear();
         self.images = 0;
