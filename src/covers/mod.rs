@@ -1,9 +1,8 @@
 //! Covers: what finds album covers and reads their pixels, for classify, eval and tagging.
 //!
-//! - `find`: image files under the given paths, or one cover per album folder of a music
-//!   library (a cover file by its usual names, else the picture embedded in the album's
-//!   audio files).
-//! - `embedded`: reading the picture embedded in audio files' tags.
+//! - `find`: image files under the given paths, or one cover per album of a music library
+//!   (albums as [`crate::data::albums`] finds them: a cover file by its usual names, else the
+//!   picture embedded in the album's audio files, read through [`crate::audio`]).
 //! - `decoder`: [`CoverDecoder`], the pipeline's decoder for a [`Source`].
 //!
 //! Everything here is lazy (walks are iterators feeding [`crate::infer::pipeline`], which this
@@ -14,15 +13,10 @@
 //! reported like bad images.
 
 mod decoder;
-mod embedded;
 mod find;
 
 pub use decoder::CoverDecoder;
-pub use embedded::{embedded_picture, read_tag_picture, TagRead};
-pub(crate) use find::walk;
-pub use find::{
-    album_sources, album_tracks, cover_name_rank, image_sources, is_audio_path, AUDIO_EXTENSIONS,
-};
+pub use find::{album_source, album_sources, image_sources};
 
 use crate::failure::Failure;
 use crate::infer::pipeline::Item;
