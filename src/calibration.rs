@@ -148,6 +148,52 @@ pub fn threshold_table(outcomes: &[Outcome], thresholds: &[f64]) -> Vec<Threshol
         .collect()
 }
 
+/// The precision a tagging threshold aims at: about 2 in 3 albums written get the right genre.
+pub const TAG_PRECISION: f64 = 2.0 / 3.0;
+/// Fewest covers a threshold must keep to be chosen: the precision of fewer is noise.
+pub const TAG_MIN_KEPT: u64 = 20;
+
+/// The tagging threshold of a model on labelled covers: the lowest of 0.05, 0.10, ... 0.95
+/// whose precision (covers at or above it whose top genre is right) is at least `precision`,
+/// keeping at least `min_kept` covers. `None` when no threshold gets there.
+pub fn threshold_for_precision(
+    outcomes: &[Outcome],
+    precision: f64,
+    min_kept: u64,
+) -> Option<ThresholdRow> {
+    let grid: Vec<f64> = (1..20).map(|i| f64::from(i) / 20.0).collect();
+    threshold_table(outcomes, &grid)
+        .into_iter()
+        .find(|row| row.kept >= min_kept && row.precision.is_some_and(|p| p >= precision))
+}
+
+/// Per-cover outcomes of softmax(logits / temperature): the top genre and its probability.
+pub fn outcomes_of_logits(
+    logits: ArrayView2<f32>,
+    labels: &[usize],
+    temperature: f64,
+) -> Vec<Outcome> {
+    let beta = 1.0 / temperature;
+    logits
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .map(|(row, &truth)| {
+            let predicted = argmax(row).unwrap_or(0);
+            let best = f64::from(row[predicted]);
+            let sum: f64 = row
+                .iter()
+                .map(|&z| (beta * (f64::from(z) - best)).exp())
+                .sum();
+            Outcome {
+                truth,
+                predicted,
+                confidence: 1.0 / sum,
+            }
+        })
+        .collect()
+}
+
 /// A point estimate with its bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Interval {
@@ -531,6 +577,36 @@ mod tests {
         assert_eq!(rows[2].precision, Some(1.0));
         assert_eq!(rows[3].precision, None);
         assert_eq!(rows[3].coverage, 0.0);
+    }
+
+    #[test]
+    fn the_tag_threshold_is_the_lowest_with_the_precision_and_enough_covers() {
+        // 10 right at 0.9, 10 wrong at 0.42, 10 right at 0.41: precision 20/30 = 2/3 from
+        // 0.05 on, so the lowest threshold of the grid is chosen.
+        let mut outcomes: Vec<Outcome> = (0..10).map(|_| outcome(0, 0, 0.9)).collect();
+        outcomes.extend((0..10).map(|_| outcome(0, 1, 0.42)));
+        outcomes.extend((0..10).map(|_| outcome(1, 1, 0.41)));
+        let row = threshold_for_precision(&outcomes, TAG_PRECISION, 5).unwrap();
+        assert_eq!(row.threshold, 0.05);
+        // Without the low right ones, precision is 1/2 up to 0.40 and 1 above 0.42.
+        let fewer = &outcomes[..20];
+        let row = threshold_for_precision(fewer, TAG_PRECISION, 5).unwrap();
+        assert_eq!(
+            (row.threshold, row.kept, row.precision),
+            (0.45, 10, Some(1.0))
+        );
+        assert_eq!(
+            threshold_for_precision(fewer, TAG_PRECISION, 11),
+            None,
+            "too few kept"
+        );
+        let logits = ndarray::array![[2.0f32, 0.0], [0.0, 1.0]];
+        let found = outcomes_of_logits(logits.view(), &[0, 0], 1.0);
+        assert_eq!((found[0].predicted, found[1].predicted), (0, 1));
+        let p = 1.0 / (1.0 + (-2.0f64).exp());
+        assert!((found[0].confidence - p).abs() < 1e-9, "{found:?}");
+        let hot = outcomes_of_logits(logits.view(), &[0, 0], 2.0);
+        assert!((hot[0].confidence - 1.0 / (1.0 + (-1.0f64).exp())).abs() < 1e-9);
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub const CREATED: &str = "created";
 /// The temperature T of a calibrated model: `probabilities = softmax(logits / T)`, while the
 /// `logits` output stays raw. Absent: T = 1.
 pub const TEMPERATURE: &str = "temperature";
+/// The `--min-confidence` that `--tag` uses when none is given: the lowest threshold whose
+/// precision on the covers the model was calibrated on is about 2 in 3
+/// ([`crate::calibration::threshold_for_precision`]). Written when a model is calibrated,
+/// removed when it is calibrated again and no threshold reaches that precision.
+pub const TAG_THRESHOLD: &str = "tag_threshold";
 
 /// Name of the model's input: uint8 [N, H, W, 3] RGB.
 pub const INPUT_NAME: &str = "image";

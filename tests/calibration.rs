@@ -471,6 +471,70 @@ mod temperature {
         assert!(stdout.contains("temperature 3"), "{stdout}");
     }
 
+    /// The one calibration function (the trainer's winner export goes through it, as does
+    /// `covergenre-eval --calibrate-to`) records the tagging threshold: 25 saturated covers
+    /// labelled right and 15 washed-out ones labelled wrong make precision 25/40 at low
+    /// thresholds, so the threshold chosen keeps exactly the saturated ones.
+    #[test]
+    fn calibration_records_the_lowest_threshold_with_precision_two_in_three() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("colour.onnx");
+        std::fs::write(&path, common::colour_model_bytes()).unwrap();
+        let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..40usize {
+            let genre = i % 3;
+            let mut colour = [0u8; 3];
+            if i < 25 {
+                colour[genre] = 255;
+                labels.push(genre);
+            } else {
+                colour = [128; 3];
+                colour[genre] = 153;
+                labels.push((genre + 1) % 3);
+            }
+            pixels.extend(std::iter::repeat_n(colour, 24 * 24).flatten());
+        }
+        let fit = covergenre::evaluate::temperature::calibrate_model_file_on_images(
+            &path, &pixels, &labels,
+        )
+        .unwrap();
+        let row = fit.tag_threshold.expect("a threshold reaches 2/3");
+        assert_eq!(row.kept, 25, "{row:?}");
+        let mut model = Model::open(&path, 1).unwrap();
+        let recorded: f64 = model.metadata().extra["tag_threshold"].parse().unwrap();
+        assert_eq!(recorded, row.threshold);
+        let recorded = recorded as f32;
+        let predictions = model.predict(&pixels, 40).unwrap();
+        let best: Vec<f32> = predictions
+            .probabilities
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().cloned().fold(0.0, f32::max))
+            .collect();
+        assert!(
+            best[..25].iter().all(|&p| p >= recorded),
+            "{best:?} vs {recorded}"
+        );
+        assert!(
+            best[25..].iter().all(|&p| p < recorded),
+            "{best:?} vs {recorded}"
+        );
+        assert!(
+            recorded - 0.05 < best[25..].iter().cloned().fold(0.0, f32::max) + 1e-6,
+            "the lowest threshold of the grid above the washed-out covers: {recorded}"
+        );
+
+        // Calibrated again on covers where nothing reaches 2/3: the stale threshold goes.
+        let wrong: Vec<usize> = labels.iter().map(|l| (l + 1) % 3).collect();
+        let fit = covergenre::evaluate::temperature::calibrate_model_file_on_images(
+            &path, &pixels, &wrong,
+        )
+        .unwrap();
+        assert_eq!(fit.tag_threshold, None);
+        let model = Model::open(&path, 1).unwrap();
+        assert!(!model.metadata().extra.contains_key("tag_threshold"));
+    }
+
     /// Split folders of coloured covers; on dev, 2 of 12 are filed under the wrong genre, so
     /// the best temperature is finite (a perfect model would want T -> 0).
     fn covers(root: &Path) {

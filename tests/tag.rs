@@ -797,3 +797,232 @@ fn a_library_on_a_read_only_mount_is_reported_file_by_file_and_left_whole() {
         "nothing written, nothing left behind"
     );
 }
+
+/// One album of the text plan: its header line and its track lines.
+struct TextAlbum {
+    folder: String,
+    header: String,
+    tracks: Vec<String>,
+}
+
+/// The text plan split into albums (after the threshold line).
+fn text_albums(stdout: &str) -> Vec<TextAlbum> {
+    let mut albums: Vec<TextAlbum> = Vec::new();
+    for line in stdout.lines().skip(1) {
+        if let Some(rest) = line.strip_prefix("ALBUM ").or(line.strip_prefix("SKIP  ")) {
+            let folder = rest.split(": ").next().unwrap().to_string();
+            albums.push(TextAlbum {
+                folder,
+                header: line.to_string(),
+                tracks: Vec::new(),
+            });
+        } else {
+            albums
+                .last_mut()
+                .unwrap()
+                .tracks
+                .push(line.trim().to_string());
+        }
+    }
+    albums
+}
+
+#[test]
+fn the_json_plan_parses_and_agrees_album_by_album_with_the_text_plan() {
+    let lib = library();
+    let text_out = lib.tag(&[]);
+    assert_eq!(
+        text_out.status.code(),
+        Some(0),
+        "{}",
+        text(&text_out.stderr)
+    );
+    let json_out = lib.tag(&["--format", "json"]);
+    assert_eq!(
+        json_out.status.code(),
+        Some(0),
+        "{}",
+        text(&json_out.stderr)
+    );
+    let document: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["min_confidence"].as_f64(), Some(0.5));
+    let albums = document["albums"].as_array().unwrap();
+    let text_plan = text(&text_out.stdout);
+    let from_text = text_albums(&text_plan);
+    assert_eq!(albums.len(), from_text.len(), "{text_plan}");
+    assert_eq!(albums.len(), 7, "every album, skipped ones too");
+    for (album, shown) in albums.iter().zip(&from_text) {
+        let folder = album["folder"].as_str().unwrap();
+        assert_eq!(folder, shown.folder);
+        let key = Path::new(folder).strip_prefix(&lib.root).unwrap();
+        assert_eq!(
+            album["album"].as_str(),
+            key.to_str(),
+            "the key is relative to the root"
+        );
+        assert_eq!(album["root"].as_str(), lib.root.to_str());
+        let header = &shown.header;
+        match album["action"].as_str().unwrap() {
+            "write" => {
+                let value = album["genres"][0].as_str().unwrap();
+                let p = album["probability"].as_f64().unwrap();
+                assert!(header.starts_with("ALBUM"), "{header}");
+                assert!(
+                    header.ends_with(&format!("genre = {value} ({p:.3})")),
+                    "{header}"
+                );
+            }
+            "skip" => {
+                let reason = album["reason"].as_str().unwrap();
+                assert!(
+                    header.starts_with(&format!("SKIP  {folder}: {reason}")),
+                    "{header}"
+                );
+            }
+            other => panic!("action {other}"),
+        }
+        let top = album["top"].as_array().unwrap();
+        if album["reason"] == "no cover" {
+            assert!(top.is_empty() && album["detail"].is_string(), "{album}");
+        } else {
+            assert_eq!(top.len(), 3, "the top k (--top-k 3): {album}");
+            assert_eq!(top[0]["value"], album["genres"][0]);
+            let p: Vec<f64> = top
+                .iter()
+                .map(|t| t["probability"].as_f64().unwrap())
+                .collect();
+            assert!(p.windows(2).all(|w| w[0] >= w[1]), "best first: {p:?}");
+        }
+        let tracks = album["tracks"].as_array().unwrap();
+        assert_eq!(tracks.len(), shown.tracks.len(), "{folder}");
+        for (track, line) in tracks.iter().zip(&shown.tracks) {
+            let file = track["file"].as_str().unwrap();
+            let values: Vec<&str> = track["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let now = if values.is_empty() {
+                "(none)".to_string()
+            } else {
+                values.join("; ")
+            };
+            assert!(
+                line.starts_with(&format!("{file}: {now} -> ")),
+                "{line} vs {track}"
+            );
+            let path = Path::new(folder).join(file);
+            let metadata = std::fs::metadata(&path).unwrap();
+            assert_eq!(
+                track["size"].as_u64(),
+                Some(metadata.len()),
+                "{}",
+                path.display()
+            );
+            assert!(
+                track["modified"].as_str().unwrap().ends_with('Z'),
+                "{track}"
+            );
+            let skipped = line.contains("[skipped: ");
+            assert_eq!(skipped, track["action"] == "skip", "{line} vs {track}");
+        }
+    }
+    let has_genre = albums.iter().find(|a| a["album"] == "B/Has Genre").unwrap();
+    assert_eq!(
+        has_genre["tracks"][0]["values"],
+        serde_json::json!(["Jazz"])
+    );
+    let jsonl = lib.tag(&["--format", "jsonl"]);
+    assert_eq!(jsonl.status.code(), Some(0), "{}", text(&jsonl.stderr));
+    let lines: Vec<Value> = text(&jsonl.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(&lines, albums, "one album a line, the same albums");
+    assert!(text(&jsonl.stderr).contains("threshold: --min-confidence 0.50"));
+    let csv = lib.tag(&["--format", "csv"]);
+    assert_eq!(csv.status.code(), Some(2));
+    assert!(
+        text(&csv.stderr).contains("not csv"),
+        "{}",
+        text(&csv.stderr)
+    );
+}
+
+#[test]
+fn without_min_confidence_the_plan_uses_the_careful_default_and_says_so() {
+    let lib = library();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--model")
+            .arg(&lib.model)
+            .args(["--threads", "2", "--library", "--tag"])
+            .args(args)
+            .arg(&lib.root)
+            .output()
+            .unwrap()
+    };
+    let default = run(&[]);
+    let stdout = text(&default.stdout);
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("threshold: --min-confidence 0.45 (the default"),
+        "{first}"
+    );
+    assert!(
+        first.contains("--min-confidence 0 writes everything"),
+        "{first}"
+    );
+    let grey = lib.album("B/Grey").display().to_string();
+    assert!(
+        stdout.contains(&format!("SKIP  {grey}: low confidence")),
+        "{stdout}"
+    );
+    let everything = run(&["--min-confidence", "0"]);
+    let stdout = text(&everything.stdout);
+    assert!(
+        stdout.starts_with("threshold: --min-confidence 0.00 (given"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("ALBUM {grey}: genre = ")),
+        "{stdout}"
+    );
+
+    // A model that records its own threshold: that one holds unless the flag is given.
+    let own = lib.dir.path().join("own.onnx");
+    let bytes = covergenre::export::temperature::with_tag_threshold(
+        &std::fs::read(&lib.model).unwrap(),
+        Some(0.3),
+    )
+    .unwrap();
+    std::fs::write(&own, bytes).unwrap();
+    let recorded = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+        .arg("--model")
+        .arg(&own)
+        .args([
+            "--threads",
+            "2",
+            "--library",
+            "--tag",
+            "--apply",
+            "--journal",
+        ])
+        .arg(lib.journal("own.jsonl"))
+        .arg(&lib.root)
+        .output()
+        .unwrap();
+    let stdout = text(&recorded.stdout);
+    assert!(
+        stdout.starts_with("threshold: --min-confidence 0.30 (the model's own"),
+        "{stdout}"
+    );
+    let track = lib.album("B/Grey/01.mp3");
+    let read = mutagen(std::slice::from_ref(&track));
+    assert!(
+        value_of(&read[&track], None).is_some(),
+        "1/3 >= 0.3: written"
+    );
+}

@@ -24,13 +24,27 @@ fn run(args: Args) -> Result<i32> {
         let summary = tag::undo(journal, args.touch, &mut std::io::stderr())?;
         return Ok(code(summary.failed + summary.conflicts));
     }
-    let tag_options = args.tag_options()?;
+    if let Some(decisions) = &args.decisions {
+        let [root] = args.paths.as_slice() else {
+            anyhow::bail!("--decisions applies to one library: give its root folder once");
+        };
+        let tagging = args.tag_options(None)?.context("--decisions needs --tag")?;
+        let run = tag::run_decisions(
+            decisions,
+            root,
+            &tagging,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )?;
+        return Ok(code(run.summary.tracks_failed + run.refused));
+    }
     let options = args.classify_options();
     let threads = options.pipeline.threads;
     let mut model = match &args.model {
         Some(path) => Model::open(path, threads)?,
         None => Model::shipped(threads).context("the built-in model cannot be opened")?,
     };
+    let tag_options = args.tag_options(Some(model.metadata()))?;
     let (genres, preprocess) = (model.genres().clone(), *model.preprocess());
     let view = ModelView {
         predictor: &mut model,

@@ -4,10 +4,12 @@
 use crate::audio::fields::Field;
 use crate::classify::ClassifyOptions;
 use crate::infer::pipeline::PipelineOptions;
+use crate::metadata::ModelMetadata;
 use crate::report::classify::Format;
 use crate::shard::Shard;
-use crate::tag::{plan::GenreStyle, TagOptions};
-use anyhow::Result;
+use crate::tag::threshold::Threshold;
+use crate::tag::{plan::GenreStyle, PlanFormat, TagOptions};
+use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 
@@ -19,8 +21,12 @@ EXAMPLES:
   covergenre-classify --model my-model.onnx --threads 2 --format jsonl covers/ > out.jsonl
   covergenre-classify --tta --format csv --output genres.csv covers/
   covergenre-classify --library --tag ~/Music                        # the plan; writes nothing
-  covergenre-classify --library --tag --apply --min-confidence 0.5 ~/Music
+  covergenre-classify --library --tag --format json ~/Music > plan.json   # the plan as data
+  covergenre-classify --library --tag --apply ~/Music                # albums at or above the threshold
+  covergenre-classify --library --tag --apply --min-confidence 0 ~/Music   # every album
   covergenre-classify --library --tag --apply --field COVERGENRE ~/Music
+  covergenre-classify --library --tag --report plan.html ~/Music     # decide there, save decisions.json
+  covergenre-classify --library --tag --apply --decisions decisions.json ~/Music
   covergenre-classify --undo covergenre-journal-20261130-101500.jsonl
   covergenre-classify --shard 3/8 --format csv --output part-3.csv covers/
   covergenre-classify --report review.html covers/                  # + review-thumbs/
@@ -49,6 +55,8 @@ pub struct Args {
     /// ONNX model exported by covergenre-train [default: the built-in model].
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Output format; with --tag, of the plan: table (text for people), json (one document)
+    /// or jsonl (one album a line).
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
     /// Write the results to FILE (atomically) instead of stdout.
@@ -57,7 +65,10 @@ pub struct Args {
     /// Genres listed per cover, most probable first.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     pub top_k: u16,
-    /// Label covers whose best probability is under P as 'uncertain'.
+    /// Label covers whose best probability is under P as 'uncertain'. With --tag, albums under
+    /// it are shown as 'low confidence' and not written [default with --tag: the model's
+    /// recorded tag threshold, else 0.45 (precision about 2 in 3 on covers-v1 dev); 0 writes
+    /// everything].
     #[arg(long, value_name = "P", value_parser = probability)]
     pub min_confidence: Option<f32>,
     /// Threads for decoding and inference [default: all cores].
@@ -106,6 +117,11 @@ pub struct Args {
     /// ./covergenre-journal-<time>.jsonl, named on stderr].
     #[arg(long, value_name = "FILE", requires = "apply")]
     pub journal: Option<PathBuf>,
+    /// With --tag: plan (with --apply, write) exactly the decisions of FILE, as the review
+    /// page saves them, for the one library PATH; albums without a decision are left alone,
+    /// and no model is run.
+    #[arg(long, value_name = "FILE", requires = "tag", conflicts_with = "report")]
+    pub decisions: Option<PathBuf>,
     /// Put back every old value recorded in JOURNAL (safe to interrupt and run again).
     #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["tag", "paths"])]
     pub undo: Option<PathBuf>,
@@ -169,14 +185,24 @@ impl Args {
         }
     }
 
-    /// With `--tag`: how to plan and write tags (a bad `--field` name is an error).
-    pub fn tag_options(&self) -> Result<Option<TagOptions>> {
+    /// With `--tag`: how to plan and write tags (a bad `--field` name is an error); `model`
+    /// may record the default `--min-confidence` ([`Threshold::resolve`]; no model with
+    /// `--decisions`).
+    pub fn tag_options(&self, model: Option<&ModelMetadata>) -> Result<Option<TagOptions>> {
         if !self.tag {
             return Ok(None);
         }
         let field = match &self.field {
             Some(name) => Field::custom(name)?,
             None => Field::Standard,
+        };
+        let format = match self.format {
+            FormatArg::Table => PlanFormat::Text,
+            FormatArg::Json => PlanFormat::Json,
+            FormatArg::Jsonl => PlanFormat::Jsonl,
+            FormatArg::Csv => {
+                bail!("--tag prints its plan as table (text), json or jsonl, not csv")
+            }
         };
         Ok(Some(TagOptions {
             apply: self.apply,
@@ -188,6 +214,8 @@ impl Args {
             },
             touch: self.touch,
             journal: self.journal.clone(),
+            format,
+            threshold: Threshold::resolve(self.min_confidence, model),
         }))
     }
 }

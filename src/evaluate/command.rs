@@ -203,11 +203,12 @@ fn calibrate(
     }
     writeln!(
         log,
-        "covergenre-eval: temperature {:.4} fitted on {} covers of {covers} (log-loss {:.4} -> {:.4}); calibrated model written to {}",
+        "covergenre-eval: temperature {:.4} fitted on {} covers of {covers} (log-loss {:.4} -> {:.4}); {}; calibrated model written to {}",
         fit.temperature,
         fit.covers,
         fit.log_loss_before,
         fit.log_loss_after,
+        fit.tag_threshold_line(),
         out.display()
     )?;
     Ok(())

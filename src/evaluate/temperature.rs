@@ -4,7 +4,8 @@
 
 use super::{map_labels, EvalSettings};
 use crate::calibration::{
-    add_bias, fit_logit_adjustment, fit_temperature, log_loss, LogitAdjustment,
+    add_bias, fit_logit_adjustment, fit_temperature, log_loss, outcomes_of_logits,
+    threshold_for_precision, LogitAdjustment, ThresholdRow, TAG_MIN_KEPT, TAG_PRECISION,
 };
 use crate::covers::{CoverDecoder, Source};
 use crate::data::Sample;
@@ -29,6 +30,9 @@ pub struct TemperatureFit {
     pub log_loss_after: f64,
     /// The post-hoc logit adjustment fitted before the temperature, when asked for.
     pub adjustment: Option<LogitAdjustment>,
+    /// The tagging threshold chosen on the calibrated probabilities of the same covers
+    /// (precision about 2 in 3), recorded as `tag_threshold`; `None` when none gets there.
+    pub tag_threshold: Option<ThresholdRow>,
     #[serde(skip)]
     pub failures: Vec<Failure>,
 }
@@ -110,14 +114,39 @@ fn fit_logits(
         None => logits.to_owned(),
     };
     let temperature = fit_temperature(adjusted.view(), labels);
+    let outcomes = outcomes_of_logits(adjusted.view(), labels, temperature);
     Ok(TemperatureFit {
         temperature,
         covers: labels.len(),
         log_loss_before: log_loss(logits, labels, 1.0),
         log_loss_after: log_loss(adjusted.view(), labels, temperature),
         adjustment,
+        tag_threshold: threshold_for_precision(&outcomes, TAG_PRECISION, TAG_MIN_KEPT),
         failures,
     })
+}
+
+impl TemperatureFit {
+    /// What the fit chose for tagging, for the log: threshold, precision and coverage.
+    pub fn tag_threshold_line(&self) -> String {
+        match &self.tag_threshold {
+            Some(row) => format!(
+                "tag threshold {:.2} recorded (precision {:.3}, coverage {:.3} on these covers)",
+                row.threshold,
+                row.precision.unwrap_or_default(),
+                row.coverage
+            ),
+            None => format!(
+                "no tag threshold recorded (none reaches precision {TAG_PRECISION:.3} keeping {TAG_MIN_KEPT} covers)"
+            ),
+        }
+    }
+}
+
+/// The model bytes with the fit's tagging threshold recorded (or an old one removed).
+fn record_tag_threshold(model: &[u8], fit: &TemperatureFit) -> Result<Vec<u8>> {
+    let threshold = fit.tag_threshold.map(|row| row.threshold);
+    crate::export::temperature::with_tag_threshold(model, threshold)
 }
 
 /// Images per inference batch when fitting on decoded images.
@@ -152,6 +181,7 @@ pub fn calibrate_model_file_on_images(
     }
     let fit = fit_logits(logits.view(), labels, Vec::new(), None)?;
     let calibrated = crate::export::temperature::with_temperature(&bytes, fit.temperature)?;
+    let calibrated = record_tag_threshold(&calibrated, &fit)?;
     write_atomic(path, &calibrated)
         .with_context(|| format!("cannot write the calibrated model {}", path.display()))?;
     Ok(fit)
@@ -175,6 +205,7 @@ pub fn calibrate_model_file(
     let bias = fit.adjustment.as_ref().map(|a| a.bias.as_slice());
     let calibrated = crate::export::temperature::with_calibration(&bytes, fit.temperature, bias)
         .with_context(|| format!("cannot calibrate {}", model_path.display()))?;
+    let calibrated = record_tag_threshold(&calibrated, &fit)?;
     write_atomic(out, &calibrated)
         .with_context(|| format!("cannot write the calibrated model {}", out.display()))?;
     Ok(fit)

@@ -15,7 +15,7 @@
 use super::proto::{
     data_type, GraphProto, ModelProto, NodeProto, StringStringEntryProto, TensorProto,
 };
-use crate::metadata::{LOGITS_NAME, PROBABILITIES_NAME, TEMPERATURE};
+use crate::metadata::{LOGITS_NAME, PROBABILITIES_NAME, TAG_THRESHOLD, TEMPERATURE};
 use anyhow::{anyhow, ensure, Result};
 use prost::Message;
 
@@ -45,6 +45,25 @@ pub fn with_temperature(model: &[u8], temperature: f64) -> Result<Vec<u8>> {
 /// the bias. The metadata records `temperature` and `logit_bias`.
 pub fn with_calibration(model: &[u8], temperature: f64, bias: Option<&[f32]>) -> Result<Vec<u8>> {
     calibrate(decode(model)?, temperature, bias)
+}
+
+/// Returns `model` with `tag_threshold` in its metadata set to `threshold` (chosen on the
+/// calibrated probabilities), or removed for `None`.
+pub fn with_tag_threshold(model: &[u8], threshold: Option<f64>) -> Result<Vec<u8>> {
+    let mut proto = decode(model)?;
+    proto.metadata_props.retain(|e| e.key != TAG_THRESHOLD);
+    if let Some(threshold) = threshold {
+        ensure!(
+            (0.0..=1.0).contains(&threshold),
+            "a tagging threshold is a probability, not {threshold}"
+        );
+        proto.metadata_props.push(StringStringEntryProto {
+            key: TAG_THRESHOLD.into(),
+            value: format!("{threshold}"),
+        });
+        proto.metadata_props.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    Ok(proto.encode_to_vec())
 }
 
 fn decode(model: &[u8]) -> Result<ModelProto> {
@@ -118,9 +137,10 @@ fn calibrate(mut proto: ModelProto, temperature: f64, bias: Option<&[f32]>) -> R
     graph.node[softmax].input = vec![SCALED_LOGITS.into()];
     graph.node.splice(softmax..softmax, nodes);
 
+    // A tagging threshold was chosen on the old probabilities: stale from here on.
     proto
         .metadata_props
-        .retain(|e| e.key != TEMPERATURE && e.key != LOGIT_BIAS);
+        .retain(|e| e.key != TEMPERATURE && e.key != LOGIT_BIAS && e.key != TAG_THRESHOLD);
     proto.metadata_props.push(StringStringEntryProto {
         key: TEMPERATURE.into(),
         value: format!("{}", temperature as f32),

@@ -42,6 +42,9 @@ pub struct Card {
     pub predicted: Option<String>,
     /// The thumbnail, relative to the page.
     pub thumb: Option<String>,
+    /// With `--tag`: the album's entry of the plan as data (`tag::document::AlbumEntry`:
+    /// key, tracks and their stamps, top genres as written), so the page can record decisions.
+    pub plan: Option<serde_json::Value>,
 }
 
 impl Card {
@@ -56,6 +59,7 @@ impl Card {
             truth: None,
             predicted: None,
             thumb: None,
+            plan: None,
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct Page {
     pub genres: Vec<(String, String)>,
     pub cards: Vec<Card>,
     pub evaluation: Option<Evaluation>,
+    /// With `--tag`: the plan's identifier; decisions made on the page are kept in the
+    /// browser under it and saved with it.
+    pub plan: Option<String>,
 }
 
 /// Where a cover's thumbnail comes from.
@@ -186,8 +193,10 @@ mod tests {
                 truth: None,
                 predicted: None,
                 thumb: None,
+                plan: None,
             }],
             evaluation: None,
+            plan: None,
         };
         let html = render(&page).unwrap();
         assert!(!html.contains("</script><script>alert"), "{html}");
@@ -204,6 +213,8 @@ mod tests {
 pub struct Collector {
     pub cards: Vec<Card>,
     sources: Vec<ThumbSource>,
+    /// The plan's identifier, with `--tag` (see [`Page::plan`]).
+    pub plan: Option<String>,
 }
 
 impl Collector {
@@ -222,6 +233,7 @@ impl Collector {
             truth: None,
             predicted: record.top.first().map(|r| r.genre.clone()),
             thumb: None,
+            plan: None,
         });
     }
 
@@ -247,6 +259,7 @@ impl Collector {
                 .collect(),
             cards: self.cards,
             evaluation,
+            plan: self.plan,
         };
         write(page_path, page, self.sources)
     }
@@ -304,6 +317,7 @@ pub fn write_evaluation(
             accuracy: report.summary.accuracy,
             macro_f1: report.summary.macro_f1,
         }),
+        plan: None,
     };
     let mut sources = Vec::with_capacity(covers.len());
     for cover in covers {
@@ -328,6 +342,7 @@ pub fn write_evaluation(
             truth: Some(slug(cover.truth)),
             predicted: Some(predicted),
             thumb: None,
+            plan: None,
         });
     }
     for failure in &report.failures {

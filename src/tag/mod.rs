@@ -8,9 +8,12 @@
 //!
 //! Temporary copies a killed run left behind are removed by the next run and by undo.
 
+pub mod decisions;
+pub mod document;
 pub mod journal;
 pub mod plan;
 pub mod safe_write;
+pub mod threshold;
 
 use crate::audio::fields::{self, Field};
 use crate::classify::{classify_observed, ClassifyOptions, ModelView, Observed};
@@ -20,6 +23,19 @@ use anyhow::Result;
 use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use threshold::Threshold;
+
+/// How the plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlanFormat {
+    /// For people: the threshold line, then per album its folder and `existing -> proposed`.
+    #[default]
+    Text,
+    /// One JSON document ([`document::PlanDocument`]).
+    Json,
+    /// One JSON object per album ([`document::AlbumEntry`]).
+    Jsonl,
+}
 
 /// How to tag.
 #[derive(Debug, Clone)]
@@ -34,6 +50,9 @@ pub struct TagOptions {
     pub touch: bool,
     /// Where the journal goes (default: a timestamped file in the current folder).
     pub journal: Option<PathBuf>,
+    pub format: PlanFormat,
+    /// The `--min-confidence` in force (albums under it are `low confidence`).
+    pub threshold: Threshold,
 }
 
 /// The result of a tagging run.
@@ -43,6 +62,8 @@ pub struct TagRun {
     pub summary: Summary,
     /// The journal written (with `apply` and something to write).
     pub journal: Option<PathBuf>,
+    /// Decisions refused (bad entries, changed albums), each reported on the log.
+    pub refused: usize,
 }
 
 /// Plans (and with `tag.apply`, writes) genres for every album under `options.paths`.
@@ -64,6 +85,13 @@ pub fn run<P: Predictor>(
         overwrite: tag.overwrite,
         genres: &genres,
     };
+    // The plan is the output of a tagging run: classify's own records are not written, and
+    // the threshold in force decides what is low confidence.
+    let classify_options = ClassifyOptions {
+        output: None,
+        min_confidence: Some(tag.threshold.value),
+        ..options.clone()
+    };
     let mut plans = Vec::new();
     let mut collector = Collector::default();
     let mut observe = |observed: Observed<'_>| {
@@ -80,25 +108,100 @@ pub fn run<P: Predictor>(
         };
         plans.push(plan);
     };
-    classify_observed(model, options, &mut std::io::sink(), log, &mut observe)?;
-    plan::render(&plans, &tag.field, out)?;
-    report_track_problems(&plans, log)?;
-    let mut summary = Summary::of(&plans);
-    let mut journal_path = None;
-    // A journal named by the user is written even when empty, so scripts can rely on it.
-    if tag.apply && (summary.tracks_tagged > 0 || tag.journal.is_some()) {
-        let path = tag.journal.clone().unwrap_or_else(journal::default_path);
-        summary = apply(&mut plans, tag, &path, log)?;
-        journal_path = Some(path);
-    }
+    classify_observed(
+        model,
+        &classify_options,
+        &mut std::io::sink(),
+        log,
+        &mut observe,
+    )?;
+    let header = tag.threshold.line();
+    let output = options.output.as_deref();
+    write_plan_to(output, &plans, &options.paths, tag, &header, out, log)?;
+    let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
     if let Some(report) = &options.report {
-        for (card, plan) in collector.cards.iter_mut().zip(&plans) {
+        let entries: Vec<document::AlbumEntry> = plans
+            .iter()
+            .map(|p| document::AlbumEntry::of(p, &options.paths))
+            .collect();
+        collector.plan = Some(document::plan_id(&entries));
+        for ((card, plan), entry) in collector.cards.iter_mut().zip(&plans).zip(entries) {
             plan::annotate(card, plan);
+            card.plan = Some(serde_json::to_value(entry)?);
         }
         let title = crate::classify::report_title(options);
         collector.write(report, &format!("{title} (tag plan)"), &genres, None)?;
         writeln!(log, "review page: {}", report.display())?;
     }
+    finish(plans, summary, journal_path, 0, tag, log)
+}
+
+/// Plans (and with `tag.apply`, writes) exactly the decisions of the decisions file `path`
+/// for the library `root`; albums without a decision are not looked at, refused decisions
+/// are reported and left alone.
+pub fn run_decisions(
+    path: &Path,
+    root: &Path,
+    tag: &TagOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<TagRun> {
+    remove_stale_temps_under(root, log);
+    let read = decisions::Decisions::read(path, root)?;
+    let mut refused = read.refused;
+    let mut plans = Vec::new();
+    for (decision, folder) in &read.accepted {
+        match decision.plan(folder, &tag.field) {
+            Ok(plan) => plans.push(plan),
+            Err(reason) => refused.push(format!(
+                "{}: decision for album {:?}: {reason}; left alone",
+                path.display(),
+                decision.album
+            )),
+        }
+    }
+    for message in &refused {
+        writeln!(log, "covergenre-classify: {message}")?;
+    }
+    let header = format!(
+        "decisions: {} ({} album(s) decided, {} refused)",
+        path.display(),
+        plans.len(),
+        refused.len()
+    );
+    let roots = [root.to_path_buf()];
+    write_plan_to(None, &plans, &roots, tag, &header, out, log)?;
+    let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
+    finish(plans, summary, journal_path, refused.len(), tag, log)
+}
+
+/// With `tag.apply`, writes the plans (journal first); returns the summary of what was done
+/// (or would be) and the journal written.
+fn apply_if_asked(
+    plans: &mut [AlbumPlan],
+    tag: &TagOptions,
+    log: &mut dyn Write,
+) -> Result<(Summary, Option<PathBuf>)> {
+    report_track_problems(plans, log)?;
+    let summary = Summary::of(plans);
+    // A journal named by the user is written even when empty, so scripts can rely on it.
+    if tag.apply && (summary.tracks_tagged > 0 || tag.journal.is_some()) {
+        let path = tag.journal.clone().unwrap_or_else(journal::default_path);
+        let summary = apply(plans, tag, &path, log)?;
+        return Ok((summary, Some(path)));
+    }
+    Ok((summary, None))
+}
+
+/// The summary lines, and the run's result.
+fn finish(
+    plans: Vec<AlbumPlan>,
+    summary: Summary,
+    journal: Option<PathBuf>,
+    refused: usize,
+    tag: &TagOptions,
+    log: &mut dyn Write,
+) -> Result<TagRun> {
     let verb = if tag.apply { "tagged" } else { "would tag" };
     writeln!(log, "{}", summary.line(verb))?;
     if !tag.apply {
@@ -107,8 +210,53 @@ pub fn run<P: Predictor>(
     Ok(TagRun {
         plans,
         summary,
-        journal: journal_path,
+        journal,
+        refused,
     })
+}
+
+/// [`write_plan`] to the file `output` (atomically) when given, else to `out`.
+fn write_plan_to(
+    output: Option<&Path>,
+    plans: &[AlbumPlan],
+    roots: &[PathBuf],
+    tag: &TagOptions,
+    header: &str,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<()> {
+    match output {
+        Some(path) => crate::util::write_atomic_with(path, |file| {
+            write_plan(plans, roots, tag, header, file, log)
+        }),
+        None => write_plan(plans, roots, tag, header, out, log),
+    }
+}
+
+/// Prints the plan in `tag.format`, the text after its `header` line; JSON lines have no
+/// room for the header, so it goes to `log` there.
+fn write_plan(
+    plans: &[AlbumPlan],
+    roots: &[PathBuf],
+    tag: &TagOptions,
+    header: &str,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<()> {
+    let data = || document::PlanDocument::of(plans, roots, &tag.field, tag.threshold.value);
+    match tag.format {
+        PlanFormat::Text => {
+            writeln!(out, "{header}")?;
+            plan::render(plans, &tag.field, out)?;
+        }
+        PlanFormat::Json => data().write(false, out)?,
+        PlanFormat::Jsonl => {
+            writeln!(log, "covergenre-classify: {header}")?;
+            data().write(true, out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The audio files an album folder's tracks are (as library mode finds them).

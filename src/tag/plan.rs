@@ -34,6 +34,8 @@ pub enum SkipReason {
     NoTracks,
     /// Every track already carries the proposed genre.
     AlreadyTagged,
+    /// The owner decided to skip it (a decisions file, the terminal review).
+    Declined,
 }
 
 impl SkipReason {
@@ -45,6 +47,7 @@ impl SkipReason {
             Self::NoCover(_) => "no cover",
             Self::NoTracks => "no audio files",
             Self::AlreadyTagged => "already tagged",
+            Self::Declined => "skipped by decision",
         }
     }
 }
@@ -68,6 +71,16 @@ pub struct TrackPlan {
     pub action: TrackAction,
 }
 
+/// One of the model's top genres, with the value it would be written as.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// The genre's slug.
+    pub genre: String,
+    /// The text written for it (see [`genre_value`]).
+    pub value: String,
+    pub probability: f32,
+}
+
 /// The proposal for one album.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlbumPlan {
@@ -76,6 +89,8 @@ pub struct AlbumPlan {
     pub genre: Option<String>,
     pub probability: Option<f32>,
     pub value: Option<String>,
+    /// The model's top genres (`--top-k`), most probable first; empty without a cover.
+    pub top: Vec<Candidate>,
     pub tracks: Vec<TrackPlan>,
     pub skip: Option<SkipReason>,
 }
@@ -110,11 +125,21 @@ pub fn plan_classified(
     let value = best
         .as_deref()
         .map(|slug| genre_value(slug, options.style, options.genres));
+    let top = record
+        .top
+        .iter()
+        .map(|r| Candidate {
+            genre: r.genre.clone(),
+            value: genre_value(&r.genre, options.style, options.genres),
+            probability: r.probability,
+        })
+        .collect();
     let mut plan = AlbumPlan {
         folder: folder.to_path_buf(),
         genre: best,
         probability: Some(record.probability),
         value: value.clone(),
+        top,
         tracks: Vec::new(),
         skip: None,
     };
@@ -152,11 +177,44 @@ pub fn plan_failed(failure: &Failure, tracks: Vec<PathBuf>, field: &Field) -> Al
         genre: None,
         probability: None,
         value: None,
+        top: Vec::new(),
         tracks: tracks
             .into_iter()
             .map(|path| plan_track(path, field, None))
             .collect(),
         skip: Some(SkipReason::NoCover(failure.reason.clone())),
+    }
+}
+
+/// Plans an album whose genre the owner chose: `value` is written to every track that does
+/// not already carry it, whatever it had (the owner saw it when deciding); `None` is a skip.
+pub fn plan_chosen(
+    folder: &Path,
+    tracks: Vec<PathBuf>,
+    field: &Field,
+    value: Option<String>,
+) -> AlbumPlan {
+    let tracks: Vec<TrackPlan> = tracks
+        .into_iter()
+        .map(|path| plan_track(path, field, value.as_deref()))
+        .collect();
+    let skip = if value.is_none() {
+        Some(SkipReason::Declined)
+    } else if tracks.is_empty() {
+        Some(SkipReason::NoTracks)
+    } else if tracks.iter().all(|t| t.action == TrackAction::Unchanged) {
+        Some(SkipReason::AlreadyTagged)
+    } else {
+        None
+    };
+    AlbumPlan {
+        folder: folder.to_path_buf(),
+        genre: None,
+        probability: None,
+        value,
+        top: Vec::new(),
+        tracks,
+        skip,
     }
 }
 

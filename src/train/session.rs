@@ -473,12 +473,13 @@ pub fn save_winner(
         // After the parity check, which compares the raw model with tch.
         let fit = calibrate_model_file_on_images(&onnx, &select.pixels, &select.labels)?;
         eprintln!(
-            "{}: temperature {:.4} fitted on {} selection covers (log-loss {:.4} -> {:.4})",
+            "{}: temperature {:.4} fitted on {} selection covers (log-loss {:.4} -> {:.4}); {}",
             onnx.display(),
             fit.temperature,
             fit.covers,
             fit.log_loss_before,
-            fit.log_loss_after
+            fit.log_loss_after,
+            fit.tag_threshold_line()
         );
     }
     Ok(SavedWinner {

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod browser;
+pub mod cdp;
 pub mod classify_output;
 pub mod colour;
 pub mod tagcheck;
