@@ -25,7 +25,7 @@ fn run(args: Args) -> Result<i32> {
         return Ok(code(summary.failed + summary.conflicts));
     }
     let tag_options = args.tag_options()?;
-    let options = args.classify_options();
+    let options = args.classify_options()?;
     let threads = options.pipeline.threads;
     let mut model = match &args.model {
         Some(path) => Model::open(path, threads)?,

@@ -136,6 +136,21 @@ fn album_in(folder: &Path) -> Option<Result<Source, Failure>> {
     (!audio.is_empty()).then(|| Ok(Source::embedded(folder, audio)))
 }
 
+/// The album in one folder named by the user (an album list), found as [`album_sources`]
+/// finds albums; a folder that is missing or holds no album is a failure saying so.
+pub(crate) fn album_source(folder: &Path) -> Result<Source, Failure> {
+    match std::fs::metadata(folder) {
+        Err(e) => Err(Failure::new(folder, format!("cannot read: {e}"))),
+        Ok(meta) if !meta.is_dir() => Err(Failure::new(folder, "is not a folder")),
+        Ok(_) => album_in(folder).unwrap_or_else(|| {
+            Err(Failure::new(
+                folder,
+                "is not an album: it holds no cover image file and no audio files",
+            ))
+        }),
+    }
+}
+
 /// An album's track: an audio file, not hidden (so never one of our temporary copies).
 fn is_track(path: &Path) -> bool {
     is_audio_path(path) && !is_hidden(path)

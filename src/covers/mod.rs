@@ -4,6 +4,7 @@
 //!   library (a cover file by its usual names, else the picture embedded in the album's
 //!   audio files).
 //! - `embedded`: reading the picture embedded in audio files' tags.
+//! - `listed`: albums named in a list (`--albums-from`) instead of found by a walk.
 //! - `decoder`: [`CoverDecoder`], the pipeline's decoder for a [`Source`].
 //!
 //! Everything here is lazy (walks are iterators feeding [`crate::infer::pipeline`], which this
@@ -16,6 +17,7 @@
 mod decoder;
 mod embedded;
 mod find;
+mod listed;
 
 pub use decoder::CoverDecoder;
 pub use embedded::{embedded_picture, read_tag_picture, TagRead};
@@ -23,6 +25,7 @@ pub(crate) use find::walk;
 pub use find::{
     album_sources, album_tracks, cover_name_rank, image_sources, is_audio_path, AUDIO_EXTENSIONS,
 };
+pub use listed::{listed_sources, parse_album_list, read_album_list, ListedAlbum};
 
 use crate::failure::Failure;
 use crate::infer::pipeline::Item;

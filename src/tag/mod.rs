@@ -55,7 +55,7 @@ pub fn run<P: Predictor>(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<TagRun> {
-    for root in &options.paths {
+    for root in crate::classify::roots(options) {
         remove_stale_temps_under(root, log);
     }
     let genres = model.genres.clone();
