@@ -1,5 +1,5 @@
 //! Bytes read to get one track's embedded picture, for tracks of 5 and 50 MB: the counted bytes
-//! of `covers::read_tag_picture` and the process's `rchar` from /proc/self/io (every byte read
+//! of `audio::read_tag_picture` and the process's `rchar` from /proc/self/io (every byte read
 //! through a system call), beside lofty's defaults (audio properties read) for comparison.
 //!
 //!     cargo run --release --example tag-read -- DIR
@@ -12,7 +12,7 @@
 mod audio;
 
 use anyhow::{Context, Result};
-use covergenre::covers::read_tag_picture;
+use covergenre::audio::read_tag_picture;
 use lofty::config::ParseOptions;
 use lofty::probe::Probe;
 use std::path::Path;

@@ -51,6 +51,46 @@ impl GenreSet {
         Self { genres }
     }
 
+    /// Builds a set from display names in class order (a music library's genres in the owner's
+    /// spelling): each genre's slug is made from its name ([`slug_of`]).
+    pub fn from_names(names: impl IntoIterator<Item = String>) -> Self {
+        let genres = names
+            .into_iter()
+            .map(|name| Genre {
+                slug: slug_of(&name),
+                name,
+            })
+            .collect();
+        Self { genres }
+    }
+
+    /// Gives the genres these display names (a model's `genre_names` metadata), in order; the
+    /// lists must be as long as each other.
+    pub fn with_names(mut self, names: &[String]) -> Result<Self, String> {
+        if names.len() != self.genres.len() {
+            return Err(format!(
+                "{} names for {} genres",
+                names.len(),
+                self.genres.len()
+            ));
+        }
+        for (genre, name) in self.genres.iter_mut().zip(names) {
+            genre.name = name.clone();
+        }
+        Ok(self)
+    }
+
+    /// The display names in order.
+    pub fn names(&self) -> Vec<String> {
+        self.genres.iter().map(|g| g.name.clone()).collect()
+    }
+
+    /// Whether some genre's display name is not the one its slug implies (an owner's
+    /// spelling), so that a model must record the names beside the slugs.
+    pub fn has_own_names(&self) -> bool {
+        self.genres.iter().any(|g| g.name != display_name(&g.slug))
+    }
+
     /// Builds a set from folder names: sorted, so that MUMU folders give the study's label order.
     pub fn from_folder_names(names: impl IntoIterator<Item = String>) -> Self {
         let mut slugs: Vec<String> = names.into_iter().collect();
@@ -107,18 +147,35 @@ pub fn display_name(slug: &str) -> &str {
         .unwrap_or(slug)
 }
 
+/// The slug of a display name: lower case, `&` as "and", every run of other characters than
+/// letters and digits a single hyphen ("Rap & Hip-Hop" -> "rap-and-hip-hop", "R&B" -> "r-and-b").
+pub fn slug_of(name: &str) -> String {
+    let spaced = name.to_lowercase().replace('&', " and ");
+    let mut slug = String::new();
+    for word in spaced.split(|c: char| !c.is_alphanumeric()) {
+        if !word.is_empty() {
+            if !slug.is_empty() {
+                slug.push('-');
+            }
+            slug.push_str(word);
+        }
+    }
+    slug
+}
+
 /// Index of a slug in the MUMU label order.
 pub fn slug_index(slug: &str) -> Option<usize> {
     MUMU.iter().position(|(s, _)| *s == slug)
 }
 
-/// Lower-case letters and digits only, with "&" read as "and", so that display names, slugs
-/// and hand-typed variants compare equal.
-fn normalise(name: &str) -> String {
+/// Lower-case letters and digits only (of any script), with "&" read as "and", so that
+/// display names, slugs and hand-typed variants compare equal ("Hip-Hop" = "hip hop",
+/// "R&B" = "r_and_b", "Drum & Bass" = "drum and bass").
+pub fn normalise(name: &str) -> String {
     name.to_lowercase()
         .replace('&', "and")
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(|c| c.is_alphanumeric())
         .collect()
 }
 
@@ -143,6 +200,20 @@ mod tests {
         assert_eq!(set.index_of("R&B"), Some(9));
         assert_eq!(set.index_of("r_and_b"), Some(9));
         assert_eq!(set.index_of("polka"), None);
+    }
+
+    #[test]
+    fn owner_names_get_slugs_and_are_told_apart_from_mumu_names() {
+        let set = GenreSet::from_names(["Hip-Hop".into(), "R&B".into(), "Électronique".into()]);
+        assert_eq!(set.slugs(), ["hip-hop", "r-and-b", "électronique"]);
+        assert_eq!(set.names(), ["Hip-Hop", "R&B", "Électronique"]);
+        assert!(set.has_own_names());
+        assert!(!GenreSet::mumu().has_own_names());
+        assert_eq!(set.index_of("hip hop"), Some(0));
+        let renamed =
+            GenreSet::from_slugs(["a".into(), "b".into()]).with_names(&["A".into(), "B".into()]);
+        assert_eq!(renamed.unwrap().names(), ["A", "B"]);
+        assert!(GenreSet::mumu().with_names(&["x".into()]).is_err());
     }
 
     #[test]

@@ -8,16 +8,22 @@
 //! covers (folders, music libraries, embedded art) -> infer::pipeline -> classify / evaluate / tag
 //! ```
 //!
-//! Dependencies point one way: `covers` plugs into `infer::pipeline` (which does not know it),
+//! Dependencies point one way: `files` and `audio` are leaves every other module may use;
+//! `covers` plugs into `infer::pipeline` (which does not know it),
 //! `train` uses `export` (which needs no libtorch), and in `train`, `fit` and `checkpoint` share
 //! the run's types from `train::run`.
 //!
+//! - [`files`]: what a file is by its name (image, audio, hidden) and the one walk, for every
+//!   module that looks at folders.
+//! - [`audio`]: audio files' tags through lofty: one genre field read or written per format,
+//!   and the picture embedded as album art; tag regions only, never the audio.
 //! - [`genres`]: the MUMU genre table; datasets and models may bring their own list.
 //! - [`preprocess`]: input size, resize filter and normalisation, defined once; it writes and
 //!   reads its own model metadata entries and gives the image cache its fingerprint.
 //! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
 //! - [`metadata`]: what an exported model records about itself.
-//! - [`data`]: dataset discovery, decoding, caching, splitting.
+//! - [`data`]: dataset discovery, decoding, caching, splitting; albums as music libraries lay
+//!   them out (`data::albums`: disc folders, art folders, cover files, tracks).
 //! - [`train`] (feature `train`): tch models, training loop, checkpoints, the session's results,
 //!   and `train::export` (a trained network to ONNX, parity-checked against tch).
 //! - [`export`]: spec + weights -> ONNX bytes, temperature and ensembles; no libtorch.
@@ -29,8 +35,8 @@
 //!   `n x height x width x 3` u8 (NHWC, the model's input), probabilities and logits out as
 //!   `n x classes` f32, one row per image; calibration fits on such logit matrices too.
 //! - [`covers`]: what finds and reads covers: image files under folders, one cover per album of
-//!   a music library, art embedded in audio tags, and [`covers::CoverDecoder`] (the pipeline's
-//!   decoder for them).
+//!   a music library (as `data::albums` finds them), art embedded in audio tags, and
+//!   [`covers::CoverDecoder`] (the pipeline's decoder for them).
 //! - [`classify`]: the classify command as a library call (find, decode, predict, write).
 //! - [`evaluate`]: labelled covers (or a classify predictions file) -> an evaluation report;
 //!   [`evaluate::command`] is the eval command as one library call, [`evaluate::predictions`]
@@ -45,6 +51,7 @@
 //!   only module that knows clap. Each binary in `src/bin/` parses, maps, makes one library
 //!   call and turns its outcome into an exit code ([`exit`]).
 
+pub mod audio;
 pub mod calibration;
 pub mod classify;
 pub mod cli;
@@ -54,6 +61,7 @@ pub mod evaluate;
 pub mod exit;
 pub mod export;
 pub mod failure;
+pub mod files;
 pub mod genres;
 pub mod infer;
 pub mod metadata;

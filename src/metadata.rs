@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const GENRES: &str = "genres";
+/// Display names of the genres (JSON list in the order of `genres`), recorded when they are not
+/// the ones the slugs imply: a model trained on a music library speaks the owner's spelling.
+pub const GENRE_NAMES: &str = "genre_names";
 pub const VARIANT: &str = "variant";
 pub const TRAINING_DATA: &str = "training_data";
 pub const DEV_METRICS: &str = "dev_metrics";
@@ -58,6 +61,12 @@ impl ModelMetadata {
             GENRES.into(),
             serde_json::to_string(&self.genres.slugs()).expect("strings serialise"),
         );
+        if self.genres.has_own_names() {
+            props.insert(
+                GENRE_NAMES.into(),
+                serde_json::to_string(&self.genres.names()).expect("strings serialise"),
+            );
+        }
         self.preprocess.write_metadata(&mut props);
         props.insert(VARIANT.into(), self.variant.clone());
         props
@@ -73,15 +82,25 @@ impl ModelMetadata {
         if slugs.is_empty() {
             return Err(invalid(GENRES, "the list is empty".into()));
         }
+        let mut genres = GenreSet::from_slugs(slugs);
+        if let Some(names) = props.get(GENRE_NAMES) {
+            let names: Vec<String> = serde_json::from_str(names)
+                .map_err(|e| invalid(GENRE_NAMES, format!("expected a JSON list of names: {e}")))?;
+            genres = genres
+                .with_names(&names)
+                .map_err(|reason| invalid(GENRE_NAMES, reason))?;
+        }
         let preprocess = Preprocess::read_metadata(props)?;
-        let known = |key: &str| key == GENRES || key == VARIANT || METADATA_KEYS.contains(&key);
+        let known = |key: &str| {
+            key == GENRES || key == GENRE_NAMES || key == VARIANT || METADATA_KEYS.contains(&key)
+        };
         let extra = props
             .iter()
             .filter(|(k, _)| !known(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(Self {
-            genres: GenreSet::from_slugs(slugs),
+            genres,
             preprocess,
             variant: props.get(VARIANT).cloned().unwrap_or_default(),
             extra,
@@ -105,6 +124,23 @@ mod tests {
             extra,
         };
         assert_eq!(ModelMetadata::from_props(&meta.to_props()).unwrap(), meta);
+    }
+
+    #[test]
+    fn owner_spellings_round_trip_as_genre_names() {
+        let meta = ModelMetadata {
+            genres: GenreSet::from_names(["Hip-Hop".into(), "Rock".into()]),
+            preprocess: Preprocess::square(64, Normalisation::UNIT),
+            variant: String::new(),
+            extra: BTreeMap::new(),
+        };
+        let props = meta.to_props();
+        assert_eq!(props[GENRES], r#"["hip-hop","rock"]"#);
+        assert_eq!(props[GENRE_NAMES], r#"["Hip-Hop","Rock"]"#);
+        assert_eq!(ModelMetadata::from_props(&props).unwrap(), meta);
+        let mut mumu = meta.clone();
+        mumu.genres = GenreSet::mumu();
+        assert!(!mumu.to_props().contains_key(GENRE_NAMES));
     }
 
     #[test]

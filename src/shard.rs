@@ -3,6 +3,7 @@
 //! over the path's bytes: fixed by its definition, unlike std's `DefaultHasher`, which may
 //! change between Rust releases, so every machine and every later run agrees.
 
+use crate::util::fnv1a64;
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -38,29 +39,13 @@ impl Shard {
             // The root itself (a file named on the command line): its own name.
             _ => Path::new(path.file_name().unwrap_or(path.as_os_str())),
         };
-        fnv1a(relative.as_os_str().as_encoded_bytes()) % self.count == self.index
+        fnv1a64(relative.as_os_str().as_encoded_bytes()) % self.count == self.index
     }
-}
-
-/// 64-bit FNV-1a.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes
-        .iter()
-        .fold(OFFSET, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a_matches_its_published_test_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn every_path_belongs_to_exactly_one_shard_whatever_the_root() {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::audio::{flac_with_picture, mp3_with_picture};
-use covergenre::covers::{embedded_picture, read_tag_picture};
+use covergenre::audio::{embedded_picture, read_tag_picture};
 use std::path::Path;
 
 /// A stand-in picture of `len` bytes (the tag reader does not decode it).

@@ -7,6 +7,7 @@ mod common;
 
 use common::audio::{self, Track};
 use common::colour::{colour_model, cover, png_bytes};
+use common::tagcheck::{key_for, mutagen, value_of};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -164,7 +165,7 @@ impl Library {
     fn tracks(&self) -> Vec<PathBuf> {
         files(&self.root)
             .into_iter()
-            .filter(|p| covergenre::covers::is_audio_path(p))
+            .filter(|p| covergenre::files::is_audio_path(p))
             .collect()
     }
 }
@@ -203,46 +204,6 @@ fn assert_tags_as_before(tracks: &[PathBuf], before: &BTreeMap<PathBuf, Value>, 
             track.display()
         );
     }
-}
-
-fn mutagen(paths: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tagcheck.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(paths)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{} cannot run ({e}): run scripts/setup.sh, which installs mutagen",
-                python.display()
-            )
-        });
-    assert!(
-        out.status.success(),
-        "tagcheck.py failed (is mutagen installed? run scripts/setup.sh): {}",
-        text(&out.stderr)
-    );
-    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    paths.iter().cloned().zip(list).collect()
-}
-
-/// The key mutagen shows a field under, per format.
-fn key_for(file: &Value, field: Option<&str>) -> String {
-    match (file["format"].as_str().unwrap(), field) {
-        ("MP3", None) => "TCON".into(),
-        ("MP3", Some(name)) => format!("TXXX:{name}"),
-        ("MP4", None) => "\u{a9}gen".into(),
-        ("MP4", Some(name)) => format!("----:com.apple.iTunes:{name}"),
-        (_, None) => "genre".into(),
-        (_, Some(name)) => name.to_lowercase(),
-    }
-}
-
-fn value_of(file: &Value, field: Option<&str>) -> Option<String> {
-    file["tags"][key_for(file, field)]
-        .as_str()
-        .map(String::from)
 }
 
 /// M4A freeform values come back as bytes (hashed by tagcheck.py).

@@ -5,7 +5,7 @@
 #[path = "../src/scratch.rs"]
 mod scratch;
 
-use covergenre::covers::{embedded_picture, read_tag_picture};
+use covergenre::audio::{embedded_picture, read_tag_picture};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

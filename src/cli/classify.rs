@@ -1,12 +1,13 @@
 //! `covergenre-classify`'s command line and its mapping to [`ClassifyOptions`] and
 //! [`TagOptions`].
 
+use crate::audio::fields::Field;
 use crate::classify::ClassifyOptions;
 use crate::covers::read_album_list;
 use crate::infer::pipeline::PipelineOptions;
 use crate::report::classify::Format;
 use crate::shard::Shard;
-use crate::tag::{fields::Field, plan::GenreStyle, TagOptions};
+use crate::tag::{plan::GenreStyle, TagOptions};
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;

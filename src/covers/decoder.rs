@@ -1,6 +1,7 @@
 //! The pipeline's decoder for covers.
 
-use super::{embedded_picture, Source, SourceKind};
+use super::{Source, SourceKind};
+use crate::audio::embedded_picture;
 use crate::data::decode::{decode_bytes, decode_file, DecodeLimits};
 use crate::infer::pipeline::Decoder;
 use crate::preprocess::Preprocess;

@@ -6,6 +6,8 @@
 //! a trailing `\r` is dropped and blank lines are skipped.
 
 use super::{find, Source, SourceKind, Sources};
+use crate::data::albums;
+use crate::failure::Failure;
 use anyhow::{Context, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -59,8 +61,20 @@ pub fn listed_sources(albums: Vec<ListedAlbum>) -> Sources {
             path: album.folder,
             kind: SourceKind::File(cover),
         }),
-        None => find::album_source(&album.folder),
+        None => folder_album(&album.folder),
     }))
+}
+
+/// The album in a listed folder, found as a library's albums are (its disc and art folders
+/// included); a folder that cannot be read or holds no album is a failure saying so.
+fn folder_album(folder: &Path) -> Result<Source, Failure> {
+    match albums::album_at(folder) {
+        Some(album) => album.map(find::album_source),
+        None => Err(Failure::new(
+            folder,
+            "is not an album: it holds no cover image file and no audio files",
+        )),
+    }
 }
 
 #[cfg(unix)]

@@ -1,10 +1,10 @@
 //! Covers: what finds album covers and reads their pixels, for classify, eval and tagging.
 //!
-//! - `find`: image files under the given paths, or one cover per album folder of a music
-//!   library (a cover file by its usual names, else the picture embedded in the album's
-//!   audio files).
-//! - `embedded`: reading the picture embedded in audio files' tags.
-//! - `listed`: albums named in a list (`--albums-from`) instead of found by a walk.
+//! - `find`: image files under the given paths, or one cover per album of a music library
+//!   (albums as [`crate::data::albums`] finds them: a cover file by its usual names, else the
+//!   picture embedded in the album's audio files, read through [`crate::audio`]).
+//! - `listed`: the covers of albums named in a list (`--albums-from`) instead of found by a
+//!   walk.
 //! - `decoder`: [`CoverDecoder`], the pipeline's decoder for a [`Source`].
 //!
 //! Everything here is lazy (walks are iterators feeding [`crate::infer::pipeline`], which this
@@ -15,16 +15,11 @@
 //! reported like bad images.
 
 mod decoder;
-mod embedded;
 mod find;
 mod listed;
 
 pub use decoder::CoverDecoder;
-pub use embedded::{embedded_picture, read_tag_picture, TagRead};
-pub(crate) use find::walk;
-pub use find::{
-    album_sources, album_tracks, cover_name_rank, image_sources, is_audio_path, AUDIO_EXTENSIONS,
-};
+pub use find::{album_source, album_sources, image_sources};
 pub use listed::{listed_sources, parse_album_list, read_album_list, ListedAlbum};
 
 use crate::failure::Failure;

@@ -10,6 +10,7 @@
 
 use super::decode::{decode_file, pixel_recipe, DecodeError, DecodeLimits};
 use crate::preprocess::Preprocess;
+use crate::util::fnv1a64;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -175,11 +176,4 @@ fn cache_key(path: &Path, pre: &Preprocess) -> Option<String> {
         pre.cache_fingerprint(),
         pixel_recipe()
     ))
-}
-
-/// FNV-1a: a hash that stays the same across Rust releases, so disk entries outlive upgrades.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }

@@ -64,14 +64,30 @@ pub enum DecodeError {
     Unsupported { format: String, detail: String },
 }
 
-/// Reads and decodes one file to RGB u8 HWC at `pre.height` x `pre.width`.
+/// Reads and decodes one cover file to RGB u8 HWC at `pre.height` x `pre.width`. An audio
+/// file (a music library's album without a cover file) is a cover too: its embedded picture,
+/// read from the tags alone ([`crate::audio::read_tag_picture`]).
 pub fn decode_file(
     path: &Path,
     pre: &Preprocess,
     limits: &DecodeLimits,
 ) -> Result<Vec<u8>, DecodeError> {
-    let bytes = read_limited(path, limits)?;
+    let bytes = if crate::files::is_audio_path(path) {
+        embedded_picture_of(path)?
+    } else {
+        read_limited(path, limits)?
+    };
     decode_bytes(&bytes, pre, limits)
+}
+
+/// The picture in an audio file's tags.
+fn embedded_picture_of(path: &Path) -> Result<Vec<u8>, DecodeError> {
+    match crate::audio::read_tag_picture(path) {
+        Ok(read) => read
+            .picture
+            .ok_or_else(|| DecodeError::Unreadable("the audio file's tags hold no picture".into())),
+        Err(reason) => Err(DecodeError::Unreadable(format!("its tags: {reason}"))),
+    }
 }
 
 /// Decodes an in-memory image (a file's bytes, or album art embedded in an audio file). Big

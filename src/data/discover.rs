@@ -1,31 +1,37 @@
-//! Finds a labelled dataset on disk, in any of four layouts, tried in this order:
+//! Finds a labelled dataset on disk, in any of five layouts, tried in this order:
 //!
 //! 1. the study's layout: `<root>/<split>/images/*.jpg` + `<root>/<split>/genres/y_<split>.npy`
 //!    (integer ids or one-hot rows, in file-name order, indexing the 12 MUMU genres);
 //! 2. split folders: `<root>/train/<genre>/*`, optionally with `dev/` (or `val/`) and `test/`;
 //! 3. a CSV manifest with `path,genre` (and optionally `split`) columns: `root` is the CSV file,
 //!    or a folder holding `manifest.csv`. Split folders win over a manifest beside them;
-//! 4. genre folders: `<root>/<genre>/*`.
+//! 4. a music library: a folder with audio files under it ([`super::library`]: one cover per
+//!    album, labelled by its tracks' genre field);
+//! 5. genre folders: `<root>/<genre>/*`.
 //!
 //! Discovery only lists files: decoding problems are found when the images are loaded. Splits
 //! missing on disk are made by a seeded stratified split of the training covers.
 
+use super::library::{discover_library, is_music_library, LibraryOptions};
 use super::split::{stratified_holdout, stratified_split};
 use super::{Dataset, Layout, Sample, Split};
 use crate::failure::Failure;
+use crate::files::{file_name, has_extension, is_hidden, is_image_file_name};
 use crate::genres::GenreSet;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// How to make the splits a dataset does not have on disk.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How to make the splits a dataset does not have on disk, and how to read a music library.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DiscoverOptions {
     pub seed: u64,
     /// Share of each genre held out as dev when there is no dev split on disk.
     pub dev_fraction: f64,
     /// Share of each genre held out as test when there is no test split on disk.
     pub test_fraction: f64,
+    /// Where a music library's labels come from (field, genre map, minimum albums).
+    pub library: LibraryOptions,
 }
 
 impl Default for DiscoverOptions {
@@ -34,12 +40,10 @@ impl Default for DiscoverOptions {
             seed: 42,
             dev_fraction: 0.1,
             test_fraction: 0.1,
+            library: LibraryOptions::default(),
         }
     }
 }
-
-/// File extensions read as covers (compared case-insensitively).
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "gif", "bmp"];
 
 /// Folder names read as splits, in the order they are looked for.
 const SPLIT_DIRS: [(&str, Split); 5] = [
@@ -61,6 +65,9 @@ struct Found {
 /// Finds the dataset at `root` (a folder, or a CSV manifest). Errors name `root` or the file
 /// at fault and say what is wrong.
 pub fn discover(root: &Path, options: &DiscoverOptions) -> Result<Dataset> {
+    if is_library_root(root) {
+        return discover_library(root, &options.library, options.seed);
+    }
     let found = find(root)?;
     let total: usize = found.splits.values().map(Vec::len).sum();
     if total == 0 {
@@ -78,7 +85,17 @@ pub fn discover(root: &Path, options: &DiscoverOptions) -> Result<Dataset> {
         splits,
         generated_splits,
         skipped: found.skipped,
+        library: None,
     })
+}
+
+/// A folder of audio files without an image dataset's split folders or manifest is a music
+/// library (genre folders of images hold no audio).
+fn is_library_root(root: &Path) -> bool {
+    root.is_dir()
+        && split_dirs(root).is_ok_and(|dirs| dirs.is_empty())
+        && !root.join("manifest.csv").is_file()
+        && is_music_library(root)
 }
 
 /// The layout's name as the JSON report spells it.
@@ -88,6 +105,7 @@ pub fn layout_name(layout: Layout) -> &'static str {
         Layout::SplitFolders => "split-folders",
         Layout::StudyNpy => "study-npy",
         Layout::CsvManifest => "csv-manifest",
+        Layout::MusicLibrary => "music-library",
     }
 }
 
@@ -681,29 +699,6 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect::<Vec<_>>();
     paths.sort();
     Ok(paths)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// True when the path's extension is one of `extensions`, ignoring case.
-pub(crate) fn has_extension(path: &Path, extensions: &[&str]) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
-}
-
-/// Whether a file name has a cover image extension (case-insensitive).
-pub fn is_image_file_name(path: &Path) -> bool {
-    has_extension(path, &IMAGE_EXTENSIONS)
-}
-
-/// Hidden entries (`.DS_Store`, macOS `._cover.jpg` resource forks) are never covers.
-pub(crate) fn is_hidden(path: &Path) -> bool {
-    file_name(path).starts_with('.')
 }
 
 /// Operating-system litter and editor backups are not worth reporting; anything else in a

@@ -1,19 +1,28 @@
 //! The data layer: which covers exist, which genre and split each belongs to, and their pixels.
 //!
 //! - [`discover`]: finds a labelled dataset in any supported layout.
+//! - [`albums`]: albums as music libraries lay them out (disc folders, art folders), their
+//!   cover files and tracks.
+//! - [`library`]: a music library as a labelled dataset (its albums' covers, labelled by the
+//!   genres their tracks carry; splits by a stable hash of the album's path).
 //! - [`decode`]: file -> RGB u8 HWC at the model's input size (EXIF orientation, alpha on white).
 //!   Big JPEGs are decoded at reduced size through `turbo` (libjpeg-turbo, loaded at run time).
 //! - [`cache`]: decoded images cached as u8 on disk and in memory, keyed by file identity and size.
 //! - [`split`]: seeded, stratified splits.
+//! - [`vocabulary`]: the owner's genre values folded into classes (spellings, the genre map,
+//!   minimum album counts).
 //!
 //! [`load_samples`] ties them together: a list of samples in, their pixels out, bad files
 //! listed rather than fatal.
 
+pub mod albums;
 pub mod cache;
 pub mod decode;
 pub mod discover;
+pub mod library;
 pub mod split;
 mod turbo;
+pub mod vocabulary;
 
 pub use cache::{CacheStats, ImageCache};
 pub use decode::{decode_bytes, decode_file, resize_rgb, DecodeError, DecodeLimits};
@@ -61,6 +70,8 @@ pub enum Layout {
     StudyNpy,
     /// A CSV manifest with `path,genre` columns (and optionally `split`).
     CsvManifest,
+    /// A music library: one cover per album, labelled by its tracks' genre field.
+    MusicLibrary,
 }
 
 /// One labelled cover.
@@ -78,9 +89,12 @@ pub struct Dataset {
     pub layout: Layout,
     pub genres: GenreSet,
     pub splits: BTreeMap<Split, Vec<Sample>>,
-    /// True when dev/test were made by a seeded stratified split rather than read from disk.
+    /// True when dev/test were made by a seeded split rather than read from disk.
     pub generated_splits: bool,
     pub skipped: Vec<Failure>,
+    /// For a music library: the vocabulary, unlabelled albums, ties and what reading it cost.
+    #[serde(default)]
+    pub library: Option<library::LibrarySummary>,
 }
 
 impl Dataset {

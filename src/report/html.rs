@@ -9,7 +9,8 @@
 //! each group draws its first [`FIRST_CARDS`] cards and the rest on demand, and images load
 //! only when scrolled into view.
 
-use crate::covers::{embedded_picture, Source, SourceKind};
+use crate::audio::embedded_picture;
+use crate::covers::{Source, SourceKind};
 use crate::data::decode::{decode_to_rgb, DecodeLimits};
 use crate::failure::Failure;
 use crate::report::classify::Ranked;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use super::fields::Field;
+use crate::audio::fields::Field;
 
 /// One planned change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,16 +8,15 @@
 //!
 //! Temporary copies a killed run left behind are removed by the next run and by undo.
 
-pub mod fields;
 pub mod journal;
 pub mod plan;
 pub mod safe_write;
 
+use crate::audio::fields::{self, Field};
 use crate::classify::{classify_observed, ClassifyOptions, ModelView, Observed};
 use crate::infer::pipeline::Predictor;
 use crate::report::html::Collector;
 use anyhow::Result;
-use fields::Field;
 use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -114,7 +113,7 @@ pub fn run<P: Predictor>(
 
 /// The audio files an album folder's tracks are (as library mode finds them).
 fn album_tracks(folder: &Path) -> Vec<PathBuf> {
-    crate::covers::album_tracks(folder).unwrap_or_default()
+    crate::data::albums::album_tracks(folder).unwrap_or_default()
 }
 
 fn report_track_problems(plans: &[AlbumPlan], log: &mut dyn Write) -> Result<()> {
@@ -252,7 +251,7 @@ pub fn undo(journal_path: &Path, touch: bool, log: &mut dyn Write) -> Result<Und
 
 /// Removes leftovers of a killed run from every folder under `root`.
 fn remove_stale_temps_under(root: &Path, log: &mut dyn Write) {
-    let folders = crate::covers::walk(root)
+    let folders = crate::files::walk(root)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir());
     for folder in folders {

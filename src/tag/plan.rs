@@ -1,8 +1,8 @@
 //! What a tagging run would do: per album, its tracks with their current and proposed genre,
 //! or the reason it is skipped; rendered for people, counted in a summary.
 
-use super::fields::{self, Field};
 use super::safe_write::read_only_reason;
+use crate::audio::fields::{self, Field};
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::report::classify::{Record, UNCERTAIN};
