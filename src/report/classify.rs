@@ -389,13 +389,14 @@ mod tests {
 
     #[test]
     fn jsonl_carries_the_models_own_display_names() {
-        let genres = GenreSet::from_slugs(["hip-hop".to_string(), "jazz".to_string()]);
+        let genres = GenreSet::from_slugs(["hip-hop".to_string(), "jazz".to_string()])
+            .with_names(&["Hip-Hop".to_string(), "Jazz".to_string()])
+            .unwrap();
         let item = Classified {
             source: Source::file("a.jpg"),
             probabilities: vec![0.8, 0.2],
         };
-        let mut record = Record::new(&item, &genres, 2, None);
-        record.top[0].name = "Hip-Hop".into();
+        let record = Record::new(&item, &genres, 2, None);
         let jsonl = written(Format::Jsonl, std::slice::from_ref(&record));
         let line: serde_json::Value = serde_json::from_str(jsonl.trim()).unwrap();
         assert_eq!(line["top"][0]["genre"], "hip-hop");

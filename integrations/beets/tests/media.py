@@ -132,10 +132,12 @@ def write_track(
 # ---- the colour model ----
 
 
-def colour_model(path: Path, size: int = 16, gain: float = 20.0) -> Path:
-    """Writes the colour model: logits = gain * mean colour (0..1 per channel), so the
-    dominant channel wins and a pure colour gets over 0.99. It carries the metadata
-    covergenre-classify reads (genres, input size, resize filter)."""
+def colour_model(path: Path, names: list[str] | None = None, size: int = 16) -> Path:
+    """Writes the colour model: logits = 20 * mean colour (0..1 per channel), so the dominant
+    channel wins and a pure colour gets over 0.99. It carries the metadata covergenre-classify
+    reads (genres, input size, resize filter) and, given `names`, the owner's spellings of the
+    genres (`genre_names`)."""
+    gain = 20.0
     image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["n", size, size, 3])
     logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 3])
     probabilities = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", 3])
@@ -151,15 +153,15 @@ def colour_model(path: Path, size: int = 16, gain: float = 20.0) -> Path:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    helper.set_model_props(
-        model,
-        {
-            "genres": json.dumps(GENRES),
-            "input_height": str(size),
-            "input_width": str(size),
-            "resize_filter": "bilinear",
-        },
-    )
+    props = {
+        "genres": json.dumps(GENRES),
+        "input_height": str(size),
+        "input_width": str(size),
+        "resize_filter": "bilinear",
+    }
+    if names:
+        props["genre_names"] = json.dumps(names)
+    helper.set_model_props(model, props)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return path

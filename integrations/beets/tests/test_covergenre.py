@@ -173,6 +173,16 @@ class TestCommand(CoverGenreTestCase):
                 assert file_genres(item.path) == ["Metal", "Jazz"]
         assert self.fresh(red).genres == ["Metal"], "the second genre is under the bar"
 
+    def test_the_models_own_genre_names_are_used(self, tmp_path):
+        names = ["Heavy Metal", "Jazz", "Hip-Hop"]  # as a library's owner spells them
+        model = media.colour_model(tmp_path / "owner.onnx", names=names)
+        self.config["covergenre"]["model"] = str(model)
+        blue = self.add_album_of("Blue", cover=BLUE)
+        red = self.add_album_of("Red", cover=RED)
+        self.run_with_output("covergenre")
+        assert self.fresh(blue).genres == ["Hip-Hop"]
+        assert self.fresh(red).genres == ["Heavy Metal"]
+
     def test_slugs_with_genre_style_slug(self):
         self.config["covergenre"]["genre_style"] = "slug"
         blue = self.add_album_of("Blue", cover=BLUE)
@@ -241,21 +251,37 @@ class TestCommand(CoverGenreTestCase):
         assert self.fresh(album).genres == ["Rap & Hip-Hop"]
         assert self.fresh(inside).genres == ["Jazz"]
 
-    def test_a_multi_disc_album_is_its_parent_folder(self):
-        folder = self.lib_path / "Made-up Artist" / "Two Discs"
+    def two_discs(self, name: str, cover=None, embedded=None):
+        """A two-disc album (CD1/, CD2/), `cover` as cover.png in the album folder, `embedded`
+        in the tracks."""
+        folder = self.lib_path / "Made-up Artist" / name
         folder.mkdir(parents=True)
-        (folder / "cover.png").write_bytes(media.png(BLUE))
+        if cover is not None:
+            (folder / "cover.png").write_bytes(media.png(cover))
+        picture = media.png(embedded) if embedded is not None else None
         items = []
         for disc in ("CD1", "CD2"):
             (folder / disc).mkdir()
             path = folder / disc / "01 Track.mp3"
-            media.write_track(path, f"Track {disc}", "Two Discs", "Made-up Artist", 1)
+            media.write_track(path, f"Track {disc}", name, "Made-up Artist", 1, None, picture)
             items.append(Item.from_path(os.fsencode(path)))
-        album = self.lib.add_album(items)
+        return self.lib.add_album(items)
+
+    def test_a_multi_disc_album_is_its_parent_folder(self, recorder):
+        command, log = recorder
+        self.config["covergenre"]["command"] = command
+        with_cover = self.two_discs("Cover Beside The Discs", cover=BLUE, embedded=RED)
+        embedded = self.two_discs("Cover In The Tracks", embedded=GREEN)
 
         self.run_with_output("covergenre")
 
-        assert self.fresh(album).genres == ["Rap & Hip-Hop"]
+        assert self.fresh(with_cover).genres == ["Rap & Hip-Hop"]
+        assert self.fresh(embedded).genres == ["Jazz"]
+        folders = runs(log)[0]["stdin"].splitlines()
+        assert [Path(f).name for f in folders] == [
+            "Cover Beside The Discs",
+            "Cover In The Tracks",
+        ]
 
 
 class TestFailures(CoverGenreTestCase):
