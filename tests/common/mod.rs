@@ -6,6 +6,7 @@ pub mod audio;
 pub mod browser;
 pub mod classify_output;
 pub mod colour;
+pub mod owner_library;
 pub mod tagcheck;
 
 use image::{ImageFormat, Rgb, RgbImage};
