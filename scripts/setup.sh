@@ -6,8 +6,9 @@
 #   .deps/onnx/onnx.proto                the ONNX schema (reference for tests and scripts)
 #   .deps/weights/efficientnet-lite0.pth ImageNet EfficientNet-Lite0 weights (Apache-2.0)
 #   .deps/weights/efficientnet-lite2.pth ImageNet EfficientNet-Lite2 weights (Apache-2.0)
-#   .deps/venv                           Python with onnx + onnxruntime (scripts/check-onnx.py) and mutagen
-#                                        (the tagging tests' independent tag reader)
+#   .deps/venv                           Python with onnx + onnxruntime (scripts/check-onnx.py), mutagen
+#                                        (the tagging tests' independent tag reader), and beets + pytest
+#                                        (the beets plugin's tests, integrations/beets)
 # and, from Debian's packages when run as root (else it says how), libturbojpeg0: libjpeg-turbo,
 # which decodes big JPEG covers at reduced size (covergenre works without it, slower).
 # Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
@@ -22,7 +23,8 @@
 #                and `cargo install --path .` without the `train` feature.
 #   --cuda       install the full CUDA libtorch (torch wheel with all its NVIDIA dependencies, several GB)
 #                instead of the slim CPU one, for training on an NVIDIA GPU.
-#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py, its test and the tagging tests).
+#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py, its test, the tagging tests and
+#                the beets plugin's tests).
 #   --no-browser do not install chromium (only needed by the review-page tests).
 set -euo pipefail
 
@@ -34,6 +36,8 @@ ONNX_VERSION=1.23.2
 EFFNET_WHEEL_VERSION=0.1.0
 NUMPY_VERSION=2.3.5
 MUTAGEN_VERSION=1.48.1
+BEETS_VERSION=2.14.1
+PYTEST_VERSION=9.2.0
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -89,7 +93,7 @@ libs_want="torch=$TORCH_VERSION cuda=$cuda ort=$ORT_VERSION onnx=$ONNX_VERSION e
 ort_stamp="$deps/.stamp-ort"
 ort_want="ort=$ORT_VERSION"
 python_stamp="$deps/.stamp-python"
-python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION mutagen=$MUTAGEN_VERSION"
+python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION mutagen=$MUTAGEN_VERSION beets=$BEETS_VERSION pytest=$PYTEST_VERSION"
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 libs_done=0; stamp_ok "$libs_stamp" "$libs_want" && libs_done=1
 if [[ $classify_only == 1 ]]; then
@@ -182,12 +186,13 @@ echo "$ort_want" > "$ort_stamp"
 [[ $libs_done == 1 ]] || install_libs
 
 if [[ $python_done == 0 ]]; then
-  say "making the Python venv for the ONNX checks and the tag reader"
+  say "making the Python venv for the ONNX checks, the tag reader and the beets plugin's tests"
   numpy_whl=$(python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "numpy==$NUMPY_VERSION" >/dev/null; ls "$wheels"/numpy-$NUMPY_VERSION-*.whl | head -n 1)
   rm -rf "$deps/venv"
   python3 -m venv "$deps/venv"
-  # onnx and onnxruntime need a few small pure-Python packages; pip resolves them from the registry.
-  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl" "mutagen==$MUTAGEN_VERSION"
+  # onnx, onnxruntime, beets and pytest need a few small packages; pip resolves them from the registry.
+  "$deps/venv/bin/pip" install --quiet --find-links "$wheels" "$numpy_whl" "$onnx_whl" "$ort_whl" \
+    "mutagen==$MUTAGEN_VERSION" "beets==$BEETS_VERSION" "pytest==$PYTEST_VERSION"
   echo "$python_want" > "$python_stamp"
 fi
 say "done: libraries in $deps"

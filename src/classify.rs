@@ -2,7 +2,7 @@
 //! them through the pipeline ([`crate::infer::pipeline`]) and write the results
 //! ([`crate::report::classify`]), streaming, with failures and progress on a log stream.
 
-use crate::covers::{self, CoverDecoder, Source, Sources};
+use crate::covers::{self, CoverDecoder, ListedAlbum, Source, Sources};
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::infer::pipeline::{self, Outcome, PipelineOptions, Predictor};
@@ -12,7 +12,7 @@ use crate::report::html::Collector;
 use crate::shard::Shard;
 use anyhow::Result;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What to classify and how to write it.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct ClassifyOptions {
     pub paths: Vec<PathBuf>,
     /// One result per album folder instead of one per image file.
     pub library: bool,
+    /// Albums named one by one (`--albums-from`), classified after those under `paths`.
+    pub albums: Vec<ListedAlbum>,
     pub format: Format,
     /// Written atomically when set; otherwise the results go to the `out` stream.
     pub output: Option<PathBuf>,
@@ -45,20 +47,32 @@ pub struct ModelView<'a, P: Predictor> {
 pub fn sources(options: &ClassifyOptions) -> Sources {
     let library = options.library;
     let shard = options.shard;
-    Box::new(options.paths.clone().into_iter().flat_map(move |root| {
+    let walked = options.paths.clone().into_iter().flat_map(move |root| {
         let found: Sources = if library {
             covers::album_sources(root.clone())
         } else {
             Box::new(covers::image_sources(vec![root.clone()]))
         };
-        found.filter(move |item| {
-            let path = match item {
-                Ok(source) => &source.path,
-                Err(failure) => &failure.path,
-            };
-            shard.is_none_or(|s| s.owns(&root, path))
-        })
-    }))
+        found.filter(move |item| in_shard(shard, &root, item))
+    });
+    // Listed albums have no root: a shard hashes the folder as listed.
+    let listed = covers::listed_sources(options.albums.clone())
+        .filter(move |item| in_shard(shard, Path::new(""), item));
+    Box::new(walked.chain(listed))
+}
+
+fn in_shard(shard: Option<Shard>, root: &Path, item: &Result<Source, Failure>) -> bool {
+    let path = match item {
+        Ok(source) => &source.path,
+        Err(failure) => &failure.path,
+    };
+    shard.is_none_or(|s| s.owns(root, path))
+}
+
+/// The folders a run reads: the paths, then the listed albums' folders.
+pub fn roots(options: &ClassifyOptions) -> impl Iterator<Item = &Path> {
+    let listed = options.albums.iter().map(|a| a.folder.as_path());
+    options.paths.iter().map(PathBuf::as_path).chain(listed)
 }
 
 /// What a caller watching a run sees of each cover, in input order.
@@ -92,12 +106,15 @@ pub fn classify<P: Predictor>(
 
 /// The review page's title: what was classified.
 pub fn report_title(options: &ClassifyOptions) -> String {
-    let paths: Vec<String> = options
+    let mut what: Vec<String> = options
         .paths
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    format!("covergenre: {}", paths.join(", "))
+    if !options.albums.is_empty() {
+        what.push(format!("{} listed album(s)", options.albums.len()));
+    }
+    format!("covergenre: {}", what.join(", "))
 }
 
 /// [`classify`], also handing every result to `observe` (tagging plans from it, the review

@@ -496,6 +496,112 @@ fn library_mode_gives_one_result_per_album_and_writes_nothing() {
     assert_eq!(snapshot(&lib), before, "the library is unchanged");
 }
 
+impl Fixture {
+    /// Classify with `stdin` piped in.
+    fn classify_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--model")
+            .arg(&self.model)
+            .args(["--threads", "2"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+#[test]
+fn listed_albums_are_classified_as_listed_and_nothing_else_is_searched() {
+    let fx = Fixture::new();
+    let lib = fx.path("Music");
+    save(&lib.join("Red/cover.png"), 0);
+    // An album inside a listed one is not listed, so it is not classified.
+    save(&lib.join("Red/Bonus/cover.png"), 2);
+    put(
+        &lib.join("Green/01.mp3"),
+        &mp3_with_picture(&png_bytes(1), 4),
+    );
+    // Its own cover is red; the list names a blue image elsewhere, which wins.
+    save(&lib.join("Elsewhere/cover.png"), 0);
+    save(&fx.path("art/elsewhere.png"), 2);
+    std::fs::create_dir_all(lib.join("Empty")).unwrap();
+    let folder = |name: &str| lib.join(name).display().to_string();
+    let list = format!(
+        "{}\n{}\n{}\t{}\n\n{}\n{}\n",
+        folder("Green"),
+        folder("Red"),
+        folder("Elsewhere"),
+        fx.path("art/elsewhere.png").display(),
+        folder("Missing"),
+        folder("Empty"),
+    );
+    let before = snapshot(&lib);
+
+    let out = fx.classify_with_stdin(
+        &["--library", "--format", "jsonl", "--albums-from", "-"],
+        list.as_bytes(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "two listed folders fail: {stderr}"
+    );
+    let records = parse_jsonl(out.stdout.as_slice()).unwrap();
+    let got: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.path.clone(), r.genre.clone()))
+        .collect();
+    let want = [("Green", "green"), ("Red", "red"), ("Elsewhere", "blue")]
+        .map(|(name, genre)| (folder(name), genre.to_string()));
+    assert_eq!(got, want, "in list order: {stderr}");
+    assert_eq!(records[0].top[0].name, "green", "rows carry display names");
+    let line_of = |name: &str| {
+        let path = folder(name);
+        stderr
+            .lines()
+            .find(|l| l.contains(&format!("{path}: ")))
+            .unwrap_or_else(|| panic!("{name} is reported: {stderr}"))
+            .to_string()
+    };
+    assert!(line_of("Missing").contains("cannot read"));
+    assert!(line_of("Empty").contains("is not an album"));
+    assert!(!stderr.contains("Bonus"), "{stderr}");
+    assert_eq!(snapshot(&lib), before, "the library is unchanged");
+
+    let from_file = fx.path("albums.txt");
+    std::fs::write(&from_file, format!("{}\n", folder("Red"))).unwrap();
+    let out = fx.classify(&[
+        "--library",
+        "--format",
+        "csv",
+        "--albums-from",
+        from_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(parse_csv(out.stdout.as_slice()).unwrap()[0].genre, "red");
+}
+
+#[test]
+fn an_unreadable_album_list_is_a_fatal_error_naming_it() {
+    let fx = Fixture::new();
+    let missing = fx.path("no-such-list.txt");
+    let out = fx.classify(&["--library", "--albums-from", missing.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot read the album list"), "{stderr}");
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let without_library = fx.classify(&["--albums-from", missing.to_str().unwrap()]);
+    assert_eq!(without_library.status.code(), Some(2));
+    assert!(text(&without_library.stderr).contains("--library"));
+}
+
 // ---- sharding and leftovers ----
 
 /// Sorted CSV rows (without the header) of a run.

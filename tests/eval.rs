@@ -209,10 +209,7 @@ covers/jazz/d.jpg,jazz,lots,jazz,lots,metal,0.1,folk,0.1
 
 /// One genre of a read-back ranking.
 fn ranked(genre: &str, probability: f32) -> Ranked {
-    Ranked {
-        genre: genre.into(),
-        probability,
-    }
+    Ranked::from_slug(genre.into(), probability)
 }
 
 #[test]

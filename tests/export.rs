@@ -590,6 +590,7 @@ mod parity {
         let info = CheckpointInfo {
             spec: spec.clone(),
             genres: genres.slugs(),
+            genre_names: None,
             training_data: Some(serde_json::json!({"images": 30})),
             dev_metrics: Some(serde_json::json!({"macro_f1": 0.5})),
             test_metrics: None,

@@ -38,7 +38,7 @@ fn run(args: Args) -> Result<i32> {
         )?;
         return Ok(code(run.summary.tracks_failed + run.refused));
     }
-    let options = args.classify_options();
+    let options = args.classify_options()?;
     let threads = options.pipeline.threads;
     let mut model = match &args.model {
         Some(path) => Model::open(path, threads)?,

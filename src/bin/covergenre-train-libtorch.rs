@@ -63,6 +63,7 @@ fn run_ensemble(members: &[PathBuf], out: Option<&Path>) -> Result<i32> {
 fn run_inspect(args: &Args) -> Result<i32> {
     let options = DiscoverOptions {
         seed: args.seed,
+        library: args.library_options()?,
         ..DiscoverOptions::default()
     };
     let report = InspectReport::from_dataset(&discover(data_path(args), &options)?);
@@ -80,7 +81,12 @@ fn data_path(args: &Args) -> &Path {
 
 fn run_training(args: &Args) -> Result<i32> {
     let options = args.train.options();
-    let config = TrainConfig::from_options(data_path(args).to_path_buf(), args.seed, &options)?;
+    let config = TrainConfig::from_options(
+        data_path(args).to_path_buf(),
+        args.seed,
+        args.library_options()?,
+        &options,
+    )?;
     let summary = covergenre::train::session::run(&config)?;
     print!("{}", summary.ranking_table());
     if let Some(winner) = &summary.winner {

@@ -3,6 +3,7 @@
 
 use crate::audio::fields::Field;
 use crate::classify::ClassifyOptions;
+use crate::covers::read_album_list;
 use crate::infer::pipeline::PipelineOptions;
 use crate::metadata::ModelMetadata;
 use crate::report::classify::Format;
@@ -20,6 +21,7 @@ EXAMPLES:
   covergenre-classify --library --min-confidence 0.4 ~/Music
   covergenre-classify --model my-model.onnx --threads 2 --format jsonl covers/ > out.jsonl
   covergenre-classify --tta --format csv --output genres.csv covers/
+  covergenre-classify --library --format jsonl --albums-from albums.txt   # one folder a line
   covergenre-classify --library --tag ~/Music                        # the plan; writes nothing
   covergenre-classify --library --tag --format json ~/Music > plan.json   # the plan as data
   covergenre-classify --library --tag --apply ~/Music                # albums at or above the threshold
@@ -46,12 +48,18 @@ EXIT CODES:
 #[command(version, about = "Tell the music genre of album covers", after_help = AFTER_HELP)]
 pub struct Args {
     /// Image files and folders (searched recursively), or music library folders with --library.
-    #[arg(required_unless_present = "undo", value_name = "PATH")]
+    #[arg(required_unless_present_any = ["undo", "albums_from"], value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Treat each PATH as a music library: one result per album folder, from its cover file
     /// (cover, folder, front, albumart, AlbumArt_*) or the picture embedded in its audio files.
     #[arg(long)]
     pub library: bool,
+    /// With --library: also classify exactly the album folders listed in FILE ('-': stdin),
+    /// one per line, each found like an album of a library (its subfolders are not searched);
+    /// a line FOLDER<TAB>COVER classifies the image file COVER under FOLDER's name instead.
+    /// For programs that keep their own album list, like the beets plugin.
+    #[arg(long, value_name = "FILE", requires = "library")]
+    pub albums_from: Option<PathBuf>,
     /// ONNX model exported by covergenre-train [default: the built-in model].
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
@@ -165,11 +173,17 @@ impl Args {
         }
     }
 
-    /// What to classify and how to write it.
-    pub fn classify_options(&self) -> ClassifyOptions {
-        ClassifyOptions {
+    /// What to classify and how to write it (reads the `--albums-from` list: a list that
+    /// cannot be read is an error).
+    pub fn classify_options(&self) -> Result<ClassifyOptions> {
+        let albums = match &self.albums_from {
+            Some(file) => read_album_list(file)?,
+            None => Vec::new(),
+        };
+        Ok(ClassifyOptions {
             paths: self.paths.clone(),
             library: self.library,
+            albums,
             format: match self.format {
                 FormatArg::Table => Format::Table,
                 FormatArg::Csv => Format::Csv,
@@ -182,7 +196,7 @@ impl Args {
             pipeline: self.pipeline(),
             shard: self.shard,
             report: self.report.clone(),
-        }
+        })
     }
 
     /// With `--tag`: how to plan and write tags (a bad `--field` name is an error); `model`

@@ -1,5 +1,7 @@
 //! `covergenre-train`'s command line and its mapping to [`TrainOptions`].
 
+use crate::audio::fields::Field;
+use crate::data::library::LibraryOptions;
 use crate::train::config::{DeviceChoice, PrecisionChoice, TrainOptions};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -8,6 +10,13 @@ const EXAMPLES: &str = "\
 EXAMPLES:
   # What is in a dataset: layout, covers per split and genre, skipped files
   covergenre-train --data ../shared/data/covers-v1 --inspect
+
+  # A music library: the genres its albums carry (spellings folded), unlabelled albums, ties
+  covergenre-train --data ~/Music --inspect --genre-map genres.json --min-albums 5
+
+  # Learn the owner's genres from the library, then tag the rest in the same words
+  covergenre-train --data ~/Music --out runs/my-library
+  covergenre-classify --model runs/my-library/best/model.onnx --library --tag ~/Music
 
   # The same as JSON, for scripts
   covergenre-train --data ../shared/data/covers-v1 --inspect --format json
@@ -51,7 +60,8 @@ EXIT CODES:
 #[command(name = "covergenre-train", version, after_help = EXAMPLES)]
 pub struct Args {
     /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
-    /// images + y_<split>.npy layout) or a CSV manifest with path,genre[,split] columns.
+    /// images + y_<split>.npy layout), a CSV manifest with path,genre[,split] columns, or a
+    /// music library (a folder of albums: one cover per album, labelled by its tracks' genre).
     #[arg(long, value_name = "DIR", required_unless_present_any = ["list_variants", "export", "ensemble"])]
     pub data: Option<PathBuf>,
 
@@ -67,6 +77,20 @@ pub struct Args {
     /// Seed for generated splits (and, when training, everything random).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+
+    /// Music library: read the owner's genres from this field (ID3 TXXX, Vorbis comment, M4A
+    /// freeform atom) instead of the standard genre field.
+    #[arg(long, value_name = "NAME")]
+    pub field: Option<String>,
+
+    /// Music library: merge or drop genre values, from a JSON object such as
+    /// {"Alternative Rock": "Rock", "Audiobook": null} (keys match in any spelling).
+    #[arg(long, value_name = "FILE.json")]
+    pub genre_map: Option<PathBuf>,
+
+    /// Music library: genres with fewer albums are left out (listed by --inspect).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_albums: u32,
 
     /// Export this checkpoint (*.safetensors, with checkpoint.json or spec.json + genres.json
     /// beside it) to the ONNX file given by --out, after checking it against the tch model.
@@ -92,13 +116,9 @@ pub struct TrainArgs {
     pub list_variants: bool,
 
     /// Variants to train: comma-separated names, `all`, or spec files ending in .json (one
-    /// spec, or an array as `--list-variants --format json` prints).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "baseline"
-    )]
+    /// spec, or an array as `--list-variants --format json` prints) [default: baseline; for
+    /// a music library, the library recipe (see the README)].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub variants: Vec<String>,
 
     /// Run folder: config.json, logs, checkpoints, curves, summary.json, ranking.md, best/.
@@ -171,6 +191,20 @@ pub enum PrecisionArg {
     Bf16,
 }
 
+impl Args {
+    /// How a music library given as --data is read (a bad --field name is an error).
+    pub fn library_options(&self) -> anyhow::Result<LibraryOptions> {
+        Ok(LibraryOptions {
+            field: match &self.field {
+                Some(name) => Field::custom(name)?,
+                None => Field::Standard,
+            },
+            genre_map: self.genre_map.clone(),
+            min_albums: self.min_albums as usize,
+        })
+    }
+}
+
 impl TrainArgs {
     /// The library's training options for these flags (validated by
     /// [`crate::train::config::TrainConfig::from_options`]).
@@ -195,6 +229,16 @@ impl TrainArgs {
             },
             resume: self.resume,
             cache_dir: self.cache_dir.clone(),
+            command: command_line(),
         }
     }
+}
+
+/// The command line as given, with the program's own name rather than the launcher's path.
+fn command_line() -> Vec<String> {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "covergenre-train".into();
+    }
+    args
 }

@@ -3,6 +3,8 @@
 //! - `find`: image files under the given paths, or one cover per album of a music library
 //!   (albums as [`crate::data::albums`] finds them: a cover file by its usual names, else the
 //!   picture embedded in the album's audio files, read through [`crate::audio`]).
+//! - `listed`: the covers of albums named in a list (`--albums-from`) instead of found by a
+//!   walk.
 //! - `decoder`: [`CoverDecoder`], the pipeline's decoder for a [`Source`].
 //!
 //! Everything here is lazy (walks are iterators feeding [`crate::infer::pipeline`], which this
@@ -14,9 +16,11 @@
 
 mod decoder;
 mod find;
+mod listed;
 
 pub use decoder::CoverDecoder;
 pub use find::{album_source, album_sources, image_sources};
+pub use listed::{listed_sources, parse_album_list, read_album_list, ListedAlbum};
 
 use crate::failure::Failure;
 use crate::infer::pipeline::Item;

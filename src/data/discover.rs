@@ -71,8 +71,15 @@ pub fn discover(root: &Path, options: &DiscoverOptions) -> Result<Dataset> {
     let found = find(root)?;
     let total: usize = found.splits.values().map(Vec::len).sum();
     if total == 0 {
+        let hint = match found.layout {
+            Layout::GenreFolders => {
+                " (and no audio files: a music library is a folder of album folders holding \
+                 mp3, flac, m4a or ogg tracks)"
+            }
+            _ => "",
+        };
         bail!(
-            "{}: found a {} layout but no covers in it",
+            "{}: found a {} layout but no covers in it{hint}",
             root.display(),
             layout_name(found.layout)
         );
@@ -91,7 +98,7 @@ pub fn discover(root: &Path, options: &DiscoverOptions) -> Result<Dataset> {
 
 /// A folder of audio files without an image dataset's split folders or manifest is a music
 /// library (genre folders of images hold no audio).
-fn is_library_root(root: &Path) -> bool {
+pub fn is_library_root(root: &Path) -> bool {
     root.is_dir()
         && split_dirs(root).is_ok_and(|dirs| dirs.is_empty())
         && !root.join("manifest.csv").is_file()
@@ -176,8 +183,8 @@ fn read_genre_folders(root: &Path) -> Result<Found> {
     if listing.by_genre.is_empty() {
         bail!(
             "{}: no dataset found: expected genre folders (<genre>/*.jpg), split folders \
-             (train/ with dev/ or test/), the study layout (<split>/images + <split>/genres) \
-             or a manifest.csv",
+             (train/ with dev/ or test/), the study layout (<split>/images + <split>/genres), \
+             a manifest.csv, or a music library (album folders of audio files)",
             root.display()
         );
     }

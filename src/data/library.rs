@@ -29,8 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// How to read a library as a dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to read a library as a dataset (recorded in a run's `config.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LibraryOptions {
     /// The field holding the owner's genres.
     pub field: Field,
@@ -142,7 +143,12 @@ pub fn discover_library(root: &Path, options: &LibraryOptions, seed: u64) -> Res
         .zip(bytes_read_by_this_process())
         .map(|(before, after)| after.saturating_sub(before));
 
-    let values: Vec<String> = read.iter().filter_map(|a| a.value.clone()).collect();
+    // Only albums with a cover can be trained on, so only they count towards a genre.
+    let values: Vec<String> = read
+        .iter()
+        .filter(|a| a.cover.is_ok())
+        .filter_map(|a| a.value.clone())
+        .collect();
     let vocabulary = Vocabulary::build(&values, &map, options.min_albums)?;
     let mut summary = summarise(&read, &vocabulary, options);
     summary.tag_bytes_read = tag_bytes_read;
@@ -150,23 +156,21 @@ pub fn discover_library(root: &Path, options: &LibraryOptions, seed: u64) -> Res
 
     let genres = GenreSet::from_names(vocabulary.names());
     let mut labelled = Vec::new();
-    for album in &read {
-        let Some(label) = album
-            .value
-            .as_deref()
-            .and_then(|v| vocabulary.class_of(v, &map))
-        else {
-            continue;
+    for album in read.iter().filter(|a| a.value.is_some()) {
+        let cover = match &album.cover {
+            Ok(cover) => cover,
+            Err(reason) => {
+                skipped.push(Failure::new(&album.album, reason.clone()));
+                continue;
+            }
         };
-        match &album.cover {
-            Ok(cover) => labelled.push((
-                album.relative.clone(),
-                Sample {
-                    path: cover.clone(),
-                    label,
-                },
-            )),
-            Err(reason) => skipped.push(Failure::new(&album.album, reason.clone())),
+        let value = album.value.as_deref().unwrap_or_default();
+        if let Some(label) = vocabulary.class_of(value, &map) {
+            let sample = Sample {
+                path: cover.clone(),
+                label,
+            };
+            labelled.push((album.relative.clone(), sample));
         }
     }
     summary.labelled = labelled.len();

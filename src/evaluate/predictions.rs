@@ -5,7 +5,8 @@
 //!   `top<k>`/`p<k>` pairs (the `genre` column may say `uncertain` under `--min-confidence`);
 //!   files without them fall back to `genre`/`probability`.
 //! - JSONL, one object per cover: `path`, and the ranking as `top` (a list of
-//!   `{"genre", "probability"}` objects or `[genre, probability]` pairs), as `top1`/`p1`...
+//!   `{"genre", "name", "probability"}` objects, `name` optional, or `[genre, probability]`
+//!   pairs), as `top1`/`p1`...
 //!   keys, as a `probabilities` map, or as `genre`/`probability`.
 //!
 //! A row with an `error` field, or one that cannot be read, is listed as a failure with the
@@ -161,25 +162,31 @@ fn row_from_json_ranking(
     let field = |key: &str| json_scalar(object.get(key));
     let path = row_path(file, line, field)?;
     let entries = ranking.as_array().map(Vec::as_slice).unwrap_or_default();
-    let parsed: Option<Vec<(String, f32)>> = entries.iter().map(json_ranked_entry).collect();
+    let parsed: Option<Vec<Ranked>> = entries.iter().map(json_ranked_entry).collect();
     let mut ranked = parsed
         .filter(|r| !r.is_empty())
         .ok_or_else(|| cover_failure(&path, file, line, "cannot read its genre ranking"))?;
     // A probabilities map has no order of its own.
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     Ok(record(path, ranked, field))
 }
 
-fn json_ranked_entry(entry: &Value) -> Option<(String, f32)> {
+/// One entry of a JSON ranking; its display name is kept when it has one.
+fn json_ranked_entry(entry: &Value) -> Option<Ranked> {
     match entry {
         Value::Object(o) => {
             let genre = o.get("genre")?.as_str()?.to_string();
             let p = o.get("probability").or_else(|| o.get("p"))?.as_f64()?;
-            Some((genre, p as f32))
+            let mut ranked = Ranked::from_slug(genre, p as f32);
+            if let Some(name) = o.get("name").and_then(Value::as_str) {
+                ranked.name = name.to_string();
+            }
+            Some(ranked)
         }
-        Value::Array(pair) if pair.len() == 2 => {
-            Some((pair[0].as_str()?.to_string(), pair[1].as_f64()? as f32))
-        }
+        Value::Array(pair) if pair.len() == 2 => Some(Ranked::from_slug(
+            pair[0].as_str()?.to_string(),
+            pair[1].as_f64()? as f32,
+        )),
         _ => None,
     }
 }
@@ -198,13 +205,12 @@ fn row_from_fields(
 
 /// The record of a row: `genre` and `probability` as written (`genre` may be [`UNCERTAIN`]),
 /// else the best of the ranking.
-fn record(
-    path: PathBuf,
-    ranked: Vec<(String, f32)>,
-    field: impl Fn(&str) -> Option<String>,
-) -> Record {
+fn record(path: PathBuf, top: Vec<Ranked>, field: impl Fn(&str) -> Option<String>) -> Record {
     // Callers never pass an empty ranking; the default only keeps this total.
-    let (best, best_p) = ranked.first().cloned().unwrap_or_default();
+    let (best, best_p) = top
+        .first()
+        .map(|r| (r.genre.clone(), r.probability))
+        .unwrap_or_default();
     let genre = field("genre").filter(|g| !g.is_empty()).unwrap_or(best);
     let probability = field("probability")
         .and_then(|p| p.parse::<f32>().ok())
@@ -214,10 +220,7 @@ fn record(
         path: path.display().to_string(),
         genre,
         probability,
-        top: ranked
-            .into_iter()
-            .map(|(genre, probability)| Ranked { genre, probability })
-            .collect(),
+        top,
     }
 }
 
@@ -252,16 +255,14 @@ fn push(out: &mut PredictionsFile, row: Result<Record, Failure>) {
     }
 }
 
-fn ranked_from_fields(
-    field: &impl Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, f32)>, String> {
+fn ranked_from_fields(field: &impl Fn(&str) -> Option<String>) -> Result<Vec<Ranked>, String> {
     let mut ranked = Vec::new();
     for k in 1.. {
         let Some(genre) = field(&format!("top{k}")).filter(|g| !g.is_empty()) else {
             break;
         };
         let p = parse_probability(field(&format!("p{k}")), &format!("p{k}"))?;
-        ranked.push((genre, p));
+        ranked.push(Ranked::from_slug(genre, p));
     }
     if ranked.is_empty() {
         match field("genre").filter(|g| !g.is_empty()) {
@@ -270,7 +271,7 @@ fn ranked_from_fields(
                     "the genre is `{UNCERTAIN}` and there are no top-k columns to say what it was"
                 ))
             }
-            Some(genre) => ranked.push((
+            Some(genre) => ranked.push(Ranked::from_slug(
                 genre,
                 parse_probability(field("probability"), "probability")?,
             )),
@@ -392,12 +393,18 @@ fn label_and_rank(
     let ranked = record
         .top
         .iter()
-        .map(|Ranked { genre, probability }| {
-            genres
-                .index_of(genre)
-                .map(|g| (g, *probability))
-                .ok_or_else(|| format!("predicted genre {genre:?} is not one of the known genres"))
-        })
+        .map(
+            |Ranked {
+                 genre, probability, ..
+             }| {
+                genres
+                    .index_of(genre)
+                    .map(|g| (g, *probability))
+                    .ok_or_else(|| {
+                        format!("predicted genre {genre:?} is not one of the known genres")
+                    })
+            },
+        )
         .collect::<Result<Vec<_>, _>>()?;
     Ok((truth, ranked))
 }

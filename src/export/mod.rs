@@ -27,6 +27,10 @@ pub mod temperature;
 /// Trained parameters by [`crate::spec::param_prefix`] name: (shape, row-major values).
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
+/// The file beside a winner's `genres.json` that holds its display names, when they are the
+/// owner's own (see [`CheckpointInfo::genre_names`]).
+pub const GENRE_NAMES_FILE: &str = "genre_names.json";
+
 /// ONNX opset the graph uses: every operator we emit has had its current form since 13,
 /// and onnxruntime 1.31 runs 17 on every execution provider.
 pub const OPSET: i64 = 17;
@@ -41,6 +45,10 @@ pub struct CheckpointInfo {
     pub spec: ModelSpec,
     /// Genre slugs in output order.
     pub genres: Vec<String>,
+    /// Their display names, when they are not the ones the slugs imply (a music library's
+    /// genres in the owner's spelling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genre_names: Option<Vec<String>>,
     /// Summary of the data the model was trained on (any JSON), recorded as `training_data`.
     #[serde(default)]
     pub training_data: Option<serde_json::Value>,
@@ -66,10 +74,20 @@ impl CheckpointInfo {
         }
         let spec_path = checkpoint.with_file_name("spec.json");
         let genres_path = checkpoint.with_file_name("genres.json");
+        let names_path = checkpoint.with_file_name(GENRE_NAMES_FILE);
         if spec_path.is_file() && genres_path.is_file() {
+            let genre_names = match names_path.is_file() {
+                true => Some(read_json(
+                    &names_path,
+                    checkpoint,
+                    "a JSON list of genre names",
+                )?),
+                false => None,
+            };
             return Ok(Self {
                 spec: read_json(&spec_path, checkpoint, "a model spec")?,
                 genres: read_json(&genres_path, checkpoint, "a JSON list of genre slugs")?,
+                genre_names,
                 training_data: None,
                 dev_metrics: None,
                 test_metrics: None,
@@ -85,12 +103,27 @@ impl CheckpointInfo {
         )
     }
 
-    pub fn genre_set(&self) -> GenreSet {
-        GenreSet::from_slugs(self.genres.iter().cloned())
+    /// The genres with their display names (recorded ones win over those the slugs imply).
+    pub fn genre_set(&self) -> Result<GenreSet> {
+        let genres = GenreSet::from_slugs(self.genres.iter().cloned());
+        match &self.genre_names {
+            Some(names) => genres
+                .with_names(names)
+                .map_err(|reason| anyhow::anyhow!("the checkpoint's genre_names: {reason}")),
+            None => Ok(genres),
+        }
+    }
+
+    /// What a checkpoint records of `genres`: slugs, and names where they are the owner's.
+    pub fn genres_of(genres: &GenreSet) -> (Vec<String>, Option<Vec<String>>) {
+        (
+            genres.slugs(),
+            genres.has_own_names().then(|| genres.names()),
+        )
     }
 
     /// The metadata an export of this checkpoint records.
-    pub fn metadata(&self) -> ModelMetadata {
+    pub fn metadata(&self) -> Result<ModelMetadata> {
         let mut extra = BTreeMap::new();
         let entries = [
             (crate::metadata::TRAINING_DATA, &self.training_data),
@@ -102,7 +135,7 @@ impl CheckpointInfo {
                 extra.insert(key.to_string(), value.to_string());
             }
         }
-        metadata_for(&self.spec, &self.genre_set(), extra)
+        Ok(metadata_for(&self.spec, &self.genre_set()?, extra))
     }
 }
 
@@ -197,6 +230,28 @@ pub fn onnx_model_bytes(
             .into_iter()
             .map(|(key, value)| proto::StringStringEntryProto { key, value })
             .collect(),
+    };
+    Ok(model.encode_to_vec())
+}
+
+/// ONNX bytes of the first `until` layers of `spec` ([`onnx::build_prefix_graph`]): no
+/// metadata, one uint8 `image` input, one float `maps` output. Not a covergenre model (it has
+/// no genres); the trainer runs it to cache a frozen backbone's activations.
+pub fn onnx_prefix_bytes(spec: &ModelSpec, until: usize, weights: &Weights) -> Result<Vec<u8>> {
+    let graph = onnx::build_prefix_graph(spec, until, weights)?;
+    let model = proto::ModelProto {
+        ir_version: IR_VERSION,
+        producer_name: "covergenre".into(),
+        producer_version: crate::VERSION.into(),
+        domain: String::new(),
+        model_version: 1,
+        doc_string: graph.doc_string.clone(),
+        graph: Some(graph),
+        opset_import: vec![proto::OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        metadata_props: Vec::new(),
     };
     Ok(model.encode_to_vec())
 }

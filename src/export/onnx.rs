@@ -57,6 +57,56 @@ pub fn build_graph(spec: &ModelSpec, classes: usize, weights: &Weights) -> Resul
     })
 }
 
+/// Name of a prefix graph's output: the activations after its last layer, float NCHW.
+pub const MAPS_NAME: &str = "maps";
+
+/// The graph of the first `until` layers of `spec` (from the same uint8 image input and the
+/// same preprocessing as the whole model), giving their activations as [`MAPS_NAME`]: the
+/// frozen part of a transfer recipe, for onnxruntime to compute the training cache.
+pub fn build_prefix_graph(spec: &ModelSpec, until: usize, weights: &Weights) -> Result<GraphProto> {
+    ensure!(
+        until > 0 && until <= spec.layers.len(),
+        "a prefix of {until} layers of '{}', which has {}",
+        spec.name,
+        spec.layers.len()
+    );
+    let mut builder = GraphBuilder::new(weights, 0);
+    let (h, w) = (
+        spec.preprocess.height as usize,
+        spec.preprocess.width as usize,
+    );
+    let input = builder.preprocessing(&spec.preprocess);
+    let value = Value {
+        name: input,
+        shape: Shape::Image(3, h, w),
+    };
+    let value = builder.layers(&spec.layers[..until], &[], value)?;
+    let Shape::Image(c, mh, mw) = value.shape else {
+        bail!(
+            "the first {until} layers of '{}' end in features, not maps",
+            spec.name
+        );
+    };
+    builder.node("Identity", &[&value.name], MAPS_NAME, vec![]);
+    Ok(GraphProto {
+        node: builder.nodes,
+        name: format!("{}[..{until}]", spec.name),
+        initializer: builder.initializers,
+        doc_string: format!("the first {until} layers of {}", spec.name),
+        input: vec![tensor_info(
+            INPUT_NAME,
+            data_type::UINT8,
+            &[Dim::Batch, Dim::Fixed(h), Dim::Fixed(w), Dim::Fixed(3)],
+        )],
+        output: vec![tensor_info(
+            MAPS_NAME,
+            data_type::FLOAT,
+            &[Dim::Batch, Dim::Fixed(c), Dim::Fixed(mh), Dim::Fixed(mw)],
+        )],
+        value_info: Vec::new(),
+    })
+}
+
 /// Shape of an activation without its batch dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {

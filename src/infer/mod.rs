@@ -1,10 +1,12 @@
 //! onnxruntime inference: finding the runtime library, opening exported models (with their
 //! metadata), and running batches of resized images through them. [`pipeline`] is the
-//! streaming decode -> batch -> predict engine shared by `covergenre-classify` and `covergenre-eval`.
+//! streaming decode -> batch -> predict engine shared by `covergenre-classify` and `covergenre-eval`;
+//! [`features`] runs the first layers of a network (a frozen backbone, for the trainer's cache).
 //!
 //! ort is built with `load-dynamic`: every ort call panics until the library is loaded, so
 //! everything here goes through [`init_runtime`] first and turns a missing library into an error.
 
+pub mod features;
 pub mod pipeline;
 
 use crate::genres::GenreSet;
@@ -259,7 +261,7 @@ impl Model {
     }
 }
 
-fn session_builder(threads: usize) -> Result<ort::session::builder::SessionBuilder> {
+pub(crate) fn session_builder(threads: usize) -> Result<ort::session::builder::SessionBuilder> {
     let builder =
         ort::session::Session::builder(environment()?).map_err(|e| anyhow::anyhow!("{e}"))?;
     // The pipeline's decode workers share the cores with these threads: idle intra-op threads

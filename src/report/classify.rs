@@ -6,7 +6,8 @@
 //! - CSV: `path,genre,probability,top1,p1,top2,p2,...` (k = `--top-k`, at most the class count).
 //!   `genre` is [`UNCERTAIN`] when the best probability is under `--min-confidence`; `top1` is
 //!   always the model's best guess.
-//! - JSONL: one `{"path","genre","probability","top":[{"genre","probability"},...]}` per line.
+//! - JSONL: one `{"path","genre","probability","top":[{"genre","name","probability"},...]}` per
+//!   line; `name` is the genre's display name in the model (what `--tag` writes by default).
 //! - JSON: `{"results":[records...],"failures":[{"path","reason"}],"summary":{...}}`.
 //! - Table: path, genre, probability and the top-k, for people.
 //!
@@ -38,8 +39,36 @@ pub enum Format {
 /// One ranked genre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ranked {
+    /// The slug.
     pub genre: String,
+    /// The display name ("Rap & Hip-Hop"), so programs reading the output need not know the
+    /// model's genre list.
+    pub name: String,
     pub probability: f32,
+}
+
+impl Ranked {
+    /// A genre of `genres` by index (`class-<i>` past its end).
+    pub fn of(genres: &GenreSet, index: usize, probability: f32) -> Self {
+        match genres.get(index) {
+            Some(genre) => Self {
+                genre: genre.slug.clone(),
+                name: genre.name.clone(),
+                probability,
+            },
+            None => Self::from_slug(format!("class-{index}"), probability),
+        }
+    }
+
+    /// A genre known only by its slug (read back from a file): the MUMU display name, or the
+    /// slug itself.
+    pub fn from_slug(slug: String, probability: f32) -> Self {
+        Self {
+            name: crate::genres::display_name(&slug).to_string(),
+            genre: slug,
+            probability,
+        }
+    }
 }
 
 /// The result for one cover.
@@ -63,23 +92,15 @@ impl Record {
         top_k: usize,
         min_confidence: Option<f32>,
     ) -> Self {
-        let slug = |i: usize| {
-            genres
-                .get(i)
-                .map_or_else(|| format!("class-{i}"), |g| g.slug.clone())
-        };
         let top: Vec<Ranked> = item
             .top_k(top_k.max(1))
             .into_iter()
-            .map(|(i, probability)| Ranked {
-                genre: slug(i),
-                probability,
-            })
+            .map(|(i, probability)| Ranked::of(genres, i, probability))
             .collect();
         let (best, probability) = item.best();
         let genre = match min_confidence {
             Some(bar) if probability < bar => UNCERTAIN.to_string(),
-            _ => slug(best),
+            _ => Ranked::of(genres, best, probability).genre,
         };
         Self {
             path: item.path().display().to_string(),
@@ -344,6 +365,7 @@ mod tests {
         assert_eq!(records[0].probability, 0.7);
         let top: Vec<&str> = records[0].top.iter().map(|r| r.genre.as_str()).collect();
         assert_eq!(top, ["metal", "alternative-rock", "country"]);
+        assert_eq!(records[0].top[1].name, "Alternative Rock");
         assert_eq!(records[1].genre, UNCERTAIN);
         assert_eq!(
             records[1].top[0].genre, "reggae",
@@ -363,6 +385,23 @@ mod tests {
         let jsonl = written(Format::Jsonl, &records);
         assert_eq!(jsonl.lines().count(), 2);
         assert_eq!(parse_jsonl(jsonl.as_bytes()).unwrap(), records);
+    }
+
+    #[test]
+    fn jsonl_carries_the_models_own_display_names() {
+        let genres = GenreSet::from_slugs(["hip-hop".to_string(), "jazz".to_string()])
+            .with_names(&["Hip-Hop".to_string(), "Jazz".to_string()])
+            .unwrap();
+        let item = Classified {
+            source: Source::file("a.jpg"),
+            probabilities: vec![0.8, 0.2],
+        };
+        let record = Record::new(&item, &genres, 2, None);
+        let jsonl = written(Format::Jsonl, std::slice::from_ref(&record));
+        let line: serde_json::Value = serde_json::from_str(jsonl.trim()).unwrap();
+        assert_eq!(line["top"][0]["genre"], "hip-hop");
+        assert_eq!(line["top"][0]["name"], "Hip-Hop");
+        assert_eq!(parse_jsonl(jsonl.as_bytes()).unwrap(), [record]);
     }
 
     #[test]

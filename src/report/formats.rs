@@ -155,11 +155,16 @@ fn interval_values(interval: &crate::calibration::Interval) -> [(&'static str, S
 /// Markdown for a CI job summary: headline metrics first (what a reviewer looks at), then
 /// per-genre scores and the confusion matrix.
 pub fn markdown(reports: &[EvalReport]) -> String {
+    markdown_titled(reports, "Genre evaluation")
+}
+
+/// [`markdown`] under a title of the caller's (a model card's "Dev" and "Test" sections).
+pub fn markdown_titled(reports: &[EvalReport], title: &str) -> String {
     let mut out = String::new();
     let Some(first) = reports.first() else {
         return out;
     };
-    let _ = writeln!(out, "## Genre evaluation\n");
+    let _ = writeln!(out, "## {title}\n");
     let _ = writeln!(out, "{} covers from `{}`.\n", first.total, first.covers);
     markdown_summary(&mut out, reports);
     markdown_confidence(&mut out, reports);

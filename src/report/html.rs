@@ -335,6 +335,11 @@ pub fn write_evaluation(
                 .iter()
                 .map(|&(i, probability)| Ranked {
                     genre: slug(i),
+                    name: report
+                        .genre_names
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| slug(i)),
                     probability,
                 })
                 .collect(),

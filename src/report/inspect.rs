@@ -4,6 +4,7 @@
 
 use super::table::{new_table, right, TableStyle};
 use crate::data::discover::layout_name;
+use crate::data::library::{GenreCount, LibrarySummary};
 use crate::data::{Dataset, Split};
 use crate::failure::Failure;
 use prettytable::{Cell, Row, Table};
@@ -20,10 +21,15 @@ pub struct InspectReport {
     pub root: PathBuf,
     /// Genre slugs in label order.
     pub genres: Vec<String>,
+    /// Display names in label order (a library's: the owner's spellings).
+    pub genre_names: Vec<String>,
     pub generated_splits: bool,
     /// Split name -> genre slug -> covers (every genre listed, zeros included).
     pub splits: BTreeMap<String, BTreeMap<String, usize>>,
     pub skipped: Vec<Failure>,
+    /// A music library's vocabulary, unlabelled albums, ties and unreadable tracks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibrarySummary>,
 }
 
 impl InspectReport {
@@ -36,9 +42,11 @@ impl InspectReport {
             layout: layout_name(dataset.layout).to_string(),
             root: dataset.root.clone(),
             genres: dataset.genres.slugs(),
+            genre_names: dataset.genres.names(),
             generated_splits: dataset.generated_splits,
             splits,
             skipped: dataset.skipped.clone(),
+            library: dataset.library.clone(),
         }
     }
 
@@ -48,7 +56,9 @@ impl InspectReport {
 
     /// A summary line, the per-genre table (label order, with totals) and the skipped files.
     pub fn to_table(&self) -> String {
-        let origin = if self.generated_splits {
+        let origin = if self.library.is_some() {
+            "splits by a stable hash of each album's path"
+        } else if self.generated_splits {
             "missing splits made by a seeded stratified split"
         } else {
             "splits as found on disk"
@@ -59,7 +69,13 @@ impl InspectReport {
             self.layout,
             origin
         );
+        if let Some(library) = &self.library {
+            text.push_str(&library_overview(library));
+        }
         text.push_str(&self.counts_table().to_string());
+        if let Some(library) = &self.library {
+            text.push_str(&library_details(library));
+        }
         if self.skipped.is_empty() {
             text.push_str("No files skipped.\n");
         } else {
@@ -93,9 +109,10 @@ impl InspectReport {
         titles.extend(&splits);
         titles.push("total");
         let mut table = new_table(TableStyle::RowRules, &titles);
-        for (index, genre) in self.genres.iter().enumerate() {
+        for (index, (genre, name)) in self.genres.iter().zip(&self.genre_names).enumerate() {
             let counts: Vec<usize> = splits.iter().map(|s| self.count(s, genre)).collect();
-            table.add_row(self.count_row(&index.to_string(), genre, &counts));
+            let shown = if self.library.is_some() { name } else { genre };
+            table.add_row(self.count_row(&index.to_string(), shown, &counts));
         }
         let totals: Vec<usize> = splits
             .iter()
@@ -112,4 +129,105 @@ impl InspectReport {
         cells.push(right(&total.to_string()));
         Row::new(cells)
     }
+}
+
+/// Albums, tracks, what reading the tags cost, and the genres with the spellings folded into
+/// them (the counts table that follows splits them by dev, test and train).
+fn library_overview(library: &LibrarySummary) -> String {
+    let read = match library.tag_bytes_read {
+        Some(bytes) => format!(
+            "; read {} of {} of audio files (tags only) in {:.1} s",
+            megabytes(bytes),
+            megabytes(library.audio_bytes),
+            library.seconds
+        ),
+        None => String::new(),
+    };
+    let mut text = format!(
+        "{} albums ({} tracks), {} labelled by their {} field and trained on{read}\n",
+        library.albums, library.tracks, library.labelled, library.field
+    );
+    text.push_str(&format!(
+        "Genres (at least {} albums each; spellings folded into each, with their albums):\n",
+        library.min_albums
+    ));
+    for genre in &library.genres {
+        text.push_str(&format!("  {}\n", genre_line(genre)));
+    }
+    text
+}
+
+/// What was left out: small genres, dropped values, unlabelled albums, ties, bad tracks.
+fn library_details(library: &LibrarySummary) -> String {
+    let mut text = String::new();
+    if !library.left_out.is_empty() {
+        text.push_str(&format!(
+            "Left out (fewer than {} albums; lower --min-albums or merge with --genre-map):\n",
+            library.min_albums
+        ));
+        for genre in &library.left_out {
+            text.push_str(&format!("  {}\n", genre_line(genre)));
+        }
+    }
+    if !library.dropped.is_empty() {
+        let dropped: Vec<String> = library
+            .dropped
+            .iter()
+            .map(|(value, n)| format!("{value} ({n} albums)"))
+            .collect();
+        text.push_str(&format!(
+            "Dropped by the genre map: {}\n",
+            dropped.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "Unlabelled (no {} value; never trained on, these are what the model will tag): {} albums\n",
+        library.field,
+        library.unlabelled.len()
+    ));
+    for album in &library.unlabelled {
+        text.push_str(&format!("  {}\n", album.display()));
+    }
+    if !library.ties.is_empty() {
+        text.push_str(
+            "Albums whose tracks disagree with no majority (the first track's value is used):\n",
+        );
+        for tie in &library.ties {
+            text.push_str(&format!(
+                "  {}: {} -> {}\n",
+                tie.album.display(),
+                tie.values.join(" / "),
+                tie.chosen
+            ));
+        }
+    }
+    if !library.unreadable_tracks.is_empty() {
+        text.push_str(&format!(
+            "Tracks whose tags could not be read ({}; their albums go on without them):\n",
+            library.unreadable_tracks.len()
+        ));
+        for track in &library.unreadable_tracks {
+            text.push_str(&format!("  {}: {}\n", track.path.display(), track.reason));
+        }
+    }
+    text
+}
+
+/// `Hip-Hop: 12 albums (Hip-Hop 8, Hip Hop 3, hip hop 1)`.
+fn genre_line(genre: &GenreCount) -> String {
+    let spellings: Vec<String> = genre
+        .spellings
+        .iter()
+        .map(|(spelling, n)| format!("{spelling} {n}"))
+        .collect();
+    format!(
+        "{}: {} albums ({})",
+        genre.name,
+        genre.albums,
+        spellings.join(", ")
+    )
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }

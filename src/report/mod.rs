@@ -4,9 +4,10 @@
 //! [`crate::metrics`], so every format shows the same ones. [`classify`] renders classify's
 //! per-cover results; [`html`] the self-contained review page. Training's renderings live here
 //! too: the dataset table of `--inspect` ([`inspect`]), the variant ranking ([`training`]) and
-//! the training curves ([`curves`]). Every terminal table is made by [`table::new_table`] in one
+//! the training curves ([`curves`]) and the model card a run writes beside its winner ([`card`]). Every terminal table is made by [`table::new_table`] in one
 //! of the toolkit's [`table::TableStyle`]s.
 
+pub mod card;
 pub mod classify;
 pub mod confidence;
 pub mod curves;

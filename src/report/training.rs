@@ -128,6 +128,17 @@ pub struct Summary {
     pub variants: Vec<VariantSummary>,
     pub winner: Option<Winner>,
     pub skipped: Vec<crate::failure::Failure>,
+    /// Wall-clock seconds of each stage of the session, in order (reading the data, decoding
+    /// covers, the frozen backbone, training, export and calibration, the card).
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+}
+
+/// One stage of a training session and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub seconds: f64,
 }
 
 impl Summary {
@@ -145,6 +156,7 @@ impl Summary {
             variants,
             winner,
             skipped,
+            stages: Vec::new(),
         }
     }
 

@@ -75,7 +75,11 @@ pub fn run<P: Predictor>(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<TagRun> {
-    for root in &options.paths {
+    // Album keys are relative to these: the library roots and the listed album folders.
+    let roots: Vec<PathBuf> = crate::classify::roots(options)
+        .map(Path::to_path_buf)
+        .collect();
+    for root in &roots {
         remove_stale_temps_under(root, log);
     }
     let genres = model.genres.clone();
@@ -117,12 +121,12 @@ pub fn run<P: Predictor>(
     )?;
     let header = tag.threshold.line();
     let output = options.output.as_deref();
-    write_plan_to(output, &plans, &options.paths, tag, &header, out, log)?;
+    write_plan_to(output, &plans, &roots, tag, &header, out, log)?;
     let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
     if let Some(report) = &options.report {
         let entries: Vec<document::AlbumEntry> = plans
             .iter()
-            .map(|p| document::AlbumEntry::of(p, &options.paths))
+            .map(|p| document::AlbumEntry::of(p, &roots))
             .collect();
         collector.plan = Some(document::plan_id(&entries));
         for ((card, plan), entry) in collector.cards.iter_mut().zip(&plans).zip(entries) {

@@ -3,6 +3,7 @@
 //! folder.
 
 use super::build::Precision;
+use crate::data::library::LibraryOptions;
 use crate::spec::{self, ModelSpec};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Decoded-image cache folder (default: `$COVERGENRE_CACHE_DIR` or ~/.cache/covergenre/images).
     pub cache_dir: Option<PathBuf>,
+    /// The command line, recorded in `config.json` and the model card.
+    pub command: Vec<String>,
 }
 
 /// Everything a training session does, validated; written to `<out>/config.json`.
@@ -111,12 +114,23 @@ pub struct TrainConfig {
     pub precision: PrecisionChoice,
     pub resume: bool,
     pub cache_dir: Option<PathBuf>,
+    /// How a music library given as `data` is read (field, genre map, minimum albums).
+    #[serde(default)]
+    pub library: LibraryOptions,
+    /// The command line that asked for this session.
+    #[serde(default)]
+    pub command: Vec<String>,
     pub toolkit_version: String,
 }
 
 impl TrainConfig {
     /// Validates the flags; errors name the flag and the problem.
-    pub fn from_options(data: PathBuf, seed: u64, args: &TrainOptions) -> Result<Self> {
+    pub fn from_options(
+        data: PathBuf,
+        seed: u64,
+        library: LibraryOptions,
+        args: &TrainOptions,
+    ) -> Result<Self> {
         let Some(out) = args.out.clone() else {
             bail!("--out DIR is required to train (the run folder for logs, checkpoints and the model)");
         };
@@ -140,7 +154,11 @@ impl TrainConfig {
         if !data.exists() {
             bail!("--data {}: no such file or folder", data.display());
         }
-        let variants = resolve_variants(&args.variants)?
+        let names = match args.variants.is_empty() {
+            true => vec![default_variant(&data).to_string()],
+            false => args.variants.clone(),
+        };
+        let variants = resolve_variants(&names)?
             .into_iter()
             .map(|spec| apply_overrides(spec, args))
             .collect();
@@ -155,6 +173,8 @@ impl TrainConfig {
             precision: args.precision,
             resume: args.resume,
             cache_dir: args.cache_dir.clone(),
+            library,
+            command: args.command.clone(),
             toolkit_version: crate::VERSION.to_string(),
         })
     }
@@ -162,6 +182,20 @@ impl TrainConfig {
     /// Seed of run `run` (1-based).
     pub fn run_seed(&self, run: usize) -> u64 {
         self.seed.wrapping_add(run as u64 - 1)
+    }
+}
+
+/// The recipe a music library trains with when no `--variants` is given: chosen on
+/// measurements (README, "Learning the owner's genres").
+pub const LIBRARY_RECIPE: &str = "effnet-lite0";
+
+/// The variant trained when `--variants` is not given: [`LIBRARY_RECIPE`] for a music library,
+/// the study's baseline for image datasets.
+pub fn default_variant(data: &Path) -> &'static str {
+    if crate::data::discover::is_library_root(data) {
+        LIBRARY_RECIPE
+    } else {
+        "baseline"
     }
 }
 

@@ -75,7 +75,7 @@ pub fn export_model(
 /// JSON beside it) to `out`, parity-checked like [`export_model`].
 pub fn export_checkpoint(checkpoint: &Path, out: &Path) -> Result<ParityReport> {
     let info = CheckpointInfo::read_for(checkpoint)?;
-    let genres = info.genre_set();
+    let genres = info.genre_set()?;
     let vs = nn::VarStore::new(Device::Cpu);
     Network::new(&vs.root(), &info.spec, genres.len())
         .with_context(|| format!("cannot rebuild the network of {}", checkpoint.display()))?;
@@ -87,7 +87,7 @@ pub fn export_checkpoint(checkpoint: &Path, out: &Path) -> Result<ParityReport> 
             genres.len()
         )
     })?;
-    export_model(&info.spec, &genres, &vs, &info.metadata(), out)
+    export_model(&info.spec, &genres, &vs, &info.metadata()?, out)
 }
 
 /// Runs the same images through ONNX `bytes` (onnxruntime) and the tch network in `vs`.

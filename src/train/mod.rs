@@ -21,10 +21,12 @@
 //! augmentation and dropout draw, so a resumed run replays the same numbers.
 pub mod augment;
 pub mod build;
+pub mod card;
 pub mod checkpoint;
 pub mod config;
 pub mod export;
 pub mod fit;
+pub mod frozen;
 pub mod optim;
 pub mod pretrained;
 pub mod run;

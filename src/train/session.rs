@@ -35,12 +35,13 @@ use crate::export::CheckpointInfo;
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::report::curves::plot_curves;
-use crate::report::training::{SplitMetrics, Summary, VariantSummary, Winner};
+use crate::report::training::{SplitMetrics, Stage, Summary, VariantSummary, Winner};
 use crate::spec::{ModelSpec, TrainOn};
 use crate::util::write_atomic;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// The images one variant trains and selects on.
 #[derive(Debug, Clone)]
@@ -57,9 +58,12 @@ pub struct VariantData {
 pub fn run(config: &TrainConfig) -> Result<Summary> {
     let options = DiscoverOptions {
         seed: config.seed,
+        library: config.library.clone(),
         ..DiscoverOptions::default()
     };
+    let started = Instant::now();
     let dataset = discover(&config.data, &options)?;
+    let discovered = stage(read_data_stage(&dataset), started);
     if dataset.split(Split::Train).is_empty() {
         bail!("--data {}: no training covers found", config.data.display());
     }
@@ -73,6 +77,7 @@ pub fn run(config: &TrainConfig) -> Result<Summary> {
         dataset: &dataset,
         cache: &cache,
         seed: config.seed,
+        decode_seconds: 0.0,
     });
     let held_out = HeldOut {
         training_data: Some(training_data_summary(&dataset)),
@@ -83,7 +88,49 @@ pub fn run(config: &TrainConfig) -> Result<Summary> {
             Ok(loader.borrow().select_images(spec))
         })),
     };
-    train_and_test(config, |spec| loader.borrow_mut().load(spec), held_out)
+    let mut summary = train_and_test(config, |spec| loader.borrow_mut().load(spec), held_out)?;
+    let decoded = loader.borrow().decode_seconds;
+    summary.stages.insert(0, discovered);
+    summary.stages.insert(
+        1,
+        Stage {
+            name: "decode covers (cached for later runs)".into(),
+            seconds: decoded,
+        },
+    );
+    if let Some(training_stage) = summary.stages.iter_mut().find(|s| s.name == TRAIN_STAGE) {
+        // Decoding happened inside the training loop's data loading; count it once.
+        training_stage.seconds = (training_stage.seconds - decoded).max(0.0);
+    }
+    if summary.winner.is_some() {
+        let started = Instant::now();
+        super::card::write_card(config, &dataset, &summary)?;
+        summary.stages.push(stage(
+            "model card (dev and test, onnxruntime)".into(),
+            started,
+        ));
+        write_summary(config, &summary)?;
+    }
+    Ok(summary)
+}
+
+/// The stage of finding the data: a library's tags, or a dataset's files.
+fn read_data_stage(dataset: &Dataset) -> String {
+    match dataset.library {
+        Some(_) => "read the library (album folders, tags, covers)".into(),
+        None => "find the dataset's files".into(),
+    }
+}
+
+/// The stage of fitting the variants (the frozen backbone's cache is a stage of its own).
+const TRAIN_STAGE: &str = "train (heads and fine-tuned layers)";
+
+/// A stage named `name` that began at `started` and ends now.
+fn stage(name: String, started: Instant) -> Stage {
+    Stage {
+        name,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// What the winner's export records besides its weights.
@@ -124,6 +171,8 @@ struct DatasetLoader<'a> {
     dataset: &'a Dataset,
     cache: &'a ImageCache,
     seed: u64,
+    /// Seconds spent decoding (or fetching from the cache) so far.
+    decode_seconds: f64,
 }
 
 impl DatasetLoader<'_> {
@@ -152,10 +201,12 @@ impl DatasetLoader<'_> {
     }
 
     fn load(&mut self, spec: &ModelSpec) -> Result<VariantData> {
+        let started = Instant::now();
         let (fit_on, select_on, selected_on) = self.fit_and_select(spec);
         let mut skipped = Vec::new();
         let train = self.images(&fit_on, spec, "train", &mut skipped);
         let select = self.images(&select_on, spec, "dev", &mut skipped);
+        self.decode_seconds += started.elapsed().as_secs_f64();
         Ok(VariantData {
             genres: self.dataset.genres.clone(),
             train,
@@ -235,6 +286,7 @@ pub fn train_and_test(
     // backbone its cached activations.
     let mut loaded: HashMap<String, VariantData> = HashMap::new();
     let mut backbone_caches = FeatureCaches::default();
+    let training = Instant::now();
     for spec in &config.variants {
         let key = format!("{:?}/{:?}", spec.preprocess, spec.train_on);
         if !loaded.contains_key(&key) {
@@ -258,8 +310,33 @@ pub fn train_and_test(
         )?);
     }
     let mut summary = Summary::new(variants, skipped);
+    let cached = backbone_caches.seconds();
+    if backbone_caches.computed() > 0 {
+        summary.stages.push(Stage {
+            name: "frozen backbone activations (computed once)".into(),
+            seconds: cached,
+        });
+    }
+    summary.stages.push(Stage {
+        name: TRAIN_STAGE.into(),
+        seconds: (training.elapsed().as_secs_f64() - cached).max(0.0),
+    });
+    let exporting = Instant::now();
     finish(config, &mut summary, genres.as_ref(), held_out)?;
+    summary.stages.push(stage(
+        "export, parity check, calibration, test".into(),
+        exporting,
+    ));
+    write_summary(config, &summary)?;
     Ok(summary)
+}
+
+/// `summary.json` (atomically).
+fn write_summary(config: &TrainConfig, summary: &Summary) -> Result<()> {
+    write_atomic(
+        &config.out.join("summary.json"),
+        &serde_json::to_vec_pretty(summary)?,
+    )
 }
 
 fn train_variant(
@@ -346,7 +423,11 @@ fn record_genres(run_dir: &Path, genres: &GenreSet) -> Result<()> {
     let Some(object) = state.as_object_mut() else {
         bail!("{} is not a JSON object", path.display());
     };
-    object.insert("genres".into(), serde_json::json!(genres.slugs()));
+    let (slugs, names) = CheckpointInfo::genres_of(genres);
+    object.insert("genres".into(), serde_json::json!(slugs));
+    if let Some(names) = names {
+        object.insert("genre_names".into(), serde_json::json!(names));
+    }
     write_atomic(&path, &serde_json::to_vec_pretty(&state)?)
 }
 
@@ -440,10 +521,17 @@ pub fn save_winner(
         .with_context(|| format!("cannot read the winner's weights {}", weights.display()))?;
     write_atomic(&dir.join("model.safetensors"), &bytes)?;
     write_atomic(&dir.join("spec.json"), &serde_json::to_vec_pretty(spec)?)?;
+    let (slugs, names) = CheckpointInfo::genres_of(genres);
     write_atomic(
         &dir.join("genres.json"),
-        &serde_json::to_vec_pretty(&genres.slugs())?,
+        &serde_json::to_vec_pretty(&slugs)?,
     )?;
+    if let Some(names) = &names {
+        write_atomic(
+            &dir.join(crate::export::GENRE_NAMES_FILE),
+            &serde_json::to_vec_pretty(names)?,
+        )?;
+    }
 
     let _rng = super::rng_guard();
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -462,13 +550,14 @@ pub fn save_winner(
     }
     let info = CheckpointInfo {
         spec: spec.clone(),
-        genres: genres.slugs(),
+        genres: slugs,
+        genre_names: names,
         training_data: records.training_data.clone(),
         dev_metrics: records.dev_metrics.clone(),
         test_metrics: test_metrics.map(|m| serde_json::json!(m)),
     };
     let onnx = dir.join("model.onnx");
-    let parity = export_model(spec, genres, &vs, &info.metadata(), &onnx)?;
+    let parity = export_model(spec, genres, &vs, &info.metadata()?, &onnx)?;
     if let Some(select) = records.calibrate_on {
         // After the parity check, which compares the raw model with tch.
         let fit = calibrate_model_file_on_images(&onnx, &select.pixels, &select.labels)?;

@@ -32,6 +32,7 @@ use super::fit::{
     add_predictions, augmented_input, derive_seed, end_epoch, evaluate_batches, outcome,
     report_epoch, validate, ClassTerms, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
 };
+use super::frozen::Frozen;
 use super::optim::Optimiser;
 use super::run::{EpochRecord, RunSettings, RunState};
 use crate::metrics::Confusion;
@@ -45,8 +46,6 @@ use std::rc::Rc;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
-/// Images per forward pass through the frozen backbone.
-const ENCODE_BATCH: i64 = 32;
 /// Cached maps per evaluation pass.
 const EVAL_BATCH: i64 = 256;
 /// Dropout on the cached maps while fine-tuning: a cheap stand-in for pixel augmentation,
@@ -77,25 +76,34 @@ pub struct FeatureCache {
     pub dev_pooled: Tensor,
     /// Images pushed through the backbone to build the cache.
     pub backbone_images: usize,
+    /// The engine that computed it ("libtorch" or "onnxruntime").
+    pub engine: &'static str,
 }
 
 impl FeatureCache {
-    /// Runs the frozen layers of `net` over `train` (as is and flipped) and `dev`.
+    /// Runs the frozen layers of `net` over `train` (as is and flipped) and `dev`, in the
+    /// faster of libtorch and onnxruntime ([`super::frozen`]).
     pub fn compute(
-        net: &Network,
+        (net, vs): (&Network, &nn::VarStore),
         spec: &ModelSpec,
         pretrained: &Pretrained,
-        train: &ImageSet,
-        dev: &ImageSet,
+        (train, dev): (&ImageSet, &ImageSet),
         device: Device,
-    ) -> Self {
-        let (train_x, train_y) = train.to_tensors(device);
-        let (dev_x, dev_y) = dev.to_tensors(device);
-        let encode = |images: &Tensor, flip: bool| {
-            encode_images(net, spec, pretrained.finetune_from_layer, images, flip)
-        };
-        let train_maps = Tensor::cat(&[encode(&train_x, false), encode(&train_x, true)], 0);
-        let dev_maps = encode(&dev_x, false);
+    ) -> Result<Self> {
+        let until = pretrained.finetune_from_layer;
+        let (mut frozen, trial) = Frozen::choose(net, vs, spec, until, &train.pixels, device)?;
+        if let Some(trial) = &trial {
+            eprintln!("{trial}");
+        }
+        let train_maps = Tensor::cat(
+            &[
+                frozen.encode(&train.pixels, false)?,
+                frozen.encode(&train.pixels, true)?,
+            ],
+            0,
+        )
+        .to_device(device);
+        let dev_maps = frozen.encode(&dev.pixels, false)?.to_device(device);
         let pooled = |maps: &Tensor| {
             pool_maps(
                 net,
@@ -103,15 +111,21 @@ impl FeatureCache {
                 maps,
             )
         };
-        Self {
+        let labels = |set: &ImageSet| {
+            let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
+            Tensor::from_slice(&labels).to_device(device)
+        };
+        let train_y = labels(train);
+        Ok(Self {
             train_pooled: pooled(&train_maps),
             dev_pooled: pooled(&dev_maps),
             train_labels: Tensor::cat(&[&train_y, &train_y], 0),
             train_maps,
             dev_maps,
-            dev_labels: dev_y,
+            dev_labels: labels(dev),
             backbone_images: 2 * train.len() + dev.len(),
-        }
+            engine: trial.map_or("libtorch", |t| t.chosen),
+        })
     }
 
     /// Number of distinct training covers (each is cached twice).
@@ -128,6 +142,7 @@ impl FeatureCache {
 pub struct FeatureCaches {
     last: Option<(u64, Rc<FeatureCache>)>,
     computed: usize,
+    seconds: f64,
 }
 
 impl FeatureCaches {
@@ -136,16 +151,21 @@ impl FeatureCaches {
         self.computed
     }
 
+    /// Seconds spent computing them.
+    pub fn seconds(&self) -> f64 {
+        self.seconds
+    }
+
     /// The cache for this run: reused when the key matches, else computed (and kept).
     fn get_or_compute(
         &mut self,
-        net: &Network,
+        (net, vs): (&Network, &nn::VarStore),
         spec: &ModelSpec,
         pretrained: &Pretrained,
         (train, dev): (&ImageSet, &ImageSet),
         settings: &RunSettings,
         weights: Option<&Path>,
-    ) -> Rc<FeatureCache> {
+    ) -> Result<Rc<FeatureCache>> {
         let started = Instant::now();
         let key = cache_key(spec, pretrained, (train, dev), settings, weights);
         if let Some((_, cache)) = self.last.as_ref().filter(|(k, _)| *k == key) {
@@ -153,18 +173,17 @@ impl FeatureCaches {
                 "{}: reusing the frozen backbone's activations of {} images from an earlier run",
                 settings.label, cache.backbone_images
             );
-            return Rc::clone(cache);
+            return Ok(Rc::clone(cache));
         }
         // Free the old cache before building the new one: two would not fit in memory.
         self.last = None;
         let cache = Rc::new(FeatureCache::compute(
-            net,
+            (net, vs),
             spec,
             pretrained,
-            train,
-            dev,
+            (train, dev),
             settings.device,
-        ));
+        )?);
         eprintln!(
             "{}: cached the frozen backbone's activations of {} images in {:.1} s",
             settings.label,
@@ -173,7 +192,8 @@ impl FeatureCaches {
         );
         self.last = Some((key, Rc::clone(&cache)));
         self.computed += 1;
-        cache
+        self.seconds += started.elapsed().as_secs_f64();
+        Ok(cache)
     }
 }
 
@@ -201,28 +221,6 @@ fn cache_key(
         None => settings.seed.hash(&mut hasher),
     }
     hasher.finish()
-}
-
-/// u8 NHWC images -> activations after the layers below `until`, in inference mode.
-fn encode_images(
-    net: &Network,
-    spec: &ModelSpec,
-    until: usize,
-    images: &Tensor,
-    flip: bool,
-) -> Tensor {
-    let n = images.size()[0];
-    let mut parts = Vec::new();
-    tch::no_grad(|| {
-        for start in (0..n).step_by(ENCODE_BATCH as usize) {
-            let batch = images.narrow(0, start, ENCODE_BATCH.min(n - start));
-            // NHWC: dimension 2 is the width, so this mirrors left-right.
-            let batch = if flip { batch.flip([2]) } else { batch };
-            let x = super::normalise(&batch, &spec.preprocess);
-            parts.push(net.forward_range(&x, 0..until, Mode::EVAL).contiguous());
-        }
-    });
-    Tensor::cat(&parts, 0)
 }
 
 /// Cached maps -> pooled features [N, features] through the frozen `layers`.
@@ -311,7 +309,14 @@ pub fn fit_transfer(
     }
     let trainable = trainable_names(&vs);
 
-    let cache = caches.get_or_compute(&net, spec, pretrained, (train, select), settings, weights);
+    let cache = caches.get_or_compute(
+        (&net, &vs),
+        spec,
+        pretrained,
+        (train, select),
+        settings,
+        weights,
+    )?;
     let terms = ClassTerms::new(spec, &train.labels, classes, settings.device);
     let mut trainer = Trainer {
         spec,

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cdp;
 pub mod classify_output;
 pub mod colour;
+pub mod owner_library;
 pub mod tagcheck;
 
 use image::{ImageFormat, Rgb, RgbImage};

@@ -1,0 +1,191 @@
+//! The frozen part of a transfer recipe is inference, run once per cover (and per view) to
+//! fill the training cache. It can run in either of the project's two engines: libtorch (the
+//! network being trained, in inference mode) or onnxruntime (the same layers exported by our
+//! ONNX writer, BatchNorm folded into the convolutions). [`FrozenEngine::choose`] measures
+//! both on the same covers, checks that they agree, and keeps the faster, so the cache is
+//! computed at the speed of whichever is faster on this machine (on CUDA, libtorch).
+
+use super::build::{named_weights, normalise, Mode, Network};
+use crate::export::onnx_prefix_bytes;
+use crate::infer::features::FeatureModel;
+use crate::spec::ModelSpec;
+use anyhow::Result;
+use ndarray::{s, ArrayView4};
+use std::time::Instant;
+use tch::{nn, Device, Tensor};
+
+/// Images per forward pass through the frozen layers.
+pub const ENCODE_BATCH: usize = 32;
+
+/// Largest difference between the engines' activations that still counts as the same layers
+/// (float32 in a different order of operations, BatchNorm folded: about 1e-5 is typical).
+const AGREEMENT: f64 = 1e-3;
+
+/// Where the frozen layers run.
+pub enum FrozenEngine {
+    Libtorch,
+    Onnxruntime(Box<FeatureModel>),
+}
+
+/// What choosing measured, for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineTrial {
+    pub images: usize,
+    pub libtorch_seconds: f64,
+    pub onnxruntime_seconds: Option<f64>,
+    /// Largest |difference| between the two engines' activations.
+    pub max_difference: Option<f64>,
+    pub chosen: &'static str,
+}
+
+impl std::fmt::Display for EngineTrial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "frozen layers on {} covers: libtorch {:.2} s",
+            self.images, self.libtorch_seconds
+        )?;
+        if let (Some(ort), Some(diff)) = (self.onnxruntime_seconds, self.max_difference) {
+            write!(f, ", onnxruntime {ort:.2} s (max |difference| {diff:.1e})")?;
+        }
+        write!(f, ": computing the cache with {}", self.chosen)
+    }
+}
+
+/// The frozen layers `0..until` of a network, with the engine that runs them.
+pub struct Frozen<'a> {
+    pub net: &'a Network,
+    pub spec: &'a ModelSpec,
+    pub until: usize,
+    pub device: Device,
+    pub engine: FrozenEngine,
+}
+
+impl<'a> Frozen<'a> {
+    /// Measures libtorch and onnxruntime on the first covers of `images` (u8 NHWC, one after
+    /// another) and keeps the faster; libtorch on a GPU, or when onnxruntime cannot run the
+    /// layers or disagrees with libtorch.
+    pub fn choose(
+        net: &'a Network,
+        vs: &nn::VarStore,
+        spec: &'a ModelSpec,
+        until: usize,
+        images: &[u8],
+        device: Device,
+    ) -> Result<(Self, Option<EngineTrial>)> {
+        let mut frozen = Self {
+            net,
+            spec,
+            until,
+            device,
+            engine: FrozenEngine::Libtorch,
+        };
+        let image_len = spec.preprocess.image_len();
+        let n = (images.len() / image_len).min(ENCODE_BATCH);
+        if device != Device::Cpu || n == 0 {
+            return Ok((frozen, None));
+        }
+        let sample = &images[..n * image_len];
+        let started = Instant::now();
+        let reference = frozen.encode(sample, false)?;
+        let libtorch_seconds = started.elapsed().as_secs_f64();
+        let mut trial = EngineTrial {
+            images: n,
+            libtorch_seconds,
+            onnxruntime_seconds: None,
+            max_difference: None,
+            chosen: "libtorch",
+        };
+        match Self::onnxruntime(vs, spec, until) {
+            Ok(model) => {
+                let mut candidate = Self {
+                    net,
+                    spec,
+                    until,
+                    device,
+                    engine: FrozenEngine::Onnxruntime(Box::new(model)),
+                };
+                // The first run of a session builds its kernels: warm up before timing.
+                let timed = candidate.encode(&sample[..image_len], false).and_then(|_| {
+                    let started = Instant::now();
+                    let maps = candidate.encode(sample, false)?;
+                    Ok((maps, started.elapsed().as_secs_f64()))
+                });
+                let (maps, seconds) = match timed {
+                    Ok(timed) => timed,
+                    Err(error) => {
+                        eprintln!(
+                            "onnxruntime cannot run the frozen layers ({error:#}); using libtorch"
+                        );
+                        return Ok((frozen, Some(trial)));
+                    }
+                };
+                let difference = (&maps - &reference).abs().max().double_value(&[]);
+                trial.onnxruntime_seconds = Some(seconds);
+                trial.max_difference = Some(difference);
+                let scale = reference.abs().max().double_value(&[]).max(1.0);
+                if difference <= AGREEMENT * scale && seconds < libtorch_seconds {
+                    trial.chosen = "onnxruntime";
+                    return Ok((candidate, Some(trial)));
+                }
+            }
+            Err(error) => {
+                eprintln!("onnxruntime cannot run the frozen layers ({error:#}); using libtorch")
+            }
+        }
+        Ok((frozen, Some(trial)))
+    }
+
+    fn onnxruntime(vs: &nn::VarStore, spec: &ModelSpec, until: usize) -> Result<FeatureModel> {
+        let bytes = onnx_prefix_bytes(spec, until, &named_weights(vs))?;
+        FeatureModel::from_bytes(&bytes, tch::get_num_threads().max(1) as usize)
+    }
+
+    /// The activations after the frozen layers of `images` (u8 NHWC, one after another),
+    /// mirrored left-right first when `flip`, in batches, as one tensor on the network's device.
+    pub fn encode(&mut self, images: &[u8], flip: bool) -> Result<Tensor> {
+        let (h, w) = (
+            self.spec.preprocess.height as usize,
+            self.spec.preprocess.width as usize,
+        );
+        let n = images.len() / (h * w * 3);
+        let mut parts = Vec::new();
+        for start in (0..n).step_by(ENCODE_BATCH) {
+            let count = ENCODE_BATCH.min(n - start);
+            let bytes = &images[start * h * w * 3..(start + count) * h * w * 3];
+            let batch = ArrayView4::from_shape((count, h, w, 3), bytes)?;
+            // NHWC: axis 2 is the width, so reversing it mirrors left-right.
+            let batch = if flip {
+                batch.slice_move(s![.., .., ..;-1, ..])
+            } else {
+                batch
+            };
+            parts.push(self.encode_batch(batch)?);
+        }
+        Ok(Tensor::cat(&parts, 0))
+    }
+
+    fn encode_batch(&mut self, batch: ArrayView4<u8>) -> Result<Tensor> {
+        match &mut self.engine {
+            FrozenEngine::Libtorch => {
+                let (n, h, w, c) = batch.dim();
+                let contiguous = batch.as_standard_layout();
+                let pixels = Tensor::from_slice(&contiguous.iter().copied().collect::<Vec<u8>>())
+                    .view([n as i64, h as i64, w as i64, c as i64])
+                    .to_device(self.device);
+                Ok(tch::no_grad(|| {
+                    let x = normalise(&pixels, &self.spec.preprocess);
+                    self.net
+                        .forward_range(&x, 0..self.until, Mode::EVAL)
+                        .contiguous()
+                }))
+            }
+            FrozenEngine::Onnxruntime(model) => {
+                let maps = model.run(batch)?;
+                let shape: Vec<i64> = maps.shape().iter().map(|&d| d as i64).collect();
+                let values: Vec<f32> = maps.iter().copied().collect();
+                Ok(Tensor::from_slice(&values).view(shape.as_slice()))
+            }
+        }
+    }
+}
