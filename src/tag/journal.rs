@@ -4,7 +4,6 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::audio::fields::Field;
@@ -70,23 +69,123 @@ pub fn write(path: &Path, entries: &[Entry]) -> Result<()> {
     .with_context(|| format!("cannot write the journal {}", path.display()))
 }
 
-/// Reads a journal back; a line that is not an entry is an error naming the line.
+/// Reads a journal back; a line that is not an entry is an error naming the line. A last line
+/// without its newline that is not an entry is what a kill during [`append`] leaves: it is
+/// dropped, as no file it names was touched yet (entries are written before their files).
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open the journal {}", path.display()))?;
+    Ok(read_complete(path)?.0)
+}
+
+/// [`read`], and the length in bytes of the journal's whole lines.
+fn read_complete(path: &Path) -> Result<(Vec<Entry>, usize)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the journal {}", path.display()))?;
     let mut entries = Vec::new();
-    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+    let mut complete = 0;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let whole = line.ends_with('\n');
         if line.trim().is_empty() {
+            complete += line.len();
             continue;
         }
-        entries.push(serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{} line {} is not a covergenre journal entry",
-                path.display(),
-                number + 1
-            )
-        })?);
+        match serde_json::from_str(line) {
+            Ok(entry) => entries.push(entry),
+            Err(_) if !whole => break,
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{} line {} is not a covergenre journal entry",
+                    path.display(),
+                    number + 1
+                )))
+            }
+        }
+        complete += line.len();
+    }
+    Ok((entries, complete))
+}
+
+/// Opens the journal of a review that goes on: its entries so far (an empty journal is
+/// created when there is none), with a last line cut short by a kill removed so that
+/// [`append`] adds whole lines after whole lines.
+pub fn resume(path: &Path) -> Result<Vec<Entry>> {
+    if !path.exists() {
+        write(path, &[])?;
+        return Ok(Vec::new());
+    }
+    let (entries, complete) = read_complete(path)?;
+    let length = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the journal {}", path.display()))?
+        .len();
+    if (complete as u64) < length {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(complete as u64).and_then(|()| f.sync_all()));
+        file.with_context(|| format!("cannot repair the journal {}", path.display()))?;
     }
     Ok(entries)
+}
+
+/// Adds `entries` at the end of the journal and flushes them to disk before returning, so a
+/// review can write an album's files right after.
+pub fn append(path: &Path, entries: &[Entry]) -> Result<()> {
+    use std::io::Write;
+    let mut lines = Vec::new();
+    for entry in entries {
+        serde_json::to_writer(&mut lines, entry)?;
+        lines.push(b'\n');
+    }
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(&lines).and_then(|()| file.sync_all()));
+    written.with_context(|| format!("cannot write the journal {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(file: &str) -> Entry {
+        Entry::new(
+            Path::new(file),
+            &Field::Standard,
+            None,
+            Some("Metal".into()),
+        )
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_kill_is_dropped_and_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("review.jsonl");
+        assert!(resume(&path).unwrap().is_empty());
+        append(&path, &[entry("/m/1.mp3"), entry("/m/2.mp3")]).unwrap();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"file\":\"/m/3.m");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(
+            read(&path).unwrap().len(),
+            2,
+            "the torn line is not an entry"
+        );
+        assert_eq!(resume(&path).unwrap().len(), 2);
+        append(&path, &[entry("/m/4.mp3")]).unwrap();
+        let files: Vec<String> = read(&path).unwrap().into_iter().map(|e| e.file).collect();
+        assert_eq!(files, ["/m/1.mp3", "/m/2.mp3", "/m/4.mp3"]);
+    }
+
+    #[test]
+    fn a_bad_whole_line_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, "{\"file\":\"x\"}\n").unwrap();
+        let error = format!("{:#}", read(&path).unwrap_err());
+        assert!(
+            error.contains("line 1 is not a covergenre journal entry"),
+            "{error}"
+        );
+        assert!(resume(&path).is_err(), "not appended to");
+    }
 }

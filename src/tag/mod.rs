@@ -6,17 +6,25 @@
 //!    through [`safe_write::rewrite`] (copy beside it, edit, flush, rename).
 //! 3. [`undo`]: put the journal's old values back; safe to interrupt and rerun.
 //!
+//! Instead of 2, the owner may decide: on the review page (a [`decisions`] file, applied by
+//! [`run_decisions`]) or in the terminal, album by album ([`run_interactive`]: the question
+//! loop in [`interactive`], the terminal it runs on in [`terminal`]); each decided album is
+//! written by the same writer, its journal entries first.
+//!
 //! Temporary copies a killed run left behind are removed by the next run and by undo.
 
 pub mod decisions;
 pub mod document;
+pub mod interactive;
 pub mod journal;
 pub mod plan;
 pub mod safe_write;
+pub mod terminal;
 pub mod threshold;
 
 use crate::audio::fields::{self, Field};
 use crate::classify::{classify_observed, ClassifyOptions, ModelView, Observed};
+use crate::covers::SourceKind;
 use crate::infer::pipeline::Predictor;
 use crate::report::html::Collector;
 use anyhow::Result;
@@ -75,6 +83,52 @@ pub fn run<P: Predictor>(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<TagRun> {
+    let genres = model.genres.clone();
+    let Planned {
+        mut plans,
+        covers: _,
+        roots,
+        mut collector,
+    } = plan_library(model, options, tag, log)?;
+    let header = tag.threshold.line();
+    let output = options.output.as_deref();
+    write_plan_to(output, &plans, &roots, tag, &header, out, log)?;
+    let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
+    if let Some(report) = &options.report {
+        let entries: Vec<document::AlbumEntry> = plans
+            .iter()
+            .map(|p| document::AlbumEntry::of(p, &roots))
+            .collect();
+        collector.plan = Some(document::plan_id(&entries));
+        for ((card, plan), entry) in collector.cards.iter_mut().zip(&plans).zip(entries) {
+            plan::annotate(card, plan);
+            card.plan = Some(serde_json::to_value(entry)?);
+        }
+        let title = crate::classify::report_title(options);
+        collector.write(report, &format!("{title} (tag plan)"), &genres, None)?;
+        writeln!(log, "review page: {}", report.display())?;
+    }
+    finish(plans, summary, journal_path, 0, tag, log)
+}
+
+/// The plan of every album of a run, before anything is written.
+struct Planned {
+    plans: Vec<AlbumPlan>,
+    /// Each plan's cover (None where it could not be classified), for the terminal review.
+    covers: Vec<Option<SourceKind>>,
+    /// The library roots and the listed album folders: album keys are relative to these.
+    roots: Vec<PathBuf>,
+    /// The review page's cards.
+    collector: Collector,
+}
+
+/// Classifies every album under `options.paths` and plans its tags (nothing is written).
+fn plan_library<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    tag: &TagOptions,
+    log: &mut dyn Write,
+) -> Result<Planned> {
     // Album keys are relative to these: the library roots and the listed album folders.
     let roots: Vec<PathBuf> = crate::classify::roots(options)
         .map(Path::to_path_buf)
@@ -97,20 +151,25 @@ pub fn run<P: Predictor>(
         ..options.clone()
     };
     let mut plans = Vec::new();
+    let mut covers = Vec::new();
     let mut collector = Collector::default();
     let mut observe = |observed: Observed<'_>| {
-        let plan = match observed {
+        let (plan, cover) = match observed {
             Observed::Classified(source, record) => {
                 collector.classified(source, record);
                 let folder = &source.path;
-                plan::plan_classified(folder, record, album_tracks(folder), &plan_options)
+                let plan =
+                    plan::plan_classified(folder, record, album_tracks(folder), &plan_options);
+                (plan, Some(source.kind.clone()))
             }
             Observed::Failed(failure) => {
                 collector.failed(failure);
-                plan::plan_failed(failure, album_tracks(&failure.path), &tag.field)
+                let plan = plan::plan_failed(failure, album_tracks(&failure.path), &tag.field);
+                (plan, None)
             }
         };
         plans.push(plan);
+        covers.push(cover);
     };
     classify_observed(
         model,
@@ -119,25 +178,57 @@ pub fn run<P: Predictor>(
         log,
         &mut observe,
     )?;
-    let header = tag.threshold.line();
-    let output = options.output.as_deref();
-    write_plan_to(output, &plans, &roots, tag, &header, out, log)?;
-    let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
-    if let Some(report) = &options.report {
-        let entries: Vec<document::AlbumEntry> = plans
-            .iter()
-            .map(|p| document::AlbumEntry::of(p, &roots))
-            .collect();
-        collector.plan = Some(document::plan_id(&entries));
-        for ((card, plan), entry) in collector.cards.iter_mut().zip(&plans).zip(entries) {
-            plan::annotate(card, plan);
-            card.plan = Some(serde_json::to_value(entry)?);
-        }
-        let title = crate::classify::report_title(options);
-        collector.write(report, &format!("{title} (tag plan)"), &genres, None)?;
-        writeln!(log, "review page: {}", report.display())?;
-    }
-    finish(plans, summary, journal_path, 0, tag, log)
+    Ok(Planned {
+        plans,
+        covers,
+        roots,
+        collector,
+    })
+}
+
+/// Classifies every album, then asks the owner about each album with a proposal on
+/// `console`, writing each decided album at once (its journal entries first, all in one
+/// journal: `tag.journal`, else [`interactive::DEFAULT_JOURNAL`]). A review whose journal
+/// exists goes on: albums it decided before are not asked again.
+pub fn run_interactive<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    tag: &TagOptions,
+    console: &mut dyn interactive::Console,
+    log: &mut dyn Write,
+) -> Result<TagRun> {
+    // The question offers the top 3, whatever --top-k says.
+    let options = ClassifyOptions {
+        top_k: options.top_k.max(3),
+        ..options.clone()
+    };
+    let completions = interactive::model_values(model.genres, tag.style);
+    let planned = plan_library(model, &options, tag, log)?;
+    let journal_path = tag
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(interactive::DEFAULT_JOURNAL));
+    let albums = planned
+        .plans
+        .into_iter()
+        .zip(planned.covers)
+        .map(|(plan, cover)| interactive::Album { plan, cover })
+        .collect();
+    let review = interactive::Review {
+        tag,
+        journal: &journal_path,
+        roots: &planned.roots,
+        completions,
+    };
+    let outcome = review.run(albums, console, log)?;
+    let summary = Summary::of(&outcome.plans);
+    writeln!(log, "{}", summary.line("tagged"))?;
+    Ok(TagRun {
+        plans: outcome.plans,
+        summary,
+        journal: Some(journal_path),
+        refused: outcome.refused,
+    })
 }
 
 /// Plans (and with `tag.apply`, writes) exactly the decisions of the decisions file `path`
@@ -313,26 +404,34 @@ fn apply(
         journal_path.display()
     )?;
     for plan in plans.iter_mut().filter(|p| p.skip.is_none()) {
-        let value = plan.value.clone();
-        for track in plan
-            .tracks
-            .iter_mut()
-            .filter(|t| t.action == TrackAction::Write)
-        {
-            let written = safe_write::rewrite(&track.path, tag.touch, |file| {
-                fields::write(file, &tag.field, value.as_deref())
-            });
-            if let Err(e) = written {
-                writeln!(
-                    log,
-                    "covergenre-classify: {}: cannot tag: {e:#}",
-                    track.path.display()
-                )?;
-                track.action = TrackAction::Fail(format!("{e:#}"));
-            }
-        }
+        write_tracks(plan, tag, log)?;
     }
     Ok(Summary::of(plans))
+}
+
+/// Writes the plan's value into each of its tracks marked [`TrackAction::Write`] (their
+/// journal entries must be on disk already); a track that fails is reported and marked
+/// failed, the others go on.
+fn write_tracks(plan: &mut AlbumPlan, tag: &TagOptions, log: &mut dyn Write) -> Result<()> {
+    let value = plan.value.clone();
+    for track in plan
+        .tracks
+        .iter_mut()
+        .filter(|t| t.action == TrackAction::Write)
+    {
+        let written = safe_write::rewrite(&track.path, tag.touch, |file| {
+            fields::write(file, &tag.field, value.as_deref())
+        });
+        if let Err(e) = written {
+            writeln!(
+                log,
+                "covergenre-classify: {}: cannot tag: {e:#}",
+                track.path.display()
+            )?;
+            track.action = TrackAction::Fail(format!("{e:#}"));
+        }
+    }
+    Ok(())
 }
 
 /// Counts of an undo.
