@@ -39,11 +39,16 @@ fn shell_word(text: &str) -> String {
 /// pane that stays on screen after the command ends. Dropping it ends that server only.
 struct Tmux {
     socket: String,
+    /// Where the script writes the binary's process id.
+    pid_file: PathBuf,
 }
 
+/// What the script prints when the binary has ended, before its status.
+const EXIT_LINE: &str = "covergenre-test exit status: ";
+
 impl Tmux {
-    /// Runs `script` (a shell script) in a new session.
-    fn start(dir: &Path, name: &str, script: &str) -> Self {
+    /// Runs `script` (a shell script that writes `pid_file`) in a new session.
+    fn start(dir: &Path, name: &str, script: &str, pid_file: PathBuf) -> Self {
         let socket = format!("covergenre-test-{}-{name}", std::process::id());
         let config = dir.join(format!("{name}.tmux.conf"));
         std::fs::write(
@@ -53,7 +58,7 @@ impl Tmux {
         .unwrap();
         let script_path = dir.join(format!("{name}.sh"));
         std::fs::write(&script_path, script).unwrap();
-        let tmux = Self { socket };
+        let tmux = Self { socket, pid_file };
         let started = tmux
             .command()
             .arg("-f")
@@ -83,6 +88,8 @@ impl Tmux {
         command
             .args(["-L", &self.socket])
             .env("TERM", "xterm-256color")
+            // A test run from inside tmux still gets a server of its own.
+            .env_remove("TMUX")
             .stdin(Stdio::null());
         command
     }
@@ -144,38 +151,21 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "review", name]);
     }
 
-    /// How the command ended (`exit N` or `signal N`), once it has.
-    fn ended(&self) -> String {
-        let start = Instant::now();
-        loop {
-            let state = self.tmux(&[
-                "display-message",
-                "-p",
-                "-t",
-                "review",
-                "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
-            ]);
-            // tmux may mark the pane dead a moment before it has the status.
-            let fields: Vec<&str> = state.split(' ').map(str::trim).collect();
-            match fields.as_slice() {
-                ["1", "", ""] => {}
-                ["1", status, ""] => return format!("exit {status}"),
-                ["1", "", signal] => return format!("signal {signal}"),
-                _ => {}
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "the review did not end; the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// The command's exit status (128 + the signal for a killed one), once it has ended:
+    /// the script prints it (tmux's own pane status is not always filled in).
+    fn exit_status(&self) -> i32 {
+        let screen = self.wait_for("the end of the review", |s| s.contains(EXIT_LINE));
+        let status = screen
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(EXIT_LINE))
+            .unwrap();
+        status.trim().parse().unwrap()
     }
 
-    /// The process the pane runs (the script execs the binary).
+    /// The binary's process id, which the script writes before it execs the binary.
     fn pid(&self) -> i32 {
-        let pid = self.tmux(&["display-message", "-p", "-t", "review", "#{pane_pid}"]);
-        pid.trim().parse().unwrap()
+        let text = std::fs::read_to_string(&self.pid_file).unwrap();
+        text.trim().parse().unwrap()
     }
 }
 
@@ -203,10 +193,9 @@ impl Review {
         self.root.join(name)
     }
 
-    /// The shell script that runs the review in the pane (`exec`: the pane's process is the
-    /// binary itself).
-    /// `env`: shell lines run before (exports).
-    fn script(&self, extra: &[&str], env: &str) -> String {
+    /// The shell script that runs the review in the pane.
+    /// `env`: shell lines run before (exports); the binary's process id goes to `pid_file`.
+    fn script(&self, extra: &[&str], env: &str, pid_file: &Path) -> String {
         let words: Vec<String> = [
             env!("CARGO_BIN_EXE_covergenre-classify"),
             "--model",
@@ -226,15 +215,20 @@ impl Review {
         .chain([&self.root.to_str().unwrap()])
         .map(|w| shell_word(w))
         .collect();
+        // The inner shell writes its process id, then becomes the binary (in the
+        // foreground, on the terminal); the outer one prints how it ended.
         format!(
-            "cd {}\n{env}\nexec {}\n",
+            "cd {}\n{env}\nsh -c 'echo $$ > \"$0\"; exec \"$@\"' {} {}\necho \"{EXIT_LINE}$?\"\n",
             shell_word(self.fx.dir.path().to_str().unwrap()),
+            shell_word(pid_file.to_str().unwrap()),
             words.join(" ")
         )
     }
 
     fn start(&self, name: &str, extra: &[&str], env: &str) -> Tmux {
-        Tmux::start(self.fx.dir.path(), name, &self.script(extra, env))
+        let pid_file = self.fx.path(&format!("{name}.pid"));
+        let script = self.script(extra, env, &pid_file);
+        Tmux::start(self.fx.dir.path(), name, &script, pid_file)
     }
 
     fn tracks(&self) -> Vec<PathBuf> {
@@ -485,7 +479,7 @@ fn each_answer_does_what_it_says_and_undo_takes_the_review_back() {
         "{screen}"
     );
     tmux.answer("b");
-    assert_eq!(tmux.ended(), "exit 0", "{}", tmux.screen());
+    assert_eq!(tmux.exit_status(), 0, "{}", tmux.screen());
     let screen = tmux.screen();
     assert_eq!(
         screen.matches("aBort?").count(),
@@ -593,7 +587,7 @@ fn a_kill_keeps_decided_albums_whole_and_the_next_run_asks_only_about_the_rest()
     });
     let pid = tmux.pid();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "kill {pid}");
-    assert_eq!(tmux.ended(), "signal 9", "{}", tmux.screen());
+    assert_eq!(tmux.exit_status(), 128 + 9, "{}", tmux.screen());
     drop(tmux);
 
     let killed = review.genres(); // every file reads whole (asserted inside)
@@ -621,7 +615,7 @@ fn a_kill_keeps_decided_albums_whole_and_the_next_run_asks_only_about_the_rest()
     tmux.answer("");
     tmux.wait_for_question(2);
     tmux.answer("a");
-    assert_eq!(tmux.ended(), "exit 0", "{}", tmux.screen());
+    assert_eq!(tmux.exit_status(), 0, "{}", tmux.screen());
     let screen = tmux.screen();
     assert!(
         screen.contains("review: 2 album(s) written (2 track(s)), 0 skipped, 0 kept, 1 not asked, 0 not decided"),
