@@ -47,7 +47,8 @@
 //!   the review page, `--inspect`'s counts, the training ranking and curves.
 //! - [`tag`]: writing genres into audio files: the plan (for people, and as data with the
 //!   album keys and track stamps decisions refer to), the careful default threshold, the
-//!   owner's decisions (a decisions file), safe writes, journal, undo.
+//!   owner's decisions (a decisions file, or album by album in the terminal:
+//!   `tag::interactive`, drawn by `tag::terminal`), safe writes, journal, undo.
 //! - [`shard`]: splitting a collection between machines (`--shard I/N`).
 //! - [`cli`]: the binaries' command lines (clap) and their mapping to the options above; the
 //!   only module that knows clap. Each binary in `src/bin/` parses, maps, makes one library

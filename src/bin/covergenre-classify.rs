@@ -9,6 +9,7 @@ use covergenre::cli::{self, classify::Args};
 use covergenre::exit;
 use covergenre::infer::Model;
 use covergenre::tag;
+use std::io::IsTerminal;
 
 /// [`exit::SOME_FILES_FAILED`] when anything failed, else [`exit::SUCCESS`].
 fn code(failed: usize) -> i32 {
@@ -38,6 +39,11 @@ fn run(args: Args) -> Result<i32> {
         )?;
         return Ok(code(run.summary.tracks_failed + run.refused));
     }
+    if args.interactive && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "--interactive asks about each album on a terminal, but standard input is not a terminal; run it in one, or decide on the review page (--tag --report plan.html) and write those decisions with --tag --apply --decisions decisions.json"
+        );
+    }
     let options = args.classify_options()?;
     let threads = options.pipeline.threads;
     let mut model = match &args.model {
@@ -53,6 +59,11 @@ fn run(args: Args) -> Result<i32> {
     };
     let (mut out, mut log) = (std::io::stdout().lock(), std::io::stderr());
     Ok(match tag_options {
+        Some(tagging) if args.interactive => {
+            let mut terminal = tag::terminal::Terminal::new(!args.no_preview)?;
+            let run = tag::run_interactive(view, &options, &tagging, &mut terminal, &mut log)?;
+            code(run.summary.tracks_failed + run.refused)
+        }
         Some(tagging) => code(
             tag::run(view, &options, &tagging, &mut out, &mut log)?
                 .summary

@@ -27,6 +27,7 @@ EXAMPLES:
   covergenre-classify --library --tag --apply ~/Music                # albums at or above the threshold
   covergenre-classify --library --tag --apply --min-confidence 0 ~/Music   # every album
   covergenre-classify --library --tag --apply --field COVERGENRE ~/Music
+  covergenre-classify --library --tag --interactive ~/Music          # decide album by album here
   covergenre-classify --library --tag --report plan.html ~/Music     # decide there, save decisions.json
   covergenre-classify --library --tag --apply --decisions decisions.json ~/Music
   covergenre-classify --library --tag --apply --hardlinks in-place ~/Music   # hard-linked tracks too
@@ -47,6 +48,8 @@ EXIT CODES:
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Tell the music genre of album covers", after_help = AFTER_HELP)]
+// The two ways of writing tags; --journal goes with either.
+#[command(group = clap::ArgGroup::new("writes").args(["apply", "interactive"]).multiple(false))]
 pub struct Args {
     /// Image files and folders (searched recursively), or music library folders with --library.
     #[arg(required_unless_present_any = ["undo", "albums_from"], value_name = "PATH")]
@@ -128,9 +131,20 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "skip", requires = "tag")]
     pub hardlinks: HardlinksArg,
     /// With --tag --apply: the journal of old and new values [default:
-    /// ./covergenre-journal-<time>.jsonl, named on stderr].
-    #[arg(long, value_name = "FILE", requires = "apply")]
+    /// ./covergenre-journal-<time>.jsonl, named on stderr]. With --interactive: the review's
+    /// journal, gone on with when it exists [default: ./covergenre-review.jsonl].
+    #[arg(long, value_name = "FILE", requires = "writes")]
     pub journal: Option<PathBuf>,
+    /// With --tag: decide album by album in the terminal (standard input must be one): each
+    /// album with a proposal is shown with its existing genre, the top 3 and its cover, then
+    /// asked `[A]pply Metal, 1-3 pick, Enter a genre, Skip, Keep existing, aBort?`; each
+    /// decided album is written at once (journal first). Run again with the same journal to go
+    /// on: albums decided before are not asked again.
+    #[arg(long, requires = "tag", conflicts_with_all = ["decisions", "report", "output"])]
+    pub interactive: bool,
+    /// With --interactive: do not draw the covers in the terminal.
+    #[arg(long, requires = "interactive")]
+    pub no_preview: bool,
     /// With --tag: plan (with --apply, write) exactly the decisions of FILE, as the review
     /// page saves them, for the one library PATH; albums without a decision are left alone,
     /// and no model is run.
@@ -231,6 +245,9 @@ impl Args {
                 bail!("--tag prints its plan as table (text), json or jsonl, not csv")
             }
         };
+        if self.interactive && format != PlanFormat::Text {
+            bail!("--interactive asks about the albums one by one on the terminal; --format json or jsonl prints the plan as data instead: give one or the other");
+        }
         Ok(Some(TagOptions {
             apply: self.apply,
             overwrite: self.overwrite,

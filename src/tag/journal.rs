@@ -5,6 +5,11 @@
 //! file written ([`Identity`]): the journal says exactly which files a run wrote, and undo
 //! notices a file replaced since.
 //!
+//! The terminal review appends instead ([`Journal::resume`], [`Journal::append`]): each decided
+//! album's entries are appended and flushed before its files are written, one journal for the
+//! whole review. A last line cut short by a kill is dropped on reading (no file it names was
+//! touched yet) and cut off before the journal is appended to again.
+//!
 //! Files are named for good: absolute paths, resolved (links followed) when the plan is made,
 //! so undo works from any folder. Journals of earlier versions, whose paths are as given on
 //! the command line, still read: a relative path is taken relative to the journal's folder
@@ -14,7 +19,7 @@ use super::safe_write::Identity;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::audio::fields::Field;
@@ -114,6 +119,8 @@ impl Entry {
 pub struct Journal {
     path: PathBuf,
     file: std::fs::File,
+    /// Entries in the journal so far: the index the next appended entry gets.
+    entries: usize,
 }
 
 impl Journal {
@@ -128,6 +135,30 @@ impl Journal {
             Ok(())
         })
         .with_context(|| format!("cannot write the journal {}", path.display()))?;
+        Self::open(path, entries.len())
+    }
+
+    /// Opens the journal of a review that goes on (an empty one is created when there is
+    /// none), with a last line cut short by a kill cut off, and what it holds so far.
+    pub fn resume(path: &Path) -> Result<(Self, Contents)> {
+        if !path.exists() {
+            return Ok((Self::create(path, &[])?, Contents::default()));
+        }
+        let (contents, complete) = read_complete(path)?;
+        let length = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the journal {}", path.display()))?
+            .len();
+        if complete < length {
+            let repaired = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(complete).and_then(|()| f.sync_all()));
+            repaired.with_context(|| format!("cannot repair the journal {}", path.display()))?;
+        }
+        Ok((Self::open(path, contents.entries.len())?, contents))
+    }
+
+    fn open(path: &Path, entries: usize) -> Result<Self> {
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
@@ -135,7 +166,25 @@ impl Journal {
         Ok(Self {
             path: path.to_path_buf(),
             file,
+            entries,
         })
+    }
+
+    /// Adds `entries` at the end and flushes them to disk before returning, so their files
+    /// can be written right after; returns the index of the first one.
+    pub fn append(&mut self, entries: &[Entry]) -> Result<usize> {
+        let mut lines = Vec::new();
+        for entry in entries {
+            serde_json::to_writer(&mut lines, entry)?;
+            lines.push(b'\n');
+        }
+        self.file
+            .write_all(&lines)
+            .and_then(|()| self.file.sync_all())
+            .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
+        let first = self.entries;
+        self.entries += entries.len();
+        Ok(first)
     }
 
     /// Records that the file of entry `index` is written and is now `identity`; flushed to
@@ -167,32 +216,42 @@ pub struct Contents {
     pub written: BTreeMap<usize, Identity>,
 }
 
-/// Reads a journal back; a line that is neither an entry nor a written line is an error
-/// naming the line.
+/// Reads a journal back; a whole line that is neither an entry nor a written line is an
+/// error naming the line. A last line without its newline that does not parse is what a kill
+/// during an append leaves: it is dropped.
 pub fn read(path: &Path) -> Result<Contents> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open the journal {}", path.display()))?;
+    Ok(read_complete(path)?.0)
+}
+
+/// [`read`], and the length in bytes of the journal's whole lines.
+fn read_complete(path: &Path) -> Result<(Contents, u64)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the journal {}", path.display()))?;
     let mut contents = Contents::default();
-    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+    let mut complete = 0;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let whole = line.ends_with('\n');
         if line.trim().is_empty() {
+            complete += line.len();
             continue;
         }
-        let parsed: Line = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{} line {} is not a covergenre journal entry",
-                path.display(),
-                number + 1
-            )
-        })?;
-        match parsed {
-            Line::Entry(entry) => contents.entries.push(entry),
-            Line::Written(written) => {
+        match serde_json::from_str::<Line>(line) {
+            Ok(Line::Entry(entry)) => contents.entries.push(entry),
+            Ok(Line::Written(written)) => {
                 contents.written.insert(written.written, written.identity);
             }
+            Err(_) if !whole => break,
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{} line {} is not a covergenre journal entry",
+                    path.display(),
+                    number + 1
+                )))
+            }
         }
+        complete += line.len();
     }
-    Ok(contents)
+    Ok((contents, complete as u64))
 }
 
 /// The default journal name: `covergenre-journal-<local time>.jsonl` in the current folder.
@@ -232,6 +291,65 @@ mod tests {
         let contents = read(&path).unwrap();
         assert_eq!(contents.entries, vec![entry, other]);
         assert_eq!(contents.written, BTreeMap::from([(1, identity(7))]));
+    }
+
+    fn entry(file: &str) -> Entry {
+        Entry::new(
+            Path::new(file),
+            &Field::Standard,
+            None,
+            Some("Metal".into()),
+        )
+    }
+
+    fn files(path: &Path) -> Vec<String> {
+        read(path)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.file)
+            .collect()
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_kill_is_dropped_and_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("review.jsonl");
+        let (mut journal, contents) = Journal::resume(&path).unwrap();
+        assert!(contents.entries.is_empty());
+        assert_eq!(
+            journal
+                .append(&[entry("/m/1.mp3"), entry("/m/2.mp3")])
+                .unwrap(),
+            0
+        );
+        journal.written(1, identity(5)).unwrap();
+        drop(journal);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"file\":\"/m/3.m");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(
+            files(&path),
+            ["/m/1.mp3", "/m/2.mp3"],
+            "the torn line is not an entry"
+        );
+        let (mut journal, contents) = Journal::resume(&path).unwrap();
+        assert_eq!(contents.written, BTreeMap::from([(1, identity(5))]));
+        assert_eq!(journal.append(&[entry("/m/4.mp3")]).unwrap(), 2);
+        assert_eq!(files(&path), ["/m/1.mp3", "/m/2.mp3", "/m/4.mp3"]);
+    }
+
+    #[test]
+    fn a_bad_whole_line_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, "{\"file\":\"x\"}\n").unwrap();
+        let error = format!("{:#}", read(&path).unwrap_err());
+        assert!(
+            error.contains("line 1 is not a covergenre journal entry"),
+            "{error}"
+        );
+        assert!(Journal::resume(&path).is_err(), "not appended to");
     }
 
     #[test]

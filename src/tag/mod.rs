@@ -10,26 +10,34 @@
 //!    A full disk or a file system turned read-only stops the writing.
 //! 3. [`undo`]: put the journal's old values back; safe to interrupt and rerun.
 //!
+//! Instead of 2, the owner may decide: on the review page (a [`decisions`] file, applied by
+//! [`run_decisions`]) or in the terminal, album by album ([`run_interactive`]: the question
+//! loop in [`interactive`], the terminal it runs on in [`terminal`]); each decided album is
+//! written by the same writer, its journal entries first.
+//!
 //! Temporary copies a killed run left behind are removed by the next run and by undo, and
 //! backups of a killed in-place write are put back first.
 
 pub mod decisions;
 pub mod document;
+pub mod interactive;
 pub mod journal;
 pub mod links;
 pub mod lock;
 pub mod plan;
 pub mod safe_write;
+pub mod terminal;
 pub mod threshold;
 
 use crate::audio::fields::{self, Field};
 use crate::classify::{classify_observed, ClassifyOptions, ModelView, Observed};
+use crate::covers::SourceKind;
 use crate::infer::pipeline::Predictor;
 use crate::report::html::Collector;
 use anyhow::Result;
 use links::Hardlinks;
 use lock::RootLocks;
-use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction};
+use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction, TrackPlan};
 use safe_write::{Method, WriteError, WriteOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -87,52 +95,14 @@ pub fn run<P: Predictor>(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<TagRun> {
-    // Album keys are relative to these: the library roots and the listed album folders.
-    let roots: Vec<PathBuf> = crate::classify::roots(options)
-        .map(Path::to_path_buf)
-        .collect();
-    let _locks = lock_if_writing(&roots, tag, log)?;
-    for root in roots.iter().filter(|r| !lock::held_elsewhere(r)) {
-        remove_stale_temps_under(root, log);
-    }
     let genres = model.genres.clone();
-    let plan_options = PlanOptions {
-        field: &tag.field,
-        style: tag.style,
-        overwrite: tag.overwrite,
-        genres: &genres,
-    };
-    // The plan is the output of a tagging run: classify's own records are not written, and
-    // the threshold in force decides what is low confidence.
-    let classify_options = ClassifyOptions {
-        output: None,
-        min_confidence: Some(tag.threshold.value),
-        ..options.clone()
-    };
-    let mut plans = Vec::new();
-    let mut collector = Collector::default();
-    let mut observe = |observed: Observed<'_>| {
-        let plan = match observed {
-            Observed::Classified(source, record) => {
-                collector.classified(source, record);
-                let folder = &source.path;
-                plan::plan_classified(folder, record, album_tracks(folder), &plan_options)
-            }
-            Observed::Failed(failure) => {
-                collector.failed(failure);
-                plan::plan_failed(failure, album_tracks(&failure.path), &tag.field)
-            }
-        };
-        plans.push(plan);
-    };
-    classify_observed(
-        model,
-        &classify_options,
-        &mut std::io::sink(),
-        log,
-        &mut observe,
-    )?;
-    links::place_tracks(&mut plans, &roots, tag.hardlinks);
+    let _locks = lock_if_writing(&run_roots(options), tag, log)?;
+    let Planned {
+        mut plans,
+        covers: _,
+        roots,
+        mut collector,
+    } = plan_library(model, options, tag, log)?;
     let header = tag.threshold.line();
     let output = options.output.as_deref();
     write_plan_to(output, &plans, &roots, tag, &header, out, log)?;
@@ -154,6 +124,133 @@ pub fn run<P: Predictor>(
     finish(plans, summary, journal_path, 0, tag, log)
 }
 
+/// The plan of every album of a run, before anything is written.
+struct Planned {
+    plans: Vec<AlbumPlan>,
+    /// Each plan's cover (None where it could not be classified), for the terminal review.
+    covers: Vec<Option<SourceKind>>,
+    /// The library roots and the listed album folders: album keys are relative to these.
+    roots: Vec<PathBuf>,
+    /// The review page's cards.
+    collector: Collector,
+}
+
+/// Album keys are relative to these: the library roots and the listed album folders.
+fn run_roots(options: &ClassifyOptions) -> Vec<PathBuf> {
+    crate::classify::roots(options)
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Classifies every album under `options.paths` and plans its tags (nothing is written).
+fn plan_library<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    tag: &TagOptions,
+    log: &mut dyn Write,
+) -> Result<Planned> {
+    let roots = run_roots(options);
+    // A run that holds no lock leaves a running writer's temporary files and backups alone.
+    for root in roots.iter().filter(|r| !lock::held_elsewhere(r)) {
+        remove_stale_temps_under(root, log);
+    }
+    let genres = model.genres.clone();
+    let plan_options = PlanOptions {
+        field: &tag.field,
+        style: tag.style,
+        overwrite: tag.overwrite,
+        genres: &genres,
+    };
+    // The plan is the output of a tagging run: classify's own records are not written, and
+    // the threshold in force decides what is low confidence.
+    let classify_options = ClassifyOptions {
+        output: None,
+        min_confidence: Some(tag.threshold.value),
+        ..options.clone()
+    };
+    let mut plans = Vec::new();
+    let mut covers = Vec::new();
+    let mut collector = Collector::default();
+    let mut observe = |observed: Observed<'_>| {
+        let (plan, cover) = match observed {
+            Observed::Classified(source, record) => {
+                collector.classified(source, record);
+                let folder = &source.path;
+                let plan =
+                    plan::plan_classified(folder, record, album_tracks(folder), &plan_options);
+                (plan, Some(source.kind.clone()))
+            }
+            Observed::Failed(failure) => {
+                collector.failed(failure);
+                let plan = plan::plan_failed(failure, album_tracks(&failure.path), &tag.field);
+                (plan, None)
+            }
+        };
+        plans.push(plan);
+        covers.push(cover);
+    };
+    classify_observed(
+        model,
+        &classify_options,
+        &mut std::io::sink(),
+        log,
+        &mut observe,
+    )?;
+    links::place_tracks(&mut plans, &roots, tag.hardlinks);
+    Ok(Planned {
+        plans,
+        covers,
+        roots,
+        collector,
+    })
+}
+
+/// Classifies every album, then asks the owner about each album with a proposal on
+/// `console`, writing each decided album at once (its journal entries first, all in one
+/// journal: `tag.journal`, else [`interactive::DEFAULT_JOURNAL`]). A review whose journal
+/// exists goes on: albums it decided before are not asked again.
+pub fn run_interactive<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    tag: &TagOptions,
+    console: &mut dyn interactive::Console,
+    log: &mut dyn Write,
+) -> Result<TagRun> {
+    // The question offers the top 3, whatever --top-k says.
+    let options = ClassifyOptions {
+        top_k: options.top_k.max(3),
+        ..options.clone()
+    };
+    let completions = interactive::model_values(model.genres, tag.style);
+    let _locks = RootLocks::take(&run_roots(&options), log)?;
+    let planned = plan_library(model, &options, tag, log)?;
+    let journal_path = tag
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(interactive::DEFAULT_JOURNAL));
+    let albums = planned
+        .plans
+        .into_iter()
+        .zip(planned.covers)
+        .map(|(plan, cover)| interactive::Album { plan, cover })
+        .collect();
+    let review = interactive::Review {
+        tag,
+        journal: &journal_path,
+        roots: &planned.roots,
+        completions,
+    };
+    let outcome = review.run(albums, console, log)?;
+    let summary = Summary::of(&outcome.plans);
+    writeln!(log, "{}", summary.line("tagged"))?;
+    Ok(TagRun {
+        plans: outcome.plans,
+        summary,
+        journal: Some(journal_path),
+        refused: outcome.refused,
+    })
+}
+
 /// Plans (and with `tag.apply`, writes) exactly the decisions of the decisions file `path`
 /// for the library `root`; albums without a decision are not looked at, refused decisions
 /// are reported and left alone.
@@ -165,7 +262,9 @@ pub fn run_decisions(
     log: &mut dyn Write,
 ) -> Result<TagRun> {
     let _locks = lock_if_writing(&[root.to_path_buf()], tag, log)?;
-    remove_stale_temps_under(root, log);
+    if !lock::held_elsewhere(root) {
+        remove_stale_temps_under(root, log);
+    }
     let read = decisions::Decisions::read(path, root)?;
     let mut refused = read.refused;
     let mut plans = Vec::new();
@@ -317,12 +416,32 @@ fn lock_if_writing(roots: &[PathBuf], tag: &TagOptions, log: &mut dyn Write) -> 
     }
 }
 
-/// The root (made absolute) that `folder` lies under, for the journal.
-fn root_of(folder: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
-    roots
+/// The journal entry of writing `new` into `track` (an album of `roots`): the file as
+/// written (absolute, links resolved), its root, and how it is written.
+pub(crate) fn journal_entry(
+    track: &TrackPlan,
+    folder: &Path,
+    roots: &[PathBuf],
+    field: &Field,
+    new: Option<String>,
+) -> journal::Entry {
+    let target = journal_path_of(track);
+    let mut entry = journal::Entry::new(&target, field, track.current.clone(), new);
+    entry.root = roots
         .iter()
         .find(|r| folder.starts_with(r))
-        .and_then(|r| std::path::absolute(r).ok())
+        .and_then(|r| std::path::absolute(r).ok());
+    entry.in_place = track.method == Method::InPlace;
+    entry
+}
+
+/// How a journal names a track: the file written (absolute, links resolved).
+pub(crate) fn journal_path_of(track: &TrackPlan) -> PathBuf {
+    let target = match &track.write_to {
+        Some(target) => target.clone(),
+        None => std::fs::canonicalize(&track.path).unwrap_or_else(|_| track.path.clone()),
+    };
+    std::path::absolute(&target).unwrap_or(target)
 }
 
 /// Writes the journal, then every planned track; a track that fails is reported and marked
@@ -350,18 +469,14 @@ fn apply(
     let entries: Vec<journal::Entry> = writes
         .iter()
         .map(|&(a, t)| {
-            let (plan, track) = (&plans[a], &plans[a].tracks[t]);
-            let target =
-                std::path::absolute(track.target()).unwrap_or_else(|_| track.target().into());
-            let mut entry = journal::Entry::new(
-                &target,
+            let plan = &plans[a];
+            journal_entry(
+                &plan.tracks[t],
+                &plan.folder,
+                roots,
                 &tag.field,
-                track.current.clone(),
                 plan.value.clone(),
-            );
-            entry.root = root_of(&plan.folder, roots);
-            entry.in_place = track.method == Method::InPlace;
-            entry
+            )
         })
         .collect();
     let mut journal = journal::Journal::create(journal_path, &entries)?;
@@ -370,25 +485,55 @@ fn apply(
         "covergenre-classify: journal of this run (undo with --undo): {}",
         journal_path.display()
     )?;
-    let mut stopped: Option<String> = None;
+    let mut writer = Writer::new(tag, &mut journal);
     for (index, &(a, t)) in writes.iter().enumerate() {
         let value = plans[a].value.clone();
-        let track = &mut plans[a].tracks[t];
-        if let Some(why) = &stopped {
+        writer.write(&mut plans[a].tracks[t], value.as_deref(), index, log)?;
+    }
+    Ok(Summary::of(plans))
+}
+
+/// Writes tracks whose journal entries are on disk, recording each file written; after a
+/// full disk or a file system turned read-only it writes nothing more.
+pub(crate) struct Writer<'a> {
+    tag: &'a TagOptions,
+    journal: &'a mut journal::Journal,
+    /// Why the writing stopped, once it has.
+    stopped: Option<String>,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(tag: &'a TagOptions, journal: &'a mut journal::Journal) -> Self {
+        Self {
+            tag,
+            journal,
+            stopped: None,
+        }
+    }
+
+    /// Writes `value` into `track` (its journal entry is number `index`); a failure is
+    /// reported and marks the track, the run goes on.
+    pub(crate) fn write(
+        &mut self,
+        track: &mut TrackPlan,
+        value: Option<&str>,
+        index: usize,
+        log: &mut dyn Write,
+    ) -> Result<()> {
+        if let Some(why) = &self.stopped {
             track.action = TrackAction::Fail(format!("not written: {why}"));
-            continue;
+            return Ok(());
         }
         let options = WriteOptions {
-            touch: tag.touch,
+            touch: self.tag.touch,
             method: track.method,
             expected: track.identity,
         };
         let target = track.target().to_path_buf();
-        match safe_write::rewrite(&target, options, |file| {
-            fields::write(file, &tag.field, value.as_deref())
-        }) {
+        let field = &self.tag.field;
+        match safe_write::rewrite(&target, options, |file| fields::write(file, field, value)) {
             Ok(written) => {
-                journal.written(index, written.identity)?;
+                self.journal.written(index, written.identity)?;
                 report_attributes_not_kept(&target, &written.attributes_not_kept, log)?;
             }
             Err(WriteError::Changed(why)) => {
@@ -409,15 +554,15 @@ fn apply(
                     writeln!(
                         log,
                         "covergenre-classify: stopping: nothing more is written (the journal {} lists the files written; --undo and a rerun both work)",
-                        journal_path.display()
+                        self.journal.path().display()
                     )?;
-                    stopped = Some(format!("the run stopped ({e})"));
+                    self.stopped = Some(format!("the run stopped ({e})"));
                 }
                 track.action = TrackAction::Fail(e.to_string());
             }
         }
+        Ok(())
     }
-    Ok(Summary::of(plans))
 }
 
 /// Names the attributes a written file could not keep (never silently lost).

@@ -36,6 +36,13 @@ pub enum SkipReason {
     AlreadyTagged,
     /// The owner decided to skip it (a decisions file, the terminal review).
     Declined,
+    /// The owner kept the genre it has (the terminal review).
+    Kept,
+    /// The review's journal shows it was decided before (written or kept), and its tracks
+    /// still carry what was decided.
+    DecidedBefore,
+    /// The terminal review was stopped (`b`) before reaching it.
+    NotReached,
 }
 
 impl SkipReason {
@@ -48,6 +55,9 @@ impl SkipReason {
             Self::NoTracks => "no audio files",
             Self::AlreadyTagged => "already tagged",
             Self::Declined => "skipped by decision",
+            Self::Kept => "existing kept by decision",
+            Self::DecidedBefore => "decided before",
+            Self::NotReached => "not reached",
         }
     }
 }

@@ -1,0 +1,667 @@
+//! The terminal review (`--library --tag --interactive`), driven through a real
+//! pseudo-terminal: tmux runs the binary, `send-keys` types the answers, `capture-pane` reads
+//! the screen. What was written is read back with mutagen (tests/tagcheck.py). tmux is part of
+//! the machine's toolchain: without it these tests fail, saying so.
+
+mod common;
+
+use common::audio::{self, Track};
+use common::colour::{cover, png_bytes, ColourFixture};
+use common::tagcheck::{mutagen, value_of};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const RED: usize = 0;
+const GREEN: usize = 1;
+const BLUE: usize = 2;
+
+/// How long the screen may take to show what a test waits for (the model runs first).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn put(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `text` as one shell word.
+fn shell_word(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// A tmux server of the test's own (its own socket), running one command in a 200 x 50
+/// pane that stays on screen after the command ends. Dropping it ends that server only.
+struct Tmux {
+    socket: String,
+    /// Where the script writes the binary's process id.
+    pid_file: PathBuf,
+}
+
+/// What the script prints when the binary has ended, before its status.
+const EXIT_LINE: &str = "covergenre-test exit status: ";
+
+impl Tmux {
+    /// Runs `script` (a shell script that writes `pid_file`) in a new session.
+    fn start(dir: &Path, name: &str, script: &str, pid_file: PathBuf) -> Self {
+        let socket = format!("covergenre-test-{}-{name}", std::process::id());
+        let config = dir.join(format!("{name}.tmux.conf"));
+        std::fs::write(
+            &config,
+            "set -g remain-on-exit on\nset -g history-limit 20000\n",
+        )
+        .unwrap();
+        let script_path = dir.join(format!("{name}.sh"));
+        std::fs::write(&script_path, script).unwrap();
+        let tmux = Self { socket, pid_file };
+        let started = tmux
+            .command()
+            .arg("-f")
+            .arg(&config)
+            .args(["new-session", "-d", "-s", "review", "-x", "200", "-y", "50"])
+            // exec: the pane's process is the script's, which execs the binary.
+            .arg(format!(
+                "exec sh {}",
+                shell_word(script_path.to_str().unwrap())
+            ))
+            .output();
+        match started {
+            Ok(out) => assert!(
+                out.status.success(),
+                "tmux new-session failed: {}",
+                text(&out.stderr)
+            ),
+            Err(e) => panic!(
+                "tmux cannot run ({e}): the terminal review is tested in a real pseudo-terminal through tmux, part of this machine's toolchain (apt-get install tmux)"
+            ),
+        }
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command
+            .args(["-L", &self.socket])
+            .env("TERM", "xterm-256color")
+            // A test run from inside tmux still gets a server of its own.
+            .env_remove("TMUX")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().unwrap();
+        assert!(out.status.success(), "tmux {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Everything the pane has shown, wrapped lines joined.
+    fn screen(&self) -> String {
+        self.tmux(&[
+            "capture-pane",
+            "-p",
+            "-J",
+            "-t",
+            "review",
+            "-S",
+            "-",
+            "-E",
+            "-",
+        ])
+    }
+
+    /// Waits until the screen satisfies `ready` (polling), failing with the screen after
+    /// [`PATIENCE`].
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "waited {PATIENCE:?} for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the n-th question (counting from 1) on the screen.
+    fn wait_for_question(&self, n: usize) -> String {
+        self.wait_for(&format!("question {n}"), |s| {
+            s.matches("aBort?").count() >= n
+        })
+    }
+
+    /// Types `keys` literally, then Enter.
+    fn answer(&self, keys: &str) {
+        if !keys.is_empty() {
+            self.tmux(&["send-keys", "-t", "review", "-l", keys]);
+        }
+        self.tmux(&["send-keys", "-t", "review", "Enter"]);
+    }
+
+    fn key(&self, name: &str) {
+        self.tmux(&["send-keys", "-t", "review", name]);
+    }
+
+    /// The command's exit status (128 + the signal for a killed one), once it has ended:
+    /// the script prints it (tmux's own pane status is not always filled in).
+    fn exit_status(&self) -> i32 {
+        let screen = self.wait_for("the end of the review", |s| s.contains(EXIT_LINE));
+        let status = screen
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(EXIT_LINE))
+            .unwrap();
+        status.trim().parse().unwrap()
+    }
+
+    /// The binary's process id, which the script writes before it execs the binary.
+    fn pid(&self) -> i32 {
+        let text = std::fs::read_to_string(&self.pid_file).unwrap();
+        text.trim().parse().unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.command().arg("kill-server").output().ok();
+    }
+}
+
+struct Review {
+    fx: ColourFixture,
+    root: PathBuf,
+    journal: PathBuf,
+}
+
+impl Review {
+    fn new() -> Self {
+        let fx = ColourFixture::new();
+        let root = fx.path("Music");
+        let journal = fx.path("review.jsonl");
+        Self { fx, root, journal }
+    }
+
+    fn album(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// The shell script that runs the review in the pane.
+    /// `env`: shell lines run before (exports); the binary's process id goes to `pid_file`.
+    fn script(&self, extra: &[&str], env: &str, pid_file: &Path) -> String {
+        let words: Vec<String> = [
+            env!("CARGO_BIN_EXE_covergenre-classify"),
+            "--model",
+            self.fx.model.to_str().unwrap(),
+            "--threads",
+            "2",
+            "--library",
+            "--tag",
+            "--min-confidence",
+            "0.5",
+            "--interactive",
+            "--journal",
+            self.journal.to_str().unwrap(),
+        ]
+        .iter()
+        .chain(extra)
+        .chain([&self.root.to_str().unwrap()])
+        .map(|w| shell_word(w))
+        .collect();
+        // The inner shell writes its process id, then becomes the binary (in the
+        // foreground, on the terminal); the outer one prints how it ended.
+        format!(
+            "cd {}\n{env}\nsh -c 'echo $$ > \"$0\"; exec \"$@\"' {} {}\necho \"{EXIT_LINE}$?\"\n",
+            shell_word(self.fx.dir.path().to_str().unwrap()),
+            shell_word(pid_file.to_str().unwrap()),
+            words.join(" ")
+        )
+    }
+
+    fn start(&self, name: &str, extra: &[&str], env: &str) -> Tmux {
+        let pid_file = self.fx.path(&format!("{name}.pid"));
+        let script = self.script(extra, env, &pid_file);
+        Tmux::start(self.fx.dir.path(), name, &script, pid_file)
+    }
+
+    fn tracks(&self) -> Vec<PathBuf> {
+        let mut tracks: Vec<PathBuf> = walkdir::WalkDir::new(&self.root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|e| e.into_path())
+            .filter(|p| covergenre::files::is_audio_path(p))
+            .collect();
+        tracks.sort();
+        tracks
+    }
+
+    /// Each track's standard genre as mutagen reads it, keyed by its path under the root.
+    fn genres(&self) -> BTreeMap<String, Option<String>> {
+        let tracks = self.tracks();
+        let read = mutagen(&tracks);
+        tracks
+            .iter()
+            .map(|t| {
+                assert!(
+                    read[t].get("error").is_none(),
+                    "{}: {}",
+                    t.display(),
+                    read[t]
+                );
+                let key = t.strip_prefix(&self.root).unwrap().to_string_lossy();
+                (key.into_owned(), value_of(&read[t], None))
+            })
+            .collect()
+    }
+
+    fn bytes(&self, track: &str) -> Vec<u8> {
+        std::fs::read(self.album(track)).unwrap()
+    }
+
+    fn classify(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--model")
+            .arg(&self.fx.model)
+            .args([
+                "--threads",
+                "2",
+                "--library",
+                "--tag",
+                "--min-confidence",
+                "0.5",
+            ])
+            .args(args)
+            .arg(&self.root)
+            .current_dir(self.fx.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// The second of the top 3 for `album`, from the JSON plan.
+    fn second_genre(&self, album: &str) -> String {
+        let out = self.classify(&["--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let entry = plan["albums"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["album"] == album)
+            .unwrap_or_else(|| panic!("{album} in {plan}"));
+        entry["top"][1]["value"].as_str().unwrap().to_string()
+    }
+
+    fn undo(&self) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--undo")
+            .arg(&self.journal)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The albums of the answers test, in path order: what each is and which answer it gets.
+fn every_answer_library(review: &Review) {
+    let album = |name: &str| review.album(name);
+    put(
+        &album("A/0 Bare/01.flac"),
+        &audio::flac(&Track::new("bare", None)),
+    );
+    let red = Some(png_bytes(RED));
+    for n in ["01", "02"] {
+        put(
+            &album(&format!("A/1 Red/{n}.mp3")),
+            &audio::mp3(&Track::new(n, red.clone())),
+        );
+    }
+    common::write_image(&album("A/2 Green/cover.jpg"), &cover(GREEN, 48));
+    for n in ["01", "02"] {
+        put(
+            &album(&format!("A/2 Green/{n}.flac")),
+            &audio::flac(&Track::new(n, None)),
+        );
+    }
+    common::write_image(&album("B/3 Blue/cover.png"), &cover(BLUE, 48));
+    put(
+        &album("B/3 Blue/01.opus"),
+        &audio::opus(&Track::new("blue", None).with_genre("Jazz")),
+    );
+    common::write_image(&album("B/4 Kept/cover.png"), &cover(RED, 48));
+    put(
+        &album("B/4 Kept/01.mp3"),
+        &audio::mp3(&Track::new("kept", None).with_genre("Shoegaze")),
+    );
+    common::write_image(&album("C/5 Skipped/cover.png"), &cover(GREEN, 48));
+    put(
+        &album("C/5 Skipped/01.flac"),
+        &audio::flac(&Track::new("skipped", None)),
+    );
+    let grey = image::RgbImage::from_pixel(32, 32, image::Rgb([120, 120, 120]));
+    common::write_image(&album("C/6 Grey/cover.png"), &grey);
+    put(
+        &album("C/6 Grey/01.mp3"),
+        &audio::mp3(&Track::new("grey", None)),
+    );
+    common::write_image(&album("C/7 Later/cover.png"), &cover(BLUE, 48));
+    put(
+        &album("C/7 Later/01.mp3"),
+        &audio::mp3(&Track::new("later", None)),
+    );
+}
+
+/// The line of `screen` that starts with `start` (the question lines carry the answer typed
+/// after them).
+fn line_starting<'a>(screen: &'a str, start: &str) -> Vec<&'a str> {
+    screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| l.starts_with(start))
+        .collect()
+}
+
+#[test]
+fn each_answer_does_what_it_says_and_undo_takes_the_review_back() {
+    let review = Review::new();
+    every_answer_library(&review);
+    let second = review.second_genre("A/2 Green");
+    let before = review.genres();
+    let untouched: Vec<(&str, Vec<u8>)> = [
+        "B/4 Kept/01.mp3",
+        "C/5 Skipped/01.flac",
+        "C/6 Grey/01.mp3",
+        "C/7 Later/01.mp3",
+    ]
+    .into_iter()
+    .map(|t| (t, review.bytes(t)))
+    .collect();
+
+    let tmux = review.start("answers", &[], "");
+    let screen = tmux.wait_for_question(1);
+    let bare = review.album("A/0 Bare").display().to_string();
+    assert!(
+        screen.contains(&format!("SKIP  {bare}: no cover")),
+        "an album with nothing to propose is listed, not asked:\n{screen}"
+    );
+    assert!(
+        screen.contains("threshold: --min-confidence 0.50"),
+        "{screen}"
+    );
+    let red = review.album("A/1 Red").display().to_string();
+    assert!(
+        screen.contains(&format!("(1/7) {red} (2 track(s))")),
+        "{screen}"
+    );
+    assert!(screen.contains("existing genre: (none)"), "{screen}");
+    assert!(screen.contains("top 3: 1. red "), "{screen}");
+    assert!(screen.contains("proposal: red ("), "{screen}");
+    assert!(
+        screen.contains(&format!("cover: the picture embedded in {red}/01.mp3")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains('▄') || screen.contains('▀'),
+        "the cover is drawn in half-blocks:\n{screen}"
+    );
+    assert_eq!(
+        line_starting(&screen, "[A]pply red"),
+        ["[A]pply red, 1-3 pick, Enter a genre, Skip, aBort?"],
+        "no Keep without an existing genre"
+    );
+    tmux.answer("a");
+
+    let screen = tmux.wait_for_question(2);
+    let green = review.album("A/2 Green");
+    assert!(
+        screen.contains(&format!("cover: {}", green.join("cover.jpg").display())),
+        "{screen}"
+    );
+    tmux.answer("2");
+
+    // B/3 Blue: e with an empty line goes back to the question; then e, Tab completion of
+    // a genre the library has, Enter.
+    tmux.wait_for_question(3);
+    let screen = tmux.screen();
+    assert!(screen.contains("existing genre: Jazz"), "{screen}");
+    assert!(
+        line_starting(&screen, "[A]pply blue")
+            .iter()
+            .any(|l| l.contains(", Skip, Keep existing, aBort?")),
+        "{screen}"
+    );
+    tmux.answer("e");
+    tmux.wait_for("the genre line", |s| {
+        s.matches("genre (Tab completes").count() >= 1
+    });
+    tmux.answer("");
+    tmux.wait_for_question(4);
+    tmux.answer("E");
+    tmux.wait_for("the genre line again", |s| {
+        s.matches("genre (Tab completes").count() >= 2
+    });
+    tmux.tmux(&["send-keys", "-t", "review", "-l", "Sho"]);
+    tmux.key("Tab");
+    tmux.wait_for("the completed genre", |s| {
+        s.contains("an empty line goes back): Shoegaze")
+    });
+    tmux.answer("");
+
+    // B/4 Kept: keep its own genre.
+    let screen = tmux.wait_for_question(5);
+    assert!(screen.contains("wrote Shoegaze to 1 track(s)"), "{screen}");
+    tmux.answer("k");
+    // C/5 Skipped: skip.
+    tmux.wait_for_question(6);
+    tmux.answer("s");
+    // C/6 Grey: under --min-confidence, Enter would skip; an unknown answer gets a hint; b.
+    let screen = tmux.wait_for_question(7);
+    assert!(
+        screen.contains("[low confidence: under --min-confidence 0.50; Enter skips]"),
+        "{screen}"
+    );
+    assert!(
+        line_starting(&screen, "Apply ")
+            .iter()
+            .any(|l| l.ends_with(", 1-3 pick, Enter a genre, [S]kip, aBort?")),
+        "{screen}"
+    );
+    tmux.answer("x");
+    let screen = tmux.wait_for_question(8);
+    assert!(
+        screen.contains("\"x\" is not an answer; type one key, then Enter"),
+        "{screen}"
+    );
+    tmux.answer("b");
+    assert_eq!(tmux.exit_status(), 0, "{}", tmux.screen());
+    let screen = tmux.screen();
+    assert_eq!(
+        screen.matches("aBort?").count(),
+        8,
+        "nothing asked after b:\n{screen}"
+    );
+    let later = review.album("C/7 Later").display().to_string();
+    assert!(!screen.contains(&later), "C/7 is never shown:\n{screen}");
+    assert!(
+        screen.contains("review: 3 album(s) written (5 track(s)), 1 skipped, 1 kept, 1 not asked, 2 not decided (stopped with b)"),
+        "{screen}"
+    );
+    let journal = review.journal.display().to_string();
+    assert!(
+        screen.contains(&format!("covergenre-classify --undo {journal}")),
+        "{screen}"
+    );
+
+    let after = review.genres();
+    let genre = |track: &str| after[track].as_deref();
+    assert_eq!(genre("A/1 Red/01.mp3"), Some("red"));
+    assert_eq!(genre("A/1 Red/02.mp3"), Some("red"));
+    assert_eq!(
+        genre("A/2 Green/01.flac"),
+        Some(second.as_str()),
+        "2 picks the second"
+    );
+    assert_eq!(genre("A/2 Green/02.flac"), Some(second.as_str()));
+    assert_eq!(
+        genre("B/3 Blue/01.opus"),
+        Some("Shoegaze"),
+        "typed, over Jazz"
+    );
+    assert_eq!(genre("B/4 Kept/01.mp3"), Some("Shoegaze"));
+    assert_eq!(genre("A/0 Bare/01.flac"), None);
+    for (track, bytes) in &untouched {
+        assert_eq!(
+            &review.bytes(track),
+            bytes,
+            "{track}: kept, skipped or not reached: untouched"
+        );
+    }
+
+    let undone = review.undo();
+    let stderr = text(&undone.stderr);
+    assert_eq!(undone.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("restored 5 file(s), 1 already as before"),
+        "{stderr}"
+    );
+    assert_eq!(review.genres(), before, "undo gives every genre back");
+}
+
+/// Three albums for the kill test: two tracks, two tracks, one.
+fn kill_library(review: &Review) {
+    let red = Some(png_bytes(RED));
+    for n in ["01", "02"] {
+        put(
+            &review.album(&format!("A/1 Red/{n}.mp3")),
+            &audio::mp3(&Track::new(n, red.clone())),
+        );
+    }
+    common::write_image(&review.album("A/2 Green/cover.png"), &cover(GREEN, 48));
+    for n in ["01", "02"] {
+        put(
+            &review.album(&format!("A/2 Green/{n}.flac")),
+            &audio::flac(&Track::new(n, None)),
+        );
+    }
+    common::write_image(&review.album("B/3 Blue/cover.png"), &cover(BLUE, 48));
+    put(
+        &review.album("B/3 Blue/01.mp3"),
+        &audio::mp3(&Track::new("blue", None)),
+    );
+}
+
+#[test]
+fn a_kill_keeps_decided_albums_whole_and_the_next_run_asks_only_about_the_rest() {
+    let review = Review::new();
+    kill_library(&review);
+    let second = review.second_genre("A/1 Red");
+    let before = review.genres();
+    // The third file written (the first of A/2 Green) is renamed into place, then the run
+    // waits to be killed: A/1 is decided and written, A/2 half written.
+    let tmux = review.start(
+        "killed",
+        &["--no-preview"],
+        "export COVERGENRE_TEST_PAUSE=renamed:3",
+    );
+    let screen = tmux.wait_for_question(1);
+    assert!(
+        !screen.contains('▄') && !screen.contains('▀'),
+        "--no-preview draws no cover:\n{screen}"
+    );
+    assert!(
+        screen.contains("cover: the picture embedded in"),
+        "the path still: {screen}"
+    );
+    // Not the proposal, so that the next run cannot take A/1 for already tagged.
+    tmux.answer("2");
+    tmux.wait_for_question(2);
+    tmux.answer("a");
+    tmux.wait_for("the pause", |s| {
+        s.contains("covergenre-test: paused at renamed 3")
+    });
+    let pid = tmux.pid();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "kill {pid}");
+    assert_eq!(tmux.exit_status(), 128 + 9, "{}", tmux.screen());
+    drop(tmux);
+
+    let killed = review.genres(); // every file reads whole (asserted inside)
+    assert_eq!(killed["A/1 Red/01.mp3"].as_deref(), Some(second.as_str()));
+    assert_eq!(killed["A/1 Red/02.mp3"].as_deref(), Some(second.as_str()));
+    assert_eq!(killed["A/2 Green/01.flac"].as_deref(), Some("green"));
+    assert_eq!(
+        killed["A/2 Green/02.flac"], None,
+        "not reached before the kill"
+    );
+    assert_eq!(killed["B/3 Blue/01.mp3"], None);
+
+    let tmux = review.start("again", &["--no-preview"], "");
+    let screen = tmux.wait_for_question(1);
+    let red = review.album("A/1 Red").display().to_string();
+    let green = review.album("A/2 Green").display().to_string();
+    assert!(
+        screen.contains(&format!("SKIP  {red}: decided before")),
+        "the decided album is not asked again:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!("(1/2) {green} (2 track(s))")),
+        "the half-written album is asked again, first:\n{screen}"
+    );
+    tmux.answer("");
+    tmux.wait_for_question(2);
+    tmux.answer("a");
+    assert_eq!(tmux.exit_status(), 0, "{}", tmux.screen());
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("review: 2 album(s) written (2 track(s)), 0 skipped, 0 kept, 1 not asked, 0 not decided"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("wrote green to 1 track(s) (1 had it already)"),
+        "{screen}"
+    );
+    let after = review.genres();
+    for (track, genre) in &after {
+        let want = if track.starts_with("A/1") {
+            second.as_str()
+        } else if track.starts_with("A/2") {
+            "green"
+        } else {
+            "blue"
+        };
+        assert_eq!(genre.as_deref(), Some(want), "{track}");
+    }
+
+    // One journal for both sittings: undo takes all of it back.
+    let undone = review.undo();
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    assert_eq!(review.genres(), before);
+}
+
+#[test]
+fn interactive_without_a_terminal_is_refused() {
+    let review = Review::new();
+    kill_library(&review);
+    let before = review.genres();
+    let out = review.classify(&["--interactive"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--interactive asks about each album on a terminal, but standard input is not a terminal"),
+        "{stderr}"
+    );
+    assert_eq!(review.genres(), before);
+    assert!(!review.fx.path("covergenre-review.jsonl").exists());
+    let both = review.classify(&["--interactive", "--apply"]);
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+    assert!(
+        text(&both.stderr).contains("cannot be used with"),
+        "{}",
+        text(&both.stderr)
+    );
+}
