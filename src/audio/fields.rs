@@ -17,7 +17,8 @@ use lofty::flac::FlacFile;
 use lofty::id3::v2::{Frame, FrameId, Id3v2Tag, Id3v2Version, TextInformationFrame};
 use lofty::mp4::{Atom, AtomData, AtomIdent, Ilst, Mp4File};
 use lofty::mpeg::MpegFile;
-use lofty::ogg::{OpusFile, SpeexFile, VorbisComments, VorbisFile};
+use lofty::ogg::tag::VorbisComments;
+use lofty::ogg::{OpusFile, SpeexFile, VorbisFile};
 use lofty::prelude::TagExt;
 use lofty::probe::Probe;
 use lofty::TextEncoding;
@@ -77,21 +78,22 @@ enum Tags {
 /// The value of `field` in the audio file at `path` (`None` when the field is absent).
 pub fn read(path: &Path, field: &Field) -> Result<Option<String>> {
     let mut file = File::open(path).context("cannot open")?;
-    Ok(Tags::load(&mut file, false)?.get(field))
+    Ok(Tags::load(&mut file)?.get(field))
 }
 
 /// Sets `field` to `value` (or removes it for `None`) in the open file, in place. Callers
-/// give it a temporary copy (see [`super::safe_write`]), never the original.
+/// give it a temporary copy, or a file whose whole backup is on disk (see
+/// [`crate::tag::safe_write`]).
 pub fn write(file: &mut File, field: &Field, value: Option<&str>) -> Result<()> {
-    let mut tags = Tags::load(file, true)?;
+    let mut tags = Tags::load(file)?;
     tags.set(field, value);
     file.seek(SeekFrom::Start(0))?;
     tags.save(file)
 }
 
 impl Tags {
-    /// Reads the file's tags; `for_writing` also prepares a FLAC for lofty's writer.
-    fn load(file: &mut File, for_writing: bool) -> Result<Self> {
+    /// Reads the file's tags.
+    fn load(file: &mut File) -> Result<Self> {
         let file_type = Probe::new(&mut *file)
             .guess_file_type()
             .context("cannot read")?
@@ -109,9 +111,6 @@ impl Tags {
                 Self::Id3v2 { tag, v23 }
             }
             Some(FileType::Flac) => {
-                if for_writing {
-                    end_flac_metadata_with_padding(file)?;
-                }
                 let mut flac = FlacFile::read_from(file, options).context("bad FLAC tags")?;
                 if flac.vorbis_comments().is_none() {
                     flac.set_vorbis_comments(VorbisComments::default());
@@ -196,8 +195,7 @@ impl Tags {
         let options = WriteOptions::new();
         match self {
             Self::Id3v2 { tag, v23 } => tag.save_to(file, WriteOptions::new().use_id3v23(*v23))?,
-            // No padding of lofty's: see end_flac_metadata_with_padding.
-            Self::Flac(flac) => flac.save_to(file, options.preferred_padding(0))?,
+            Self::Flac(flac) => flac.save_to(file, options)?,
             Self::Ogg(comments) => comments.save_to(file, options)?,
             Self::Mp4(ilst) => ilst.save_to(file, options)?,
         }
@@ -205,53 +203,10 @@ impl Tags {
     }
 }
 
-/// lofty 0.22's FLAC writer is only safe when the metadata ends with a PADDING block: else it
-/// patches the last-block flag at a wrong offset (an audio byte) when it adds padding, or
-/// leaves no block marked last when the comment or picture block it replaces was the last
-/// one (lofty-rs issues 549 and 607, fixed in later releases). So a FLAC (our temporary copy)
-/// whose metadata does not end with PADDING gets an empty one first: the last-block flag
-/// moves to it, the audio frames follow unchanged.
-fn end_flac_metadata_with_padding(file: &mut File) -> Result<()> {
-    use std::io::{Read, Write};
-    let mut bytes = Vec::new();
-    file.seek(SeekFrom::Start(0))?;
-    file.read_to_end(&mut bytes)?;
-    if !bytes.starts_with(b"fLaC") {
-        bail!("a FLAC file that does not start with 'fLaC' (an ID3v2 header?) is not tagged");
-    }
-    const LAST: u8 = 0x80;
-    const PADDING: u8 = 1;
-    let mut at = 4;
-    loop {
-        let Some(header) = bytes.get(at..at + 4) else {
-            bail!("truncated FLAC metadata");
-        };
-        let (flags, length) = (
-            header[0],
-            u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize,
-        );
-        let end = at + 4 + length;
-        if end > bytes.len() {
-            bail!("truncated FLAC metadata block");
-        }
-        if flags & LAST == 0 {
-            at = end;
-            continue;
-        }
-        if flags & !LAST == PADDING {
-            break;
-        }
-        bytes[at] &= !LAST;
-        bytes.splice(end..end, [LAST | PADDING, 0, 0, 0]);
-        file.seek(SeekFrom::Start(0))?;
-        file.write_all(&bytes)?;
-        break;
-    }
-    file.seek(SeekFrom::Start(0))?;
-    Ok(())
-}
-
-fn ogg_comments(read: lofty::error::Result<VorbisComments>) -> Result<VorbisComments> {
+fn ogg_comments<E>(read: std::result::Result<VorbisComments, E>) -> Result<VorbisComments>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     read.context("bad Ogg tags")
 }
 
