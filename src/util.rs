@@ -104,8 +104,12 @@ impl TempBeside {
     pub fn copy_of(target: &Path) -> Result<Self> {
         let tmp = temp_path_for(target);
         remove_if_present(&tmp)?;
-        std::fs::copy(target, &tmp)
-            .with_context(|| format!("cannot copy {} to {}", target.display(), tmp.display()))?;
+        if let Err(e) = std::fs::copy(target, &tmp) {
+            // A copy cut short (a full disk) must not stay behind.
+            std::fs::remove_file(&tmp).ok();
+            return Err(e)
+                .with_context(|| format!("cannot copy {} to {}", target.display(), tmp.display()));
+        }
         Ok(Self {
             tmp,
             target: target.to_path_buf(),

@@ -122,6 +122,21 @@ fn inspect_shows_the_owners_vocabulary_merges_drops_ties_and_unlabelled_albums()
         .unwrap()
         .ends_with("Jazz/No Cover"));
     assert!(skipped[0]["reason"].as_str().unwrap().contains("no cover"));
+    // The held-out covers are listed, as many as the split counts say, inside the library.
+    for split in ["dev", "test"] {
+        let listed = report["held_out"][split].as_array().unwrap();
+        let counted: u64 = report["splits"][split]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(listed.len() as u64, counted, "{split}: {listed:?}");
+        assert!(counted > 0, "{split} has albums");
+        assert!(listed
+            .iter()
+            .all(|p| Path::new(p.as_str().unwrap()).starts_with(&root)));
+    }
 
     let table = train(&args, dir.path());
     let shown = text(&table.stdout);

@@ -9,7 +9,7 @@ use crate::metadata::ModelMetadata;
 use crate::report::classify::Format;
 use crate::shard::Shard;
 use crate::tag::threshold::Threshold;
-use crate::tag::{plan::GenreStyle, PlanFormat, TagOptions};
+use crate::tag::{links::Hardlinks, plan::GenreStyle, PlanFormat, TagOptions};
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -30,6 +30,7 @@ EXAMPLES:
   covergenre-classify --library --tag --interactive ~/Music          # decide album by album here
   covergenre-classify --library --tag --report plan.html ~/Music     # decide there, save decisions.json
   covergenre-classify --library --tag --apply --decisions decisions.json ~/Music
+  covergenre-classify --library --tag --apply --hardlinks in-place ~/Music   # hard-linked tracks too
   covergenre-classify --undo covergenre-journal-20261130-101500.jsonl
   covergenre-classify --shard 3/8 --format csv --output part-3.csv covers/
   covergenre-classify --report review.html covers/                  # + review-thumbs/
@@ -124,6 +125,11 @@ pub struct Args {
     /// time (by default they keep theirs).
     #[arg(long)]
     pub touch: bool,
+    /// With --tag: tracks with several hard links are skipped ('hard link (N links)'), or
+    /// written in place so every name sees the new tags (a backup is kept beside each while
+    /// it is written).
+    #[arg(long, value_enum, default_value = "skip", requires = "tag")]
+    pub hardlinks: HardlinksArg,
     /// With --tag --apply: the journal of old and new values [default:
     /// ./covergenre-journal-<time>.jsonl, named on stderr]. With --interactive: the review's
     /// journal, gone on with when it exists [default: ./covergenre-review.jsonl].
@@ -163,6 +169,13 @@ pub enum FormatArg {
     Csv,
     Json,
     Jsonl,
+}
+
+/// `--hardlinks`, mapped onto [`Hardlinks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HardlinksArg {
+    Skip,
+    InPlace,
 }
 
 /// `--genre-style`, mapped onto [`GenreStyle`].
@@ -247,6 +260,10 @@ impl Args {
             journal: self.journal.clone(),
             format,
             threshold: Threshold::resolve(self.min_confidence, model),
+            hardlinks: match self.hardlinks {
+                HardlinksArg::Skip => Hardlinks::Skip,
+                HardlinksArg::InPlace => Hardlinks::InPlace,
+            },
         }))
     }
 }

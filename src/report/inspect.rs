@@ -30,6 +30,11 @@ pub struct InspectReport {
     /// A music library's vocabulary, unlabelled albums, ties and unreadable tracks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub library: Option<LibrarySummary>,
+    /// A music library's held-out covers (an album folder's cover file, or the track whose
+    /// art is used), split name -> paths: which albums the dev and test metrics of a run on
+    /// this library are measured on (JSON only; the splits stay put as albums are added).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<BTreeMap<String, Vec<PathBuf>>>,
 }
 
 impl InspectReport {
@@ -47,6 +52,7 @@ impl InspectReport {
             splits,
             skipped: dataset.skipped.clone(),
             library: dataset.library.clone(),
+            held_out: dataset.library.as_ref().map(|_| held_out(dataset)),
         }
     }
 
@@ -133,6 +139,21 @@ impl InspectReport {
 
 /// Albums, tracks, what reading the tags cost, and the genres with the spellings folded into
 /// them (the counts table that follows splits them by dev, test and train).
+/// The dev and test covers of a dataset, by split name.
+fn held_out(dataset: &Dataset) -> BTreeMap<String, Vec<PathBuf>> {
+    [Split::Dev, Split::Test]
+        .iter()
+        .map(|&split| {
+            let paths = dataset
+                .split(split)
+                .iter()
+                .map(|s| s.path.clone())
+                .collect();
+            (split.as_str().to_string(), paths)
+        })
+        .collect()
+}
+
 fn library_overview(library: &LibrarySummary) -> String {
     let read = match library.tag_bytes_read {
         Some(bytes) => format!(

@@ -24,7 +24,7 @@
 use super::decisions::{Action, Decision, MAX_GENRE_CHARS};
 use super::document::{self, Stamp};
 use super::journal::{self, Entry};
-use super::plan::{self, AlbumPlan, GenreStyle, SkipReason, TrackAction};
+use super::plan::{self, AlbumPlan, GenreStyle, SkipReason, TrackAction, TrackPlan};
 use super::TagOptions;
 use crate::covers::SourceKind;
 use crate::genres::GenreSet;
@@ -203,6 +203,14 @@ pub struct Outcome {
     pub refused: usize,
 }
 
+/// What the owner chose for an album, and the review's journal to record it in.
+struct Decided<'j> {
+    value: String,
+    /// The album's tracks as shown: what changed while the question waited is refused.
+    stamps: Vec<Stamp>,
+    journal: &'j mut journal::Journal,
+}
+
 /// A review of one run's albums.
 pub struct Review<'a> {
     pub tag: &'a TagOptions,
@@ -222,7 +230,8 @@ impl Review<'_> {
         console: &mut dyn Console,
         log: &mut dyn Write,
     ) -> Result<Outcome> {
-        let recorded = recorded_values(&journal::resume(self.journal)?, &self.tag.field);
+        let (mut journal, contents) = journal::Journal::resume(self.journal)?;
+        let recorded = recorded_values(&contents.entries, &self.tag.field);
         let plans: Vec<&AlbumPlan> = albums.iter().map(|a| &a.plan).collect();
         let completions = merged_completions(&self.completions, &plans);
         let to_ask = plans
@@ -275,13 +284,18 @@ impl Review<'_> {
                         outcome.counts.skipped += 1;
                     }
                     Choice::Keep => {
-                        journal::append(self.journal, &kept_entries(&plan, &self.tag.field))?;
+                        journal.append(&self.kept_entries(&plan))?;
                         plan.skip = Some(SkipReason::Kept);
                         outcome.counts.kept += 1;
                         console.print("  kept as it is")?;
                     }
                     Choice::Write(value) => {
-                        plan = self.write(plan, value, stamps, &mut outcome, console, log)?;
+                        let decided = Decided {
+                            value,
+                            stamps,
+                            journal: &mut journal,
+                        };
+                        plan = self.write(plan, decided, &mut outcome, console, log)?;
                     }
                 }
             }
@@ -312,12 +326,16 @@ impl Review<'_> {
     fn write(
         &self,
         shown: AlbumPlan,
-        value: String,
-        stamps: Vec<Stamp>,
+        decided: Decided<'_>,
         outcome: &mut Outcome,
         console: &mut dyn Console,
         log: &mut dyn Write,
     ) -> Result<AlbumPlan> {
+        let Decided {
+            value,
+            stamps,
+            journal,
+        } = decided;
         let root = document::root_of(self.roots, &shown.folder).unwrap_or(&shown.folder);
         let decision = Decision {
             album: document::relative_key(root, &shown.folder),
@@ -339,9 +357,24 @@ impl Review<'_> {
                 return Ok(refused);
             }
         };
-        journal::append(self.journal, &decided_entries(&plan, &self.tag.field))?;
+        super::links::place_tracks(
+            std::slice::from_mut(&mut plan),
+            self.roots,
+            self.tag.hardlinks,
+        );
+        let (entries, writes) = self.decided_entries(&plan);
+        let first = journal.append(&entries)?;
         super::report_track_problems(std::slice::from_ref(&plan), log)?;
-        super::write_tracks(&mut plan, self.tag, log)?;
+        let mut writer = super::Writer::new(self.tag, journal);
+        let value_written = plan.value.clone();
+        for (track, entry) in writes {
+            writer.write(
+                &mut plan.tracks[track],
+                value_written.as_deref(),
+                first + entry,
+                log,
+            )?;
+        }
         let written = plan
             .tracks
             .iter()
@@ -358,6 +391,38 @@ impl Review<'_> {
             "  wrote {value} to {written} track(s) ({already} had it already)"
         ))?;
         Ok(plan)
+    }
+
+    /// The journal entries of a written album, and (track, entry) for each track to write:
+    /// the writes, and the tracks it leaves as they are (already carrying the value,
+    /// read-only, links) recorded unchanged, so that the album counts as decided.
+    fn decided_entries(&self, plan: &AlbumPlan) -> (Vec<Entry>, Vec<(usize, usize)>) {
+        let (mut entries, mut writes) = (Vec::new(), Vec::new());
+        for (index, track) in plan.tracks.iter().enumerate() {
+            let new = match &track.action {
+                TrackAction::Write => {
+                    writes.push((index, entries.len()));
+                    plan.value.clone()
+                }
+                TrackAction::Unchanged | TrackAction::Skip(_) => track.current.clone(),
+                TrackAction::Fail(_) => continue,
+            };
+            entries.push(self.entry(plan, track, new));
+        }
+        (entries, writes)
+    }
+
+    /// The journal entries of a kept album: every readable track, unchanged.
+    fn kept_entries(&self, plan: &AlbumPlan) -> Vec<Entry> {
+        plan.tracks
+            .iter()
+            .filter(|t| !matches!(t.action, TrackAction::Fail(_)))
+            .map(|t| self.entry(plan, t, t.current.clone()))
+            .collect()
+    }
+
+    fn entry(&self, plan: &AlbumPlan, track: &TrackPlan, new: Option<String>) -> Entry {
+        super::journal_entry(track, &plan.folder, self.roots, &self.tag.field, new)
     }
 
     /// The closing lines: what was done and how to undo it or go on.
@@ -458,41 +523,9 @@ fn recorded_values(
 fn decided_before(plan: &AlbumPlan, recorded: &HashMap<PathBuf, Option<String>>) -> bool {
     !plan.tracks.is_empty()
         && plan.tracks.iter().all(|t| {
-            !matches!(t.action, TrackAction::Fail(_)) && recorded.get(&t.path) == Some(&t.current)
+            !matches!(t.action, TrackAction::Fail(_))
+                && recorded.get(&super::journal_path_of(t)) == Some(&t.current)
         })
-}
-
-/// The journal entries of a written album: its writes, and the tracks it leaves as they are
-/// (already carrying the value, read-only) recorded unchanged, so that the album counts as
-/// decided.
-fn decided_entries(plan: &AlbumPlan, field: &crate::audio::fields::Field) -> Vec<Entry> {
-    plan.tracks
-        .iter()
-        .filter_map(|t| match &t.action {
-            TrackAction::Write => Some(Entry::new(
-                &t.path,
-                field,
-                t.current.clone(),
-                plan.value.clone(),
-            )),
-            TrackAction::Unchanged | TrackAction::Skip(_) => Some(Entry::new(
-                &t.path,
-                field,
-                t.current.clone(),
-                t.current.clone(),
-            )),
-            TrackAction::Fail(_) => None,
-        })
-        .collect()
-}
-
-/// The journal entries of a kept album: every readable track, unchanged.
-fn kept_entries(plan: &AlbumPlan, field: &crate::audio::fields::Field) -> Vec<Entry> {
-    plan.tracks
-        .iter()
-        .filter(|t| !matches!(t.action, TrackAction::Fail(_)))
-        .map(|t| Entry::new(&t.path, field, t.current.clone(), t.current.clone()))
-        .collect()
 }
 
 fn stamps(plan: &AlbumPlan) -> Vec<Stamp> {
@@ -612,7 +645,7 @@ fn quoted(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::audio::fields::Field;
-    use crate::tag::plan::{Candidate, TrackPlan};
+    use crate::tag::plan::Candidate;
     use crate::tag::threshold::{Origin, Threshold};
     use std::collections::VecDeque;
 
@@ -639,6 +672,9 @@ mod tests {
                 path: PathBuf::from(folder).join("01.mp3"),
                 current: current.map(String::from),
                 action: TrackAction::Write,
+                identity: None,
+                write_to: None,
+                method: crate::tag::safe_write::Method::Replace,
             }],
             skip,
         }
@@ -764,6 +800,7 @@ mod tests {
                 value: 0.5,
                 origin: Origin::Flag,
             },
+            hardlinks: crate::tag::links::Hardlinks::Skip,
         }
     }
 
@@ -821,7 +858,7 @@ mod tests {
                 ..Counts::default()
             }
         );
-        assert!(journal::read(&journal).unwrap().is_empty());
+        assert!(journal::read(&journal).unwrap().entries.is_empty());
         assert!(shown.contains("undo all of this review with: covergenre-classify --undo"));
     }
 }

@@ -1,9 +1,25 @@
 //! The journal of a tagging run: one JSON object per line, one line per file and field, with
-//! the value before and after. It is written (atomically) before any audio file is touched,
-//! so whatever happens to the run, [`super::undo`] can put every old value back.
+//! the value before and after. The planned changes are written (atomically) before any audio
+//! file is touched, so whatever happens to the run, [`super::undo`] can put every old value
+//! back. Then, as each file is written, a line is appended saying so, with what identifies the
+//! file written ([`Identity`]): the journal says exactly which files a run wrote, and undo
+//! notices a file replaced since.
+//!
+//! The terminal review appends instead ([`Journal::resume`], [`Journal::append`]): each decided
+//! album's entries are appended and flushed before its files are written, one journal for the
+//! whole review. A last line cut short by a kill is dropped on reading (no file it names was
+//! touched yet) and cut off before the journal is appended to again.
+//!
+//! Files are named for good: absolute paths, resolved (links followed) when the plan is made,
+//! so undo works from any folder. Journals of earlier versions, whose paths are as given on
+//! the command line, still read: a relative path is taken relative to the journal's folder
+//! when the file is there, else relative to the current folder ([`Entry::resolve`]).
 
+use super::safe_write::Identity;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::audio::fields::Field;
@@ -22,6 +38,29 @@ pub struct Entry {
     pub new: Option<String>,
     /// When the journal was written (RFC 3339).
     pub time: String,
+    /// The library root the file was planned under (absolute): undo locks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Written in place (a hard-linked file): a backup `.<file>.covergenre-orig` is kept beside
+    /// it while it is written, and undo writes it in place too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_place: bool,
+}
+
+/// The line appended once the file of entry `written` (its index among the entries) is
+/// written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WrittenLine {
+    pub written: usize,
+    pub identity: Identity,
+}
+
+/// Any line of a journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Written(WrittenLine),
+    Entry(Entry),
 }
 
 impl Entry {
@@ -38,10 +77,12 @@ impl Entry {
             old,
             new,
             time: chrono::Local::now().to_rfc3339(),
+            root: None,
+            in_place: false,
         }
     }
 
-    /// The audio file's exact path.
+    /// The audio file's path as recorded.
     pub fn path(&self) -> PathBuf {
         use std::os::unix::ffi::OsStrExt;
         match &self.file_bytes {
@@ -49,38 +90,144 @@ impl Entry {
             None => PathBuf::from(&self.file),
         }
     }
-}
 
-/// The default journal name: `covergenre-journal-<local time>.jsonl` in the current folder.
-pub fn default_path() -> PathBuf {
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from(format!("covergenre-journal-{stamp}.jsonl"))
-}
-
-/// Writes the whole journal atomically.
-pub fn write(path: &Path, entries: &[Entry]) -> Result<()> {
-    crate::util::write_atomic_with(path, |out| {
-        for entry in entries {
-            serde_json::to_writer(&mut *out, entry)?;
-            writeln!(out)?;
+    /// The file to undo: the recorded path when absolute; a relative one (journals of earlier
+    /// versions) relative to the journal's folder when the file is there, else relative to
+    /// the current folder; otherwise a message saying where it was looked for.
+    pub fn resolve(&self, journal: &Path) -> Result<PathBuf, String> {
+        let recorded = self.path();
+        if recorded.is_absolute() {
+            return Ok(recorded);
         }
-        Ok(())
-    })
-    .with_context(|| format!("cannot write the journal {}", path.display()))
+        let beside_journal = crate::util::parent_folder(journal).join(&recorded);
+        if beside_journal.exists() {
+            return Ok(beside_journal);
+        }
+        if recorded.exists() {
+            return Ok(recorded);
+        }
+        Err(format!(
+            "the journal names it by a relative path, found neither from the journal's folder \
+             ({}) nor from the current folder: run --undo from the folder the tagging run was in",
+            beside_journal.display()
+        ))
+    }
 }
 
-/// Reads a journal back; a line that is not an entry is an error naming the line. A last line
-/// without its newline that is not an entry is what a kill during [`append`] leaves: it is
-/// dropped, as no file it names was touched yet (entries are written before their files).
-pub fn read(path: &Path) -> Result<Vec<Entry>> {
+/// A journal being written: the plan is in it, and [`Journal::written`] appends a line per
+/// file written.
+pub struct Journal {
+    path: PathBuf,
+    file: std::fs::File,
+    /// Entries in the journal so far: the index the next appended entry gets.
+    entries: usize,
+}
+
+impl Journal {
+    /// Writes the whole plan atomically (before any audio file is touched), then keeps the
+    /// journal open to append to.
+    pub fn create(path: &Path, entries: &[Entry]) -> Result<Self> {
+        crate::util::write_atomic_with(path, |out| {
+            for entry in entries {
+                serde_json::to_writer(&mut *out, entry)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        })
+        .with_context(|| format!("cannot write the journal {}", path.display()))?;
+        Self::open(path, entries.len())
+    }
+
+    /// Opens the journal of a review that goes on (an empty one is created when there is
+    /// none), with a last line cut short by a kill cut off, and what it holds so far.
+    pub fn resume(path: &Path) -> Result<(Self, Contents)> {
+        if !path.exists() {
+            return Ok((Self::create(path, &[])?, Contents::default()));
+        }
+        let (contents, complete) = read_complete(path)?;
+        let length = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the journal {}", path.display()))?
+            .len();
+        if complete < length {
+            let repaired = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(complete).and_then(|()| f.sync_all()));
+            repaired.with_context(|| format!("cannot repair the journal {}", path.display()))?;
+        }
+        Ok((Self::open(path, contents.entries.len())?, contents))
+    }
+
+    fn open(path: &Path, entries: usize) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the journal {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            entries,
+        })
+    }
+
+    /// Adds `entries` at the end and flushes them to disk before returning, so their files
+    /// can be written right after; returns the index of the first one.
+    pub fn append(&mut self, entries: &[Entry]) -> Result<usize> {
+        let mut lines = Vec::new();
+        for entry in entries {
+            serde_json::to_writer(&mut lines, entry)?;
+            lines.push(b'\n');
+        }
+        self.file
+            .write_all(&lines)
+            .and_then(|()| self.file.sync_all())
+            .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
+        let first = self.entries;
+        self.entries += entries.len();
+        Ok(first)
+    }
+
+    /// Records that the file of entry `index` is written and is now `identity`; flushed to
+    /// disk, so the journal never says less than what was written.
+    pub fn written(&mut self, index: usize, identity: Identity) -> Result<()> {
+        let line = WrittenLine {
+            written: index,
+            identity,
+        };
+        let mut text = serde_json::to_string(&line)?;
+        text.push('\n');
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.sync_data())
+            .with_context(|| format!("cannot append to the journal {}", self.path.display()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A journal read back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Contents {
+    pub entries: Vec<Entry>,
+    /// Entry index -> the identity of the file as written (journals of earlier versions have
+    /// none, nor files a killed run never reached).
+    pub written: BTreeMap<usize, Identity>,
+}
+
+/// Reads a journal back; a whole line that is neither an entry nor a written line is an
+/// error naming the line. A last line without its newline that does not parse is what a kill
+/// during an append leaves: it is dropped.
+pub fn read(path: &Path) -> Result<Contents> {
     Ok(read_complete(path)?.0)
 }
 
 /// [`read`], and the length in bytes of the journal's whole lines.
-fn read_complete(path: &Path) -> Result<(Vec<Entry>, usize)> {
+fn read_complete(path: &Path) -> Result<(Contents, u64)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the journal {}", path.display()))?;
-    let mut entries = Vec::new();
+    let mut contents = Contents::default();
     let mut complete = 0;
     for (number, line) in text.split_inclusive('\n').enumerate() {
         let whole = line.ends_with('\n');
@@ -88,8 +235,11 @@ fn read_complete(path: &Path) -> Result<(Vec<Entry>, usize)> {
             complete += line.len();
             continue;
         }
-        match serde_json::from_str(line) {
-            Ok(entry) => entries.push(entry),
+        match serde_json::from_str::<Line>(line) {
+            Ok(Line::Entry(entry)) => contents.entries.push(entry),
+            Ok(Line::Written(written)) => {
+                contents.written.insert(written.written, written.identity);
+            }
             Err(_) if !whole => break,
             Err(e) => {
                 return Err(anyhow::Error::new(e).context(format!(
@@ -101,51 +251,47 @@ fn read_complete(path: &Path) -> Result<(Vec<Entry>, usize)> {
         }
         complete += line.len();
     }
-    Ok((entries, complete))
+    Ok((contents, complete as u64))
 }
 
-/// Opens the journal of a review that goes on: its entries so far (an empty journal is
-/// created when there is none), with a last line cut short by a kill removed so that
-/// [`append`] adds whole lines after whole lines.
-pub fn resume(path: &Path) -> Result<Vec<Entry>> {
-    if !path.exists() {
-        write(path, &[])?;
-        return Ok(Vec::new());
-    }
-    let (entries, complete) = read_complete(path)?;
-    let length = std::fs::metadata(path)
-        .with_context(|| format!("cannot read the journal {}", path.display()))?
-        .len();
-    if (complete as u64) < length {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|f| f.set_len(complete as u64).and_then(|()| f.sync_all()));
-        file.with_context(|| format!("cannot repair the journal {}", path.display()))?;
-    }
-    Ok(entries)
-}
-
-/// Adds `entries` at the end of the journal and flushes them to disk before returning, so a
-/// review can write an album's files right after.
-pub fn append(path: &Path, entries: &[Entry]) -> Result<()> {
-    use std::io::Write;
-    let mut lines = Vec::new();
-    for entry in entries {
-        serde_json::to_writer(&mut lines, entry)?;
-        lines.push(b'\n');
-    }
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| file.write_all(&lines).and_then(|()| file.sync_all()));
-    written.with_context(|| format!("cannot write the journal {}", path.display()))
+/// The default journal name: `covergenre-journal-<local time>.jsonl` in the current folder.
+pub fn default_path() -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from(format!("covergenre-journal-{stamp}.jsonl"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn identity(inode: u64) -> Identity {
+        Identity {
+            device: 1,
+            inode,
+            size: 10,
+            modified: 2,
+            modified_nanos: 3,
+        }
+    }
+
+    #[test]
+    fn a_journal_reads_back_its_plan_and_the_files_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut entry = Entry::new(
+            &dir.path().join("a.mp3"),
+            &Field::Standard,
+            None,
+            Some("Metal".into()),
+        );
+        entry.root = Some(dir.path().to_path_buf());
+        let other = Entry::new(&dir.path().join("b.flac"), &Field::Standard, None, None);
+        let mut journal = Journal::create(&path, &[entry.clone(), other.clone()]).unwrap();
+        journal.written(1, identity(7)).unwrap();
+        let contents = read(&path).unwrap();
+        assert_eq!(contents.entries, vec![entry, other]);
+        assert_eq!(contents.written, BTreeMap::from([(1, identity(7))]));
+    }
 
     fn entry(file: &str) -> Entry {
         Entry::new(
@@ -156,24 +302,41 @@ mod tests {
         )
     }
 
+    fn files(path: &Path) -> Vec<String> {
+        read(path)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.file)
+            .collect()
+    }
+
     #[test]
     fn a_line_cut_short_by_a_kill_is_dropped_and_repaired() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("review.jsonl");
-        assert!(resume(&path).unwrap().is_empty());
-        append(&path, &[entry("/m/1.mp3"), entry("/m/2.mp3")]).unwrap();
+        let (mut journal, contents) = Journal::resume(&path).unwrap();
+        assert!(contents.entries.is_empty());
+        assert_eq!(
+            journal
+                .append(&[entry("/m/1.mp3"), entry("/m/2.mp3")])
+                .unwrap(),
+            0
+        );
+        journal.written(1, identity(5)).unwrap();
+        drop(journal);
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"file\":\"/m/3.m");
         std::fs::write(&path, &text).unwrap();
         assert_eq!(
-            read(&path).unwrap().len(),
-            2,
+            files(&path),
+            ["/m/1.mp3", "/m/2.mp3"],
             "the torn line is not an entry"
         );
-        assert_eq!(resume(&path).unwrap().len(), 2);
-        append(&path, &[entry("/m/4.mp3")]).unwrap();
-        let files: Vec<String> = read(&path).unwrap().into_iter().map(|e| e.file).collect();
-        assert_eq!(files, ["/m/1.mp3", "/m/2.mp3", "/m/4.mp3"]);
+        let (mut journal, contents) = Journal::resume(&path).unwrap();
+        assert_eq!(contents.written, BTreeMap::from([(1, identity(5))]));
+        assert_eq!(journal.append(&[entry("/m/4.mp3")]).unwrap(), 2);
+        assert_eq!(files(&path), ["/m/1.mp3", "/m/2.mp3", "/m/4.mp3"]);
     }
 
     #[test]
@@ -186,6 +349,28 @@ mod tests {
             error.contains("line 1 is not a covergenre journal entry"),
             "{error}"
         );
-        assert!(resume(&path).is_err(), "not appended to");
+        assert!(Journal::resume(&path).is_err(), "not appended to");
+    }
+
+    #[test]
+    fn a_journal_of_an_earlier_version_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.jsonl");
+        std::fs::write(
+            &path,
+            r#"{"file":"Music/A/01.mp3","field":{"kind":"standard"},"old":null,"new":"Metal","time":"2026-11-30T10:15:00+00:00"}"#,
+        )
+        .unwrap();
+        let contents = read(&path).unwrap();
+        assert_eq!(contents.entries.len(), 1);
+        assert!(!contents.entries[0].in_place);
+        assert_eq!(contents.entries[0].root, None);
+        // Relative: found from the journal's folder, else a message saying where it looked.
+        let error = contents.entries[0].resolve(&path).unwrap_err();
+        assert!(error.contains("relative path"), "{error}");
+        let track = dir.path().join("Music/A/01.mp3");
+        std::fs::create_dir_all(track.parent().unwrap()).unwrap();
+        std::fs::write(&track, b"x").unwrap();
+        assert_eq!(contents.entries[0].resolve(&path), Ok(track));
     }
 }

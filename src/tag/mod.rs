@@ -2,8 +2,12 @@
 //!
 //! 1. [`plan`]: classify every album (classify's `--library` mode) and propose, per track,
 //!    `existing -> proposed`, or say why the album is skipped. Nothing is written.
-//! 2. [`apply`]: write a [`journal`] (atomically, before anything else), then each file
-//!    through [`safe_write::rewrite`] (copy beside it, edit, flush, rename).
+//!    [`links::place_tracks`] decides where each track is written (through symlinks, hard
+//!    links skipped or written in place).
+//! 2. [`apply`]: take the [`lock`] of each root, write a [`journal`] (atomically, before
+//!    anything else), then each file through [`safe_write::rewrite`] (copy beside it, edit,
+//!    flush, rename; or in place after a backup), appending to the journal as each is written.
+//!    A full disk or a file system turned read-only stops the writing.
 //! 3. [`undo`]: put the journal's old values back; safe to interrupt and rerun.
 //!
 //! Instead of 2, the owner may decide: on the review page (a [`decisions`] file, applied by
@@ -11,12 +15,15 @@
 //! loop in [`interactive`], the terminal it runs on in [`terminal`]); each decided album is
 //! written by the same writer, its journal entries first.
 //!
-//! Temporary copies a killed run left behind are removed by the next run and by undo.
+//! Temporary copies a killed run left behind are removed by the next run and by undo, and
+//! backups of a killed in-place write are put back first.
 
 pub mod decisions;
 pub mod document;
 pub mod interactive;
 pub mod journal;
+pub mod links;
+pub mod lock;
 pub mod plan;
 pub mod safe_write;
 pub mod terminal;
@@ -28,7 +35,10 @@ use crate::covers::SourceKind;
 use crate::infer::pipeline::Predictor;
 use crate::report::html::Collector;
 use anyhow::Result;
-use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction};
+use links::Hardlinks;
+use lock::RootLocks;
+use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction, TrackPlan};
+use safe_write::{Method, WriteError, WriteOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use threshold::Threshold;
@@ -61,6 +71,8 @@ pub struct TagOptions {
     pub format: PlanFormat,
     /// The `--min-confidence` in force (albums under it are `low confidence`).
     pub threshold: Threshold,
+    /// Tracks with several hard links: skipped, or written in place.
+    pub hardlinks: Hardlinks,
 }
 
 /// The result of a tagging run.
@@ -84,6 +96,7 @@ pub fn run<P: Predictor>(
     log: &mut dyn Write,
 ) -> Result<TagRun> {
     let genres = model.genres.clone();
+    let _locks = lock_if_writing(&run_roots(options), tag, log)?;
     let Planned {
         mut plans,
         covers: _,
@@ -93,7 +106,7 @@ pub fn run<P: Predictor>(
     let header = tag.threshold.line();
     let output = options.output.as_deref();
     write_plan_to(output, &plans, &roots, tag, &header, out, log)?;
-    let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
+    let (summary, journal_path) = apply_if_asked(&mut plans, &roots, tag, log)?;
     if let Some(report) = &options.report {
         let entries: Vec<document::AlbumEntry> = plans
             .iter()
@@ -122,6 +135,13 @@ struct Planned {
     collector: Collector,
 }
 
+/// Album keys are relative to these: the library roots and the listed album folders.
+fn run_roots(options: &ClassifyOptions) -> Vec<PathBuf> {
+    crate::classify::roots(options)
+        .map(Path::to_path_buf)
+        .collect()
+}
+
 /// Classifies every album under `options.paths` and plans its tags (nothing is written).
 fn plan_library<P: Predictor>(
     model: ModelView<'_, P>,
@@ -129,11 +149,9 @@ fn plan_library<P: Predictor>(
     tag: &TagOptions,
     log: &mut dyn Write,
 ) -> Result<Planned> {
-    // Album keys are relative to these: the library roots and the listed album folders.
-    let roots: Vec<PathBuf> = crate::classify::roots(options)
-        .map(Path::to_path_buf)
-        .collect();
-    for root in &roots {
+    let roots = run_roots(options);
+    // A run that holds no lock leaves a running writer's temporary files and backups alone.
+    for root in roots.iter().filter(|r| !lock::held_elsewhere(r)) {
         remove_stale_temps_under(root, log);
     }
     let genres = model.genres.clone();
@@ -178,6 +196,7 @@ fn plan_library<P: Predictor>(
         log,
         &mut observe,
     )?;
+    links::place_tracks(&mut plans, &roots, tag.hardlinks);
     Ok(Planned {
         plans,
         covers,
@@ -203,6 +222,7 @@ pub fn run_interactive<P: Predictor>(
         ..options.clone()
     };
     let completions = interactive::model_values(model.genres, tag.style);
+    let _locks = RootLocks::take(&run_roots(&options), log)?;
     let planned = plan_library(model, &options, tag, log)?;
     let journal_path = tag
         .journal
@@ -241,7 +261,10 @@ pub fn run_decisions(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<TagRun> {
-    remove_stale_temps_under(root, log);
+    let _locks = lock_if_writing(&[root.to_path_buf()], tag, log)?;
+    if !lock::held_elsewhere(root) {
+        remove_stale_temps_under(root, log);
+    }
     let read = decisions::Decisions::read(path, root)?;
     let mut refused = read.refused;
     let mut plans = Vec::new();
@@ -265,8 +288,9 @@ pub fn run_decisions(
         refused.len()
     );
     let roots = [root.to_path_buf()];
+    links::place_tracks(&mut plans, &roots, tag.hardlinks);
     write_plan_to(None, &plans, &roots, tag, &header, out, log)?;
-    let (summary, journal_path) = apply_if_asked(&mut plans, tag, log)?;
+    let (summary, journal_path) = apply_if_asked(&mut plans, &roots, tag, log)?;
     finish(plans, summary, journal_path, refused.len(), tag, log)
 }
 
@@ -274,6 +298,7 @@ pub fn run_decisions(
 /// (or would be) and the journal written.
 fn apply_if_asked(
     plans: &mut [AlbumPlan],
+    roots: &[PathBuf],
     tag: &TagOptions,
     log: &mut dyn Write,
 ) -> Result<(Summary, Option<PathBuf>)> {
@@ -282,7 +307,7 @@ fn apply_if_asked(
     // A journal named by the user is written even when empty, so scripts can rely on it.
     if tag.apply && (summary.tracks_tagged > 0 || tag.journal.is_some()) {
         let path = tag.journal.clone().unwrap_or_else(journal::default_path);
-        let summary = apply(plans, tag, &path, log)?;
+        let summary = apply(plans, roots, tag, &path, log)?;
         return Ok((summary, Some(path)));
     }
     Ok((summary, None))
@@ -382,54 +407,173 @@ fn report_track_problems(plans: &[AlbumPlan], log: &mut dyn Write) -> Result<()>
     Ok(())
 }
 
+/// With `--apply`, the locks of the roots a run writes under (a second run refuses).
+fn lock_if_writing(roots: &[PathBuf], tag: &TagOptions, log: &mut dyn Write) -> Result<RootLocks> {
+    if tag.apply {
+        RootLocks::take(roots, log)
+    } else {
+        Ok(RootLocks::default())
+    }
+}
+
+/// The journal entry of writing `new` into `track` (an album of `roots`): the file as
+/// written (absolute, links resolved), its root, and how it is written.
+pub(crate) fn journal_entry(
+    track: &TrackPlan,
+    folder: &Path,
+    roots: &[PathBuf],
+    field: &Field,
+    new: Option<String>,
+) -> journal::Entry {
+    let target = journal_path_of(track);
+    let mut entry = journal::Entry::new(&target, field, track.current.clone(), new);
+    entry.root = roots
+        .iter()
+        .find(|r| folder.starts_with(r))
+        .and_then(|r| std::path::absolute(r).ok());
+    entry.in_place = track.method == Method::InPlace;
+    entry
+}
+
+/// How a journal names a track: the file written (absolute, links resolved).
+pub(crate) fn journal_path_of(track: &TrackPlan) -> PathBuf {
+    let target = match &track.write_to {
+        Some(target) => target.clone(),
+        None => std::fs::canonicalize(&track.path).unwrap_or_else(|_| track.path.clone()),
+    };
+    std::path::absolute(&target).unwrap_or(target)
+}
+
 /// Writes the journal, then every planned track; a track that fails is reported and marked
-/// failed, the others go on. Returns the summary of what was done.
+/// failed, the others go on, unless the disk is full or the file system read-only: then
+/// nothing more is written. Returns the summary of what was done.
 fn apply(
     plans: &mut [AlbumPlan],
+    roots: &[PathBuf],
     tag: &TagOptions,
     journal_path: &Path,
     log: &mut dyn Write,
 ) -> Result<Summary> {
-    let entries: Vec<journal::Entry> = plans
+    let writes: Vec<(usize, usize)> = plans
         .iter()
-        .filter(|p| p.skip.is_none())
-        .flat_map(|p| p.tracks.iter().map(move |t| (p, t)))
-        .filter(|(_, t)| t.action == TrackAction::Write)
-        .map(|(p, t)| journal::Entry::new(&t.path, &tag.field, t.current.clone(), p.value.clone()))
+        .enumerate()
+        .filter(|(_, p)| p.skip.is_none())
+        .flat_map(|(a, p)| {
+            p.tracks
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.action == TrackAction::Write)
+                .map(move |(t, _)| (a, t))
+        })
         .collect();
-    journal::write(journal_path, &entries)?;
+    let entries: Vec<journal::Entry> = writes
+        .iter()
+        .map(|&(a, t)| {
+            let plan = &plans[a];
+            journal_entry(
+                &plan.tracks[t],
+                &plan.folder,
+                roots,
+                &tag.field,
+                plan.value.clone(),
+            )
+        })
+        .collect();
+    let mut journal = journal::Journal::create(journal_path, &entries)?;
     writeln!(
         log,
         "covergenre-classify: journal of this run (undo with --undo): {}",
         journal_path.display()
     )?;
-    for plan in plans.iter_mut().filter(|p| p.skip.is_none()) {
-        write_tracks(plan, tag, log)?;
+    let mut writer = Writer::new(tag, &mut journal);
+    for (index, &(a, t)) in writes.iter().enumerate() {
+        let value = plans[a].value.clone();
+        writer.write(&mut plans[a].tracks[t], value.as_deref(), index, log)?;
     }
     Ok(Summary::of(plans))
 }
 
-/// Writes the plan's value into each of its tracks marked [`TrackAction::Write`] (their
-/// journal entries must be on disk already); a track that fails is reported and marked
-/// failed, the others go on.
-fn write_tracks(plan: &mut AlbumPlan, tag: &TagOptions, log: &mut dyn Write) -> Result<()> {
-    let value = plan.value.clone();
-    for track in plan
-        .tracks
-        .iter_mut()
-        .filter(|t| t.action == TrackAction::Write)
-    {
-        let written = safe_write::rewrite(&track.path, tag.touch, |file| {
-            fields::write(file, &tag.field, value.as_deref())
-        });
-        if let Err(e) = written {
-            writeln!(
-                log,
-                "covergenre-classify: {}: cannot tag: {e:#}",
-                track.path.display()
-            )?;
-            track.action = TrackAction::Fail(format!("{e:#}"));
+/// Writes tracks whose journal entries are on disk, recording each file written; after a
+/// full disk or a file system turned read-only it writes nothing more.
+pub(crate) struct Writer<'a> {
+    tag: &'a TagOptions,
+    journal: &'a mut journal::Journal,
+    /// Why the writing stopped, once it has.
+    stopped: Option<String>,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(tag: &'a TagOptions, journal: &'a mut journal::Journal) -> Self {
+        Self {
+            tag,
+            journal,
+            stopped: None,
         }
+    }
+
+    /// Writes `value` into `track` (its journal entry is number `index`); a failure is
+    /// reported and marks the track, the run goes on.
+    pub(crate) fn write(
+        &mut self,
+        track: &mut TrackPlan,
+        value: Option<&str>,
+        index: usize,
+        log: &mut dyn Write,
+    ) -> Result<()> {
+        if let Some(why) = &self.stopped {
+            track.action = TrackAction::Fail(format!("not written: {why}"));
+            return Ok(());
+        }
+        let options = WriteOptions {
+            touch: self.tag.touch,
+            method: track.method,
+            expected: track.identity,
+        };
+        let target = track.target().to_path_buf();
+        let field = &self.tag.field;
+        match safe_write::rewrite(&target, options, |file| fields::write(file, field, value)) {
+            Ok(written) => {
+                self.journal.written(index, written.identity)?;
+                report_attributes_not_kept(&target, &written.attributes_not_kept, log)?;
+            }
+            Err(WriteError::Changed(why)) => {
+                writeln!(
+                    log,
+                    "covergenre-classify: {}: changed during the run ({why}): left alone",
+                    target.display()
+                )?;
+                track.action = TrackAction::Skip(format!("changed during the run ({why})"));
+            }
+            Err(e) => {
+                writeln!(
+                    log,
+                    "covergenre-classify: {}: cannot tag: {e}",
+                    target.display()
+                )?;
+                if e.stops_the_run() {
+                    writeln!(
+                        log,
+                        "covergenre-classify: stopping: nothing more is written (the journal {} lists the files written; --undo and a rerun both work)",
+                        self.journal.path().display()
+                    )?;
+                    self.stopped = Some(format!("the run stopped ({e})"));
+                }
+                track.action = TrackAction::Fail(e.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names the attributes a written file could not keep (never silently lost).
+fn report_attributes_not_kept(path: &Path, lost: &[String], log: &mut dyn Write) -> Result<()> {
+    if !lost.is_empty() {
+        writeln!(
+            log,
+            "covergenre-classify: {}: extended attribute(s) not kept: {}",
+            path.display(),
+            lost.join(", ")
+        )?;
     }
     Ok(())
 }
@@ -446,49 +590,59 @@ pub struct UndoSummary {
 }
 
 /// Puts back every old value of a journal, newest change first. A file already holding its
-/// old value is left as it is, so an interrupted undo can simply be run again.
+/// old value is left as it is, so an interrupted undo can simply be run again; a file
+/// replaced since the run wrote it, or holding another value, is reported and left alone.
 pub fn undo(journal_path: &Path, touch: bool, log: &mut dyn Write) -> Result<UndoSummary> {
-    let entries = journal::read(journal_path)?;
-    let mut folders: Vec<PathBuf> = entries
+    let journal = journal::read(journal_path)?;
+    let mut roots: Vec<PathBuf> = journal
+        .entries
         .iter()
-        .map(|e| crate::util::parent_folder(&e.path()).to_path_buf())
+        .filter_map(|e| e.root.clone())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let _locks = RootLocks::take(&roots, log)?;
+    let resolved: Vec<Result<PathBuf, String>> = journal
+        .entries
+        .iter()
+        .map(|e| e.resolve(journal_path))
+        .collect();
+    let mut folders: Vec<PathBuf> = resolved
+        .iter()
+        .flatten()
+        .map(|path| crate::util::parent_folder(path).to_path_buf())
         .collect();
     folders.sort();
     folders.dedup();
     for folder in &folders {
-        report_removed(crate::util::remove_stale_temps(folder), log);
+        clean_up_after_a_killed_run(folder, log);
     }
     let mut summary = UndoSummary::default();
-    for entry in entries.iter().rev() {
-        let path = entry.path();
-        let shown = path.display();
-        match fields::read(&path, &entry.field) {
-            Err(e) => {
-                writeln!(log, "covergenre-classify: {shown}: cannot undo: {e:#}")?;
-                summary.failed += 1;
-            }
-            Ok(now) if now == entry.old => summary.already += 1,
-            Ok(now) if now == entry.new => {
-                let result = safe_write::rewrite(&path, touch, |file| {
-                    fields::write(file, &entry.field, entry.old.as_deref())
-                });
-                match result {
-                    Ok(()) => summary.restored += 1,
-                    Err(e) => {
-                        writeln!(log, "covergenre-classify: {shown}: cannot undo: {e:#}")?;
-                        summary.failed += 1;
-                    }
-                }
-            }
-            Ok(now) => {
+    for (index, entry) in journal.entries.iter().enumerate().rev() {
+        let path = match &resolved[index] {
+            Ok(path) => path.clone(),
+            Err(why) => {
                 writeln!(
                     log,
-                    "covergenre-classify: {shown}: {} is now {:?}, not the {:?} this run wrote: left alone",
-                    entry.field.describe(),
-                    now.unwrap_or_default(),
-                    entry.new.clone().unwrap_or_default()
+                    "covergenre-classify: {}: cannot undo: {why}",
+                    entry.file
                 )?;
+                summary.failed += 1;
+                continue;
+            }
+        };
+        let outcome = undo_entry(entry, &path, journal.written.get(&index), touch);
+        let shown = path.display();
+        match outcome {
+            UndoOutcome::Restored => summary.restored += 1,
+            UndoOutcome::Already => summary.already += 1,
+            UndoOutcome::Conflict(why) => {
+                writeln!(log, "covergenre-classify: {shown}: {why}: left alone")?;
                 summary.conflicts += 1;
+            }
+            UndoOutcome::Failed(why) => {
+                writeln!(log, "covergenre-classify: {shown}: cannot undo: {why}")?;
+                summary.failed += 1;
             }
         }
     }
@@ -500,13 +654,85 @@ pub fn undo(journal_path: &Path, touch: bool, log: &mut dyn Write) -> Result<Und
     Ok(summary)
 }
 
+enum UndoOutcome {
+    Restored,
+    Already,
+    Conflict(String),
+    Failed(String),
+}
+
+/// Undoes one journal entry on the file at `path`; `written`: the file as the run left it.
+fn undo_entry(
+    entry: &journal::Entry,
+    path: &Path,
+    written: Option<&safe_write::Identity>,
+    touch: bool,
+) -> UndoOutcome {
+    let now = match fields::read(path, &entry.field) {
+        Ok(now) => now,
+        Err(e) => return UndoOutcome::Failed(format!("{e:#}")),
+    };
+    if now == entry.old {
+        return UndoOutcome::Already;
+    }
+    if now != entry.new {
+        return UndoOutcome::Conflict(format!(
+            "{} is now {:?}, not the {:?} this run wrote",
+            entry.field.describe(),
+            now.unwrap_or_default(),
+            entry.new.clone().unwrap_or_default()
+        ));
+    }
+    let current = safe_write::Identity::read(path).ok();
+    if let (Some(written), Some(current)) = (written, current) {
+        if !written.same_file(&current) {
+            return UndoOutcome::Conflict(
+                "replaced by another file since this run wrote it".into(),
+            );
+        }
+    }
+    let options = WriteOptions {
+        touch,
+        method: if entry.in_place {
+            Method::InPlace
+        } else {
+            Method::Replace
+        },
+        expected: None,
+    };
+    match safe_write::rewrite(path, options, |file| {
+        fields::write(file, &entry.field, entry.old.as_deref())
+    }) {
+        Ok(_) => UndoOutcome::Restored,
+        Err(e) => UndoOutcome::Failed(e.to_string()),
+    }
+}
+
+/// Puts back the backups a killed in-place write left in `folder`, then removes the
+/// temporary copies a killed run left there.
+fn clean_up_after_a_killed_run(folder: &Path, log: &mut dyn Write) {
+    let (restored, problems) = safe_write::restore_backups(folder);
+    for path in restored {
+        writeln!(
+            log,
+            "covergenre-classify: {}: put back as it was before a killed run wrote it in place",
+            path.display()
+        )
+        .ok();
+    }
+    for problem in problems {
+        writeln!(log, "covergenre-classify: {problem}").ok();
+    }
+    report_removed(crate::util::remove_stale_temps(folder), log);
+}
+
 /// Removes leftovers of a killed run from every folder under `root`.
 fn remove_stale_temps_under(root: &Path, log: &mut dyn Write) {
     let folders = crate::files::walk(root)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir());
     for folder in folders {
-        report_removed(crate::util::remove_stale_temps(folder.path()), log);
+        clean_up_after_a_killed_run(folder.path(), log);
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a tagging run would do: per album, its tracks with their current and proposed genre,
 //! or the reason it is skipped; rendered for people, counted in a summary.
 
-use super::safe_write::read_only_reason;
+use super::safe_write::{read_only_reason, Identity, Method};
 use crate::audio::fields::{self, Field};
 use crate::failure::Failure;
 use crate::genres::GenreSet;
@@ -75,10 +75,27 @@ pub enum TrackAction {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TrackPlan {
+    /// The track as found in the library (a symlink stays a symlink: see `write_to`).
     pub path: PathBuf,
     /// The field's value now (`None`: absent or unreadable).
     pub current: Option<String>,
     pub action: TrackAction,
+    /// The file as the plan read it (links followed): a file changed since is left alone.
+    #[serde(skip)]
+    pub identity: Option<Identity>,
+    /// The file written: the absolute path with links resolved, set by
+    /// [`super::links::place_tracks`] for tracks to write.
+    #[serde(skip)]
+    pub write_to: Option<PathBuf>,
+    #[serde(skip)]
+    pub method: Method,
+}
+
+impl TrackPlan {
+    /// The file a write goes to (the resolved target, else the path as found).
+    pub fn target(&self) -> &Path {
+        self.write_to.as_deref().unwrap_or(&self.path)
+    }
 }
 
 /// One of the model's top genres, with the value it would be written as.
@@ -243,9 +260,13 @@ fn plan_track(path: PathBuf, field: &Field, value: Option<&str>) -> TrackPlan {
                 path,
                 current: None,
                 action: TrackAction::Fail(format!("{e:#}")),
+                identity: None,
+                write_to: None,
+                method: Method::Replace,
             }
         }
     };
+    let identity = Identity::read(&path).ok();
     let action = if current.is_some() && current.as_deref() == value {
         TrackAction::Unchanged
     } else if let Some(reason) = read_only_reason(&path) {
@@ -257,6 +278,9 @@ fn plan_track(path: PathBuf, field: &Field, value: Option<&str>) -> TrackPlan {
         path,
         current,
         action,
+        identity,
+        write_to: None,
+        method: Method::Replace,
     }
 }
 
@@ -267,7 +291,7 @@ pub struct Summary {
     pub albums_tagged: usize,
     pub tracks_tagged: usize,
     pub skipped: BTreeMap<String, usize>,
-    /// Tracks left alone inside tagged albums (read-only).
+    /// Tracks left alone inside tagged albums (read-only, links, changed during the run).
     pub tracks_skipped: usize,
     /// Albums with a track that could not be read or written.
     pub albums_failed: usize,
@@ -308,7 +332,7 @@ impl Summary {
                 .join(", ")
         };
         format!(
-            "{verb} {} album(s) ({} track(s), {} read-only track(s) left alone); skipped albums: {skipped}; failed: {} album(s) ({} track(s))",
+            "{verb} {} album(s) ({} track(s), {} track(s) left alone); skipped albums: {skipped}; failed: {} album(s) ({} track(s))",
             self.albums_tagged, self.tracks_tagged, self.tracks_skipped, self.albums_failed, self.tracks_failed
         )
     }

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""An owner's music library for scripts/bench-learn.sh, made from covers-v1: ALBUMS album folders
+whose tracks carry genres in an owner's spellings, the way a library tagged by hand over years
+looks to `covergenre-train --data LIBRARY`.
+
+- Covers: covers-v1 images (every split, a fixed shuffle), upscaled (Lanczos) to 1000x1000 px,
+  JPEG quality 90. Albums in turn: cover.jpg; folder.jpg; Artwork/Front.jpg; embedded in the
+  tracks only (MP3 APIC, FLAC and Ogg Vorbis pictures).
+- Tracks: TRACKS per album, MP3, FLAC and Ogg Vorbis in turn (M4A needs an AAC encoder, which no
+  wheel here ships), each 3 s of a generated tone (real MPEG / FLAC / Vorbis frames written by
+  libsndfile) padded to PAD_MB megabytes as a hole (a sparse file: readers see zeros, the disk
+  stores nothing). An album's tracks are hard links to one file, so they agree; every 50th album
+  has one track of another genre (a minority that the majority outvotes), written apart.
+  Every 40th album is two discs (CD1, CD2) with the cover at the album root.
+- Genres: the covers-v1 genre in an owner's words (SPELLINGS below: "Hip-Hop", "Hip Hop" and
+  "hip hop"; "Electronic; House" as a multi-valued value; "rock" and "Rock"), and UNTAGGED_SHARE
+  of the albums without any genre.
+
+Prints nothing but a summary; writes OUT_DIR/albums.csv (album folder, covers-v1 split, covers-v1
+genre, genre written) for the benchmark's comparisons.
+
+    make_owner_library.py COVERS_DIR OUT_DIR [--albums 2000] [--pad-mb 5] [--tracks 10]
+"""
+import argparse
+import base64
+import csv
+import io
+import os
+import random
+
+import numpy as np
+import soundfile
+from mutagen.flac import FLAC, Picture
+from mutagen.id3 import APIC, ID3, TCON
+from mutagen.oggvorbis import OggVorbis
+from PIL import Image
+
+UNTAGGED_SHARE = 0.18
+KINDS = ("mp3", "flac", "ogg")
+# covers-v1 genre -> the owner's spellings, used in turn (weights by repetition).
+SPELLINGS = {
+    "alternative-rock": ["Rock", "Rock", "Rock", "rock", "Alternative Rock"],
+    "christian": ["Christian"],
+    "classical": ["Classical", "Classical", "classical"],
+    "country": ["Country"],
+    "dance-electronic": ["Electronic", "Electronic", "Electronic; House", "electronic"],
+    "jazz": ["Jazz"],
+    "latin-music": ["Latin"],
+    "metal": ["Metal", "Metal", "Heavy Metal"],
+    "r-and-b": ["R&B", "RnB"],
+    "rap-hip-hop": ["Hip-Hop", "Hip-Hop", "Hip-Hop", "Hip Hop", "hip hop"],
+    "reggae": ["Reggae"],
+}
+
+
+def covers(root):
+    """(split, genre, path) of every covers-v1 image, in a fixed shuffled order."""
+    found = []
+    for split in ("train", "dev", "test"):
+        for genre in sorted(os.listdir(os.path.join(root, split))):
+            folder = os.path.join(root, split, genre)
+            found += [(split, genre, os.path.join(folder, f))
+                      for f in sorted(os.listdir(folder)) if f.lower().endswith(".jpg")]
+    random.Random(2026).shuffle(found)
+    return found
+
+
+def upscaled_jpeg(path, size=1000):
+    out = io.BytesIO()
+    with Image.open(path) as image:
+        image.convert("RGB").resize((size, size), Image.LANCZOS).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def tone(path, kind, seed):
+    rate = 44100
+    t = np.arange(rate * 3) / rate
+    wave = (0.3 * np.sin(2 * np.pi * (220 + 20 * (seed % 12)) * t)).astype("float32")
+    fmt, subtype = {"mp3": ("MP3", None), "flac": ("FLAC", None), "ogg": ("OGG", "VORBIS")}[kind]
+    soundfile.write(path, np.c_[wave, wave], rate, format=fmt, subtype=subtype)
+
+
+def picture(cover):
+    p = Picture()
+    p.type, p.mime, p.data = 3, "image/jpeg", cover
+    return p
+
+
+def tag(path, kind, genre, cover):
+    """Writes the genre (when any) and the embedded cover (when any)."""
+    if kind == "mp3":
+        id3 = ID3()
+        if genre:
+            id3.add(TCON(encoding=3, text=[genre]))
+        if cover:
+            id3.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=cover))
+        id3.save(path)
+        return
+    audio = FLAC(path) if kind == "flac" else OggVorbis(path)
+    if genre:
+        audio["genre"] = [genre]
+    if cover and kind == "flac":
+        audio.add_picture(picture(cover))
+    elif cover:
+        audio["metadata_block_picture"] = [base64.b64encode(picture(cover).write()).decode()]
+    audio.save()
+
+
+def track(path, kind, seed, genre, cover, pad_bytes):
+    tone(path, kind, seed)
+    tag(path, kind, genre, cover)
+    with open(path, "r+b") as f:
+        f.truncate(max(pad_bytes, os.path.getsize(path)))
+
+
+def write_cover(album, i, cover):
+    """The cover as a file, in turn cover.jpg, folder.jpg, Artwork/Front.jpg; None: embedded."""
+    name = [os.path.join(album, "cover.jpg"), os.path.join(album, "folder.jpg"),
+            os.path.join(album, "Artwork", "Front.jpg"), None][i % 4]
+    if name:
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+        with open(name, "wb") as f:
+            f.write(cover)
+    return name
+
+
+def write_album(album, i, genre, minority, cover, args, pad):
+    kind = KINDS[i % len(KINDS)]
+    two_discs = i % 40 == 39
+    # A two-disc album keeps its cover at the root (turn 0: cover.jpg).
+    embedded = None if write_cover(album, 0 if two_discs else i, cover) else cover
+    folders = [os.path.join(album, "CD1"), os.path.join(album, "CD2")] if two_discs else [album]
+    names = [os.path.join(folder, f"{n:02d} track.{kind}")
+             for folder in folders for n in range(1, args.tracks // len(folders) + 1)]
+    for folder in folders:
+        os.makedirs(folder, exist_ok=True)
+    track(names[0], kind, i, genre, embedded, pad)
+    if minority:
+        track(names[-1], kind, i + 1, minority, embedded, pad)
+    for name in names[1:len(names) - (1 if minority else 0)]:
+        os.link(names[0], name)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("covers")
+    parser.add_argument("out")
+    parser.add_argument("--albums", type=int, default=2000)
+    parser.add_argument("--pad-mb", type=float, default=5)
+    parser.add_argument("--tracks", type=int, default=10)
+    args = parser.parse_args()
+    sources = covers(args.covers)[: args.albums]
+    if len(sources) < args.albums:
+        raise SystemExit(f"only {len(sources)} covers in {args.covers}")
+    pad = int(args.pad_mb * 1e6)
+    turns = {genre: 0 for genre in SPELLINGS}
+    rng = random.Random(7)
+    rows = []
+    for i, (split, source_genre, source) in enumerate(sources):
+        album = os.path.join(args.out, f"Artist {i // 10:03d}", f"Album {i:04d}")
+        genre = None
+        if rng.random() >= UNTAGGED_SHARE:
+            spellings = SPELLINGS[source_genre]
+            genre = spellings[turns[source_genre] % len(spellings)]
+            turns[source_genre] += 1
+        minority = "Pop" if genre and i % 50 == 0 else None
+        write_album(album, i, genre, minority, upscaled_jpeg(source), args, pad)
+        rows.append((os.path.relpath(album, args.out), split, source_genre, genre or ""))
+    with open(os.path.join(args.out, "albums.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["album", "covers_v1_split", "covers_v1_genre", "genre"])
+        writer.writerows(rows)
+    tagged = sum(1 for r in rows if r[3])
+    print(f"{len(rows)} albums ({tagged} with a genre) in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
