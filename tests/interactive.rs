@@ -391,7 +391,8 @@ fn each_answer_does_what_it_says_and_undo_takes_the_review_back() {
         "an album with nothing to propose is listed, not asked:\n{screen}"
     );
     assert!(
-        screen.contains("threshold: --min-confidence 0.50"),
+        screen.contains("threshold: --min-confidence 0.50")
+            && screen.contains("albums under it are asked about too, with Skip as the default"),
         "{screen}"
     );
     let red = review.album("A/1 Red").display().to_string();

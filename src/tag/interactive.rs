@@ -239,6 +239,10 @@ impl Review<'_> {
             .filter(|p| askable(p) && !decided_before(p, &recorded))
             .count();
         console.print(&self.tag.threshold.line())?;
+        // The line above speaks for --apply; the review asks about those albums too.
+        console.print(
+            "--interactive: albums under it are asked about too, with Skip as the default answer",
+        )?;
         let mut outcome = Outcome {
             plans: Vec::new(),
             counts: Counts::default(),
