@@ -2,7 +2,8 @@
 # Learning an owner's library (README "Learning your library's genres", issue 22): in one run,
 #  1. a library of $ALBUMS albums (scripts/bench/make_owner_library.py: covers-v1 covers upscaled
 #     to 1000 px as cover.jpg / folder.jpg / Artwork/Front.jpg or embedded; 10 MP3, FLAC or Ogg
-#     tracks of real audio frames padded sparsely to $PAD_MB MB; genres in an owner's spellings;
+#     tracks of real audio frames, MP3 and FLAC padded sparsely to $PAD_MB MB; genres in an
+#     owner's spellings;
 #     18% untagged), made once into $LIBRARY and reused while its stamp matches;
 #  2. `covergenre-train --data LIBRARY --genre-map MAP --out RUN` (the library recipe; MAP folds
 #     "Alternative Rock" into "Rock" and "Heavy Metal" into "Metal", as an owner would), timed
@@ -40,7 +41,7 @@ cargo build --quiet --features train --bin covergenre-train --bin covergenre-tra
   --bin covergenre-classify
 BIN=target/debug
 
-stamp="albums=$ALBUMS pad_mb=$PAD_MB v2"
+stamp="albums=$ALBUMS pad_mb=$PAD_MB v3"
 if [[ "$(cat "$LIBRARY/.stamp" 2>/dev/null)" != "$stamp" ]]; then
   echo "making the library in $LIBRARY ($stamp)" >&2
   rm -rf "$LIBRARY"

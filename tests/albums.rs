@@ -9,6 +9,7 @@ mod common;
 use common::audio::{self, Track};
 use common::classify_output::parse_jsonl;
 use common::colour::{cover, ColourFixture};
+use common::put;
 use common::tagcheck::{mutagen, value_of};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,11 +18,6 @@ use std::process::{Command, Output};
 const RED: usize = 0;
 const GREEN: usize = 1;
 const BLUE: usize = 2;
-
-fn put(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
 
 fn track(title: &str) -> Track {
     Track::new(title, None)

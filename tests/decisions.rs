@@ -10,18 +10,10 @@ use common::audio::{self, Track};
 use common::cdp::Browser;
 use common::colour::{cover, png_bytes, ColourFixture};
 use common::tagcheck::{mutagen, value_of};
+use common::{put, text};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn put(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Four albums: red (MP3, embedded cover), green (FLAC, cover.jpg), blue (Opus with a genre
 /// already, cover.png), grey (MP3, 1/3 each: low confidence).

@@ -8,6 +8,7 @@ mod common;
 use common::audio::{self, Track};
 use common::colour::{cover, png_bytes, ColourFixture};
 use common::tagcheck::{mutagen, value_of};
+use common::{put, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,15 +21,6 @@ const BLUE: usize = 2;
 
 /// How long the screen may take to show what a test waits for (the model runs first).
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn put(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `text` as one shell word.
 fn shell_word(text: &str) -> String {
@@ -266,20 +258,7 @@ impl Review {
     }
 
     fn classify(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
-            .arg("--model")
-            .arg(&self.fx.model)
-            .args([
-                "--threads",
-                "2",
-                "--library",
-                "--tag",
-                "--min-confidence",
-                "0.5",
-            ])
-            .args(args)
-            .arg(&self.root)
-            .current_dir(self.fx.dir.path())
+        common::tag_command(&self.fx.model, args, &self.root, self.fx.dir.path())
             .stdin(Stdio::null())
             .output()
             .unwrap()

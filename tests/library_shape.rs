@@ -11,6 +11,7 @@ mod common;
 use common::audio::{self, Track};
 use common::colour::{colour_model, png_bytes};
 use common::tagcheck::{mutagen, value_of};
+use common::{put, text};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
@@ -23,15 +24,6 @@ struct Fixture {
     dir: tempfile::TempDir,
     model: PathBuf,
     root: PathBuf,
-}
-
-fn put(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A red album `A/Red` (two MP3s with the cover embedded) under `Music`.
@@ -59,22 +51,7 @@ impl Fixture {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"));
-        command
-            .arg("--model")
-            .arg(&self.model)
-            .args([
-                "--threads",
-                "2",
-                "--library",
-                "--tag",
-                "--min-confidence",
-                "0.5",
-            ])
-            .args(args)
-            .arg(&self.root)
-            .current_dir(self.dir.path());
-        command
+        common::tag_command(&self.model, args, &self.root, self.dir.path())
     }
 
     fn apply(&self, extra: &[&str], journal: &str) -> Output {

@@ -11,6 +11,7 @@ mod common;
 
 use common::owner_library::{album_specs, write_genre_map, write_library, GENRES};
 use common::tagcheck::{mutagen, value_of};
+use common::text;
 use covergenre::data::discover::{discover, DiscoverOptions};
 use covergenre::data::library::LibraryOptions;
 use covergenre::data::Split;
@@ -25,10 +26,6 @@ fn train(args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn made_up_library(dir: &Path) -> (PathBuf, PathBuf) {

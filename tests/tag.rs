@@ -8,6 +8,7 @@ mod common;
 use common::audio::{self, Track};
 use common::colour::{colour_model, cover, png_bytes};
 use common::tagcheck::{key_for, mutagen, value_of};
+use common::{put, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -25,15 +26,6 @@ struct Library {
     dir: tempfile::TempDir,
     model: PathBuf,
     root: PathBuf,
-}
-
-fn put(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The library every test starts from (each gets its own copy):
@@ -120,22 +112,7 @@ impl Library {
     }
 
     fn command(&self, args: &[&OsStr]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"));
-        command
-            .arg("--model")
-            .arg(&self.model)
-            .args([
-                "--threads",
-                "2",
-                "--library",
-                "--tag",
-                "--min-confidence",
-                "0.5",
-            ])
-            .args(args)
-            .arg(&self.root)
-            .current_dir(self.dir.path());
-        command
+        common::tag_command(&self.model, args, &self.root, self.dir.path())
     }
 
     fn tag(&self, args: &[&str]) -> Output {

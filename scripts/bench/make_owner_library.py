@@ -8,8 +8,8 @@ looks to `covergenre-train --data LIBRARY`.
   tracks only (MP3 APIC, FLAC and Ogg Vorbis pictures).
 - Tracks: TRACKS per album, MP3, FLAC and Ogg Vorbis in turn (M4A needs an AAC encoder, which no
   wheel here ships), each 3 s of a generated tone (real MPEG / FLAC / Vorbis frames written by
-  libsndfile) padded to PAD_MB megabytes as a hole (a sparse file: readers see zeros, the disk
-  stores nothing). An album's tracks are hard links to one file, so they agree; every 50th album
+  libsndfile); MP3 and FLAC tracks padded to PAD_MB megabytes as a hole (a sparse file: readers
+  see zeros, the disk stores nothing), Ogg ones not (see track()). An album's tracks are hard links to one file, so they agree; every 50th album
   has one track of another genre (a minority that the majority outvotes), written apart.
   Every 40th album is two discs (CD1, CD2) with the cover at the album root.
 - Genres: the covers-v1 genre in an owner's words (SPELLINGS below: "Hip-Hop", "Hip Hop" and
@@ -24,16 +24,13 @@ genre, genre written) for the benchmark's comparisons.
 import argparse
 import base64
 import csv
-import io
 import os
 import random
 
-import numpy as np
-import soundfile
+from make_library import tone, upscaled_jpeg  # the same covers and tones as bench-library's
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import APIC, ID3, TCON
 from mutagen.oggvorbis import OggVorbis
-from PIL import Image
 
 UNTAGGED_SHARE = 0.18
 KINDS = ("mp3", "flac", "ogg")
@@ -65,21 +62,6 @@ def covers(root):
     return found
 
 
-def upscaled_jpeg(path, size=1000):
-    out = io.BytesIO()
-    with Image.open(path) as image:
-        image.convert("RGB").resize((size, size), Image.LANCZOS).save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def tone(path, kind, seed):
-    rate = 44100
-    t = np.arange(rate * 3) / rate
-    wave = (0.3 * np.sin(2 * np.pi * (220 + 20 * (seed % 12)) * t)).astype("float32")
-    fmt, subtype = {"mp3": ("MP3", None), "flac": ("FLAC", None), "ogg": ("OGG", "VORBIS")}[kind]
-    soundfile.write(path, np.c_[wave, wave], rate, format=fmt, subtype=subtype)
-
-
 def picture(cover):
     p = Picture()
     p.type, p.mime, p.data = 3, "image/jpeg", cover
@@ -109,8 +91,11 @@ def tag(path, kind, genre, cover):
 def track(path, kind, seed, genre, cover, pad_bytes):
     tone(path, kind, seed)
     tag(path, kind, genre, cover)
-    with open(path, "r+b") as f:
-        f.truncate(max(pad_bytes, os.path.getsize(path)))
+    # Ogg readers find the stream's end from the last page at the end of the file: zeros
+    # after it make them fail (mutagen does), so Ogg tracks keep their real size.
+    if kind != "ogg":
+        with open(path, "r+b") as f:
+            f.truncate(max(pad_bytes, os.path.getsize(path)))
 
 
 def write_cover(album, i, cover):
@@ -164,7 +149,7 @@ def main():
             genre = spellings[turns[source_genre] % len(spellings)]
             turns[source_genre] += 1
         minority = "Pop" if genre and i % 50 == 0 else None
-        write_album(album, i, genre, minority, upscaled_jpeg(source), args, pad)
+        write_album(album, i, genre, minority, upscaled_jpeg(source, 1000), args, pad)
         rows.append((os.path.relpath(album, args.out), split, source_genre, genre or ""))
     with open(os.path.join(args.out, "albums.csv"), "w", newline="") as f:
         writer = csv.writer(f)

@@ -183,3 +183,40 @@ pub fn checker_python() -> Option<PathBuf> {
     }
     found
 }
+
+/// Writes `bytes` to `path`, making its folders first.
+pub fn put(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A process's output as text (lossy), for messages and assertions.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The tagging tests' command: `covergenre-classify --model MODEL --threads 2 --library --tag
+/// --min-confidence 0.5 ARGS... ROOT`, run in `cwd`.
+pub fn tag_command<S: AsRef<std::ffi::OsStr>>(
+    model: &Path,
+    args: &[S],
+    root: &Path,
+    cwd: &Path,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_covergenre-classify"));
+    command
+        .arg("--model")
+        .arg(model)
+        .args([
+            "--threads",
+            "2",
+            "--library",
+            "--tag",
+            "--min-confidence",
+            "0.5",
+        ])
+        .args(args)
+        .arg(root)
+        .current_dir(cwd);
+    command
+}
