@@ -427,10 +427,7 @@ pub(crate) fn journal_entry(
 ) -> journal::Entry {
     let target = journal_path_of(track);
     let mut entry = journal::Entry::new(&target, field, track.current.clone(), new);
-    entry.root = roots
-        .iter()
-        .find(|r| folder.starts_with(r))
-        .and_then(|r| std::path::absolute(r).ok());
+    entry.root = document::root_of(roots, folder).and_then(|r| std::path::absolute(r).ok());
     entry.in_place = track.method == Method::InPlace;
     entry
 }
