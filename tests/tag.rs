@@ -487,7 +487,7 @@ fn overwrite_is_needed_to_replace_an_existing_genre() {
     let journal = std::fs::read_to_string(lib.journal("second.jsonl")).unwrap();
     let planned = journal.lines().filter(|l| l.contains("\"file\"")).count();
     assert_eq!(planned, 2, "only the newly tagged album: {journal}");
-    assert!(journal.contains("\"old\":\"Jazz\""), "{journal}");
+    assert!(journal.contains("\"old\":[\"Jazz\"]"), "{journal}");
     let undone = lib.undo("second.jsonl");
     assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
     let read = mutagen(&[mp3.clone(), opus.clone()]);

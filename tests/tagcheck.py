@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Independent reader for the tagging tests: reads audio files with mutagen (not lofty, the
 writer under test) and prints, per file, one JSON object: the format, every tag as text
-(pictures as SHA-256 of their bytes), and a SHA-256 of the audio payload (MP3: the bytes after
+(pictures as SHA-256 of their bytes; several values joined with "|"), the ID3v2 version of an
+MP3 ("2.3", "2.4"), and a SHA-256 of the audio payload (MP3: the bytes after
 the ID3v2 tag; FLAC: the frames after the metadata blocks; Ogg: the packets after the headers;
 M4A: the samples found through stco/stsz), or the error that stopped mutagen.
 
@@ -118,7 +119,10 @@ def describe(path):
         payload = mp4_payload(path, raw)
     else:
         payload = ogg_payload(path)
-    return {"format": kind, "tags": tags, "audio": sha(payload), "length": audio.info.length}
+    entry = {"format": kind, "tags": tags, "audio": sha(payload), "length": audio.info.length}
+    if isinstance(audio, MP3) and audio.tags is not None:
+        entry["id3"] = "2.%d" % audio.tags.version[1]
+    return entry
 
 
 def main():

@@ -9,6 +9,12 @@
 //! Each format's own tag type is edited (never lofty's generic `Tag`, whose conversion would
 //! drop frames it does not know), so every other frame, comment, atom and picture is written
 //! back as it was read. An ID3v2.3 tag stays ID3v2.3.
+//!
+//! A field holds a list of values ([`Values`], empty when absent), written as beets 2.7+ writes
+//! its multi-valued `genres`: ID3v2.4 null-separated strings in the one frame, several Vorbis
+//! comments, several data items of the M4A atom. ID3v2.3 has no multiple values: they are
+//! joined with `/` as its readers expect, and read back as the one value stored
+//! ([`holds`] knows that form).
 
 use anyhow::{bail, Context, Result};
 use lofty::config::{ParseOptions, WriteOptions};
@@ -75,20 +81,50 @@ enum Tags {
     Mp4(Ilst),
 }
 
-/// The value of `field` in the audio file at `path` (`None` when the field is absent).
-pub fn read(path: &Path, field: &Field) -> Result<Option<String>> {
+/// The values of one field, in the order stored (empty: the field is absent).
+pub type Values = Vec<String>;
+
+/// How ID3v2.3 stores several values in one (v2.3 has no separator of its own).
+pub const ID3V23_JOIN: &str = "/";
+/// How ID3v2.4 separates the values of one text frame.
+const ID3V24_SEPARATOR: char = '\0';
+
+/// The values of `field` in the audio file at `path` (empty when the field is absent).
+pub fn read(path: &Path, field: &Field) -> Result<Values> {
     let mut file = File::open(path).context("cannot open")?;
     Ok(Tags::load(&mut file)?.get(field))
 }
 
-/// Sets `field` to `value` (or removes it for `None`) in the open file, in place. Callers
+/// Sets `field` to `values` (removes it when empty) in the open file, in place. Callers
 /// give it a temporary copy, or a file whose whole backup is on disk (see
 /// [`crate::tag::safe_write`]).
-pub fn write(file: &mut File, field: &Field, value: Option<&str>) -> Result<()> {
+pub fn write(file: &mut File, field: &Field, values: &[String]) -> Result<()> {
     let mut tags = Tags::load(file)?;
-    tags.set(field, value);
+    tags.set(field, values);
     file.seek(SeekFrom::Start(0))?;
     tags.save(file)
+}
+
+/// Whether a field reading `current` already holds `wanted`: the same values, or (an ID3v2.3
+/// tag) the one value they are stored as there.
+pub fn holds(current: &[String], wanted: &[String]) -> bool {
+    current == wanted
+        || (wanted.len() > 1 && current.len() == 1 && current[0] == wanted.join(ID3V23_JOIN))
+}
+
+/// Whether a field has a value worth keeping (not absent, not only blanks).
+pub fn has_value(values: &[String]) -> bool {
+    values.iter().any(|v| !v.trim().is_empty())
+}
+
+/// The values for people: one value as it is, several as `[Rock, Metal]` (so that one value
+/// holding a separator reads differently), `(none)` when absent.
+pub fn show(values: &[String]) -> String {
+    match values {
+        [] => "(none)".into(),
+        [one] => one.clone(),
+        several => format!("[{}]", several.join(", ")),
+    }
 }
 
 impl Tags {
@@ -136,56 +172,62 @@ impl Tags {
         Ok(tags)
     }
 
-    fn get(&self, field: &Field) -> Option<String> {
+    fn get(&self, field: &Field) -> Values {
         match (self, field) {
-            (Self::Id3v2 { tag, .. }, Field::Standard) => tag.get_text(&TCON).map(String::from),
-            (Self::Id3v2 { tag, .. }, Field::Custom(name)) => {
-                tag.get_user_text(name).map(String::from)
+            (Self::Id3v2 { tag, v23 }, Field::Standard) => id3_values(tag.get_text(&TCON), *v23),
+            (Self::Id3v2 { tag, v23 }, Field::Custom(name)) => {
+                id3_values(tag.get_user_text(name), *v23)
             }
             (Self::Flac(flac), _) => flac
                 .vorbis_comments()
-                .and_then(|c| c.get(vorbis_key(field)))
-                .map(String::from),
-            (Self::Ogg(comments), _) => comments.get(vorbis_key(field)).map(String::from),
-            (Self::Mp4(ilst), _) => ilst.get(&mp4_ident(field)).and_then(|atom| {
-                atom.data().find_map(|d| match d {
-                    AtomData::UTF8(text) | AtomData::UTF16(text) => Some(text.clone()),
-                    _ => None,
+                .map(|c| vorbis_values(c, vorbis_key(field)))
+                .unwrap_or_default(),
+            (Self::Ogg(comments), _) => vorbis_values(comments, vorbis_key(field)),
+            (Self::Mp4(ilst), _) => ilst
+                .get(&mp4_ident(field))
+                .map(|atom| {
+                    atom.data()
+                        .filter_map(|d| match d {
+                            AtomData::UTF8(text) | AtomData::UTF16(text) => Some(text.clone()),
+                            _ => None,
+                        })
+                        .collect()
                 })
-            }),
+                .unwrap_or_default(),
         }
     }
 
-    fn set(&mut self, field: &Field, value: Option<&str>) {
+    fn set(&mut self, field: &Field, values: &[String]) {
         match (self, field) {
-            (Self::Id3v2 { tag, .. }, Field::Standard) => {
+            (Self::Id3v2 { tag, v23 }, Field::Standard) => {
                 let _ = tag.remove(&TCON);
-                if let Some(value) = value {
+                if let Some(text) = id3_text(values, *v23) {
                     tag.insert(Frame::Text(TextInformationFrame::new(
                         TCON,
                         TextEncoding::UTF8,
-                        value.to_string(),
+                        text,
                     )));
                 }
             }
-            (Self::Id3v2 { tag, .. }, Field::Custom(name)) => {
+            (Self::Id3v2 { tag, v23 }, Field::Custom(name)) => {
                 tag.remove_user_text(name);
-                if let Some(value) = value {
-                    tag.insert_user_text(name.clone(), value.to_string());
+                if let Some(text) = id3_text(values, *v23) {
+                    tag.insert_user_text(name.clone(), text);
                 }
             }
             (Self::Flac(flac), _) => {
                 let comments = flac
                     .vorbis_comments_mut()
                     .expect("load gives every FLAC file a comment block");
-                set_vorbis(comments, vorbis_key(field), value);
+                set_vorbis(comments, vorbis_key(field), values);
             }
-            (Self::Ogg(comments), _) => set_vorbis(comments, vorbis_key(field), value),
+            (Self::Ogg(comments), _) => set_vorbis(comments, vorbis_key(field), values),
             (Self::Mp4(ilst), _) => {
                 let ident = mp4_ident(field);
                 let _ = ilst.remove(&ident);
-                if let Some(value) = value {
-                    ilst.insert(Atom::new(ident, AtomData::UTF8(value.to_string())));
+                let data = values.iter().cloned().map(AtomData::UTF8).collect();
+                if let Some(atom) = Atom::from_collection(ident, data) {
+                    ilst.insert(atom);
                 }
             }
         }
@@ -217,11 +259,39 @@ fn vorbis_key(field: &Field) -> &str {
     }
 }
 
-fn set_vorbis(comments: &mut VorbisComments, key: &str, value: Option<&str>) {
+fn vorbis_values(comments: &VorbisComments, key: &str) -> Values {
+    comments.get_all(key).map(String::from).collect()
+}
+
+/// Replaces every comment `key` with one comment per value, in order.
+fn set_vorbis(comments: &mut VorbisComments, key: &str, values: &[String]) {
     let _ = comments.remove(key).count();
-    if let Some(value) = value {
-        comments.insert(key.to_string(), value.to_string());
+    for value in values {
+        comments.push(key.to_string(), value.clone());
     }
+}
+
+/// The values of an ID3v2 text frame's text: v2.4 separates them with a null, a v2.3 text is
+/// one value (a `/` in it may be part of a genre's name, so it is not split).
+fn id3_values(text: Option<&str>, v23: bool) -> Values {
+    match text {
+        None => Vec::new(),
+        Some(text) if v23 => vec![text.to_string()],
+        Some(text) => text.split(ID3V24_SEPARATOR).map(String::from).collect(),
+    }
+}
+
+/// The text of an ID3v2 frame holding `values` (`None`: no frame).
+fn id3_text(values: &[String], v23: bool) -> Option<String> {
+    if values.is_empty() {
+        return None;
+    }
+    let separator = if v23 {
+        ID3V23_JOIN.to_string()
+    } else {
+        ID3V24_SEPARATOR.to_string()
+    };
+    Some(values.join(&separator))
 }
 
 fn mp4_ident(field: &Field) -> AtomIdent<'static> {
@@ -231,5 +301,41 @@ fn mp4_ident(field: &Field) -> AtomIdent<'static> {
             mean: Cow::Borrowed(FREEFORM_MEAN),
             name: Cow::Owned(name.clone()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(list: &[&str]) -> Values {
+        list.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn id3_texts_split_on_nulls_in_v24_only() {
+        assert_eq!(
+            id3_values(Some("Rock\0Metal"), false),
+            values(&["Rock", "Metal"])
+        );
+        assert_eq!(
+            id3_values(Some("Rock/Metal"), true),
+            values(&["Rock/Metal"])
+        );
+        assert_eq!(id3_values(None, false), Values::new());
+        let both = values(&["Rock", "Metal"]);
+        assert_eq!(id3_text(&both, true).as_deref(), Some("Rock/Metal"));
+        assert_eq!(id3_text(&both, false).as_deref(), Some("Rock\0Metal"));
+        assert_eq!(id3_text(&[], false), None);
+    }
+
+    #[test]
+    fn a_v23_joined_value_holds_the_values_it_joins() {
+        let both = values(&["Rock", "Metal"]);
+        assert!(holds(&both, &both));
+        assert!(holds(&values(&["Rock/Metal"]), &both));
+        assert!(!holds(&values(&["Rock"]), &both));
+        assert!(!holds(&values(&["Metal", "Rock"]), &both));
+        assert!(!holds(&[], &values(&["Rock"])));
     }
 }

@@ -8,8 +8,9 @@ use crate::infer::pipeline::PipelineOptions;
 use crate::metadata::ModelMetadata;
 use crate::report::classify::Format;
 use crate::shard::Shard;
+use crate::tag::plan::{GenreStyle, GenresPerAlbum};
 use crate::tag::threshold::Threshold;
-use crate::tag::{links::Hardlinks, plan::GenreStyle, PlanFormat, TagOptions};
+use crate::tag::{links::Hardlinks, PlanFormat, TagOptions};
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ EXAMPLES:
   covergenre-classify --library --tag --apply ~/Music                # albums at or above the threshold
   covergenre-classify --library --tag --apply --min-confidence 0 ~/Music   # every album
   covergenre-classify --library --tag --apply --field COVERGENRE ~/Music
+  covergenre-classify --library --tag --apply --max-genres 2 ~/Music   # up to 2 genres an album
+  covergenre-classify --library --tag --apply --max-genres 2 --separator '; ' ~/Music   # as one value
   covergenre-classify --library --tag --interactive ~/Music          # decide album by album here
   covergenre-classify --library --tag --report plan.html ~/Music     # decide there, save decisions.json
   covergenre-classify --library --tag --apply --decisions decisions.json ~/Music
@@ -118,6 +121,21 @@ pub struct Args {
     /// of the standard genre field, which is then left alone.
     #[arg(long, value_name = "NAME", requires = "tag")]
     pub field: Option<String>,
+    /// With --tag: write up to K genres per album, best first: the best, then each next one of
+    /// the top K whose probability is at least --min-genre-probability. They are separate
+    /// values of the field (ID3v2.4 TCON strings, Vorbis GENRE comments, M4A ©gen items, as
+    /// beets 2.7+ writes its genres; an ID3v2.3 tag joins them with '/').
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "tag",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_genres: u16,
+    /// With --max-genres: the probability each genre after the best needs [default: the
+    /// --min-confidence in force, else 0.2].
+    #[arg(long, value_name = "P", value_parser = probability, requires = "tag")]
+    pub min_genre_probability: Option<f32>,
+    /// With --tag: join several genres (--max-genres, decisions with several) into one value
+    /// with SEP, for players that read only one, instead of writing separate values.
+    #[arg(long, value_name = "SEP", requires = "tag")]
+    pub separator: Option<String>,
     /// With --tag: write the genre's display name ("Rap & Hip-Hop") or its slug (rap-hip-hop).
     #[arg(long, value_enum, default_value = "name")]
     pub genre_style: GenreStyleArg,
@@ -248,6 +266,19 @@ impl Args {
         if self.interactive && format != PlanFormat::Text {
             bail!("--interactive asks about the albums one by one on the terminal; --format json or jsonl prints the plan as data instead: give one or the other");
         }
+        if self.separator.as_deref() == Some("") {
+            bail!(
+                "--separator '': give the text that joins the genres, for example --separator '; '"
+            );
+        }
+        let threshold = Threshold::resolve(self.min_confidence, model);
+        let genres = GenresPerAlbum {
+            max: usize::from(self.max_genres),
+            min_probability: self
+                .min_genre_probability
+                .unwrap_or_else(|| GenresPerAlbum::default_min_probability(threshold.value)),
+            separator: self.separator.clone(),
+        };
         Ok(Some(TagOptions {
             apply: self.apply,
             overwrite: self.overwrite,
@@ -259,11 +290,12 @@ impl Args {
             touch: self.touch,
             journal: self.journal.clone(),
             format,
-            threshold: Threshold::resolve(self.min_confidence, model),
+            threshold,
             hardlinks: match self.hardlinks {
                 HardlinksArg::Skip => Hardlinks::Skip,
                 HardlinksArg::InPlace => Hardlinks::InPlace,
             },
+            genres,
         }))
     }
 }

@@ -195,8 +195,8 @@ fn read_album(root: &Path, album: &Album, field: &Field) -> ReadAlbum {
     for track in &album.tracks {
         audio_bytes += std::fs::metadata(track).map_or(0, |m| m.len());
         match fields::read(track, field) {
-            Ok(value) => {
-                if let Some(value) = value.and_then(|v| first_value(&[v])) {
+            Ok(values) => {
+                if let Some(value) = first_value(&values) {
                     track_values.push(value);
                 }
             }

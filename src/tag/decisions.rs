@@ -19,7 +19,7 @@
 //! refused alone, named with its number and album, and nothing is written for it.
 
 use super::document::Stamp;
-use super::plan::{self, AlbumPlan};
+use super::plan::{self, AlbumPlan, GenresPerAlbum};
 use crate::audio::fields::Field;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -150,21 +150,25 @@ impl Decision {
 
     /// The plan of this decision for the album in `folder`, its tracks read now. With stamps,
     /// tracks that are no longer as they were make it an error naming the first difference.
-    pub fn plan(&self, folder: &Path, field: &Field) -> Result<AlbumPlan, String> {
+    /// Several genres are written as several values, or joined as `count` says.
+    pub fn plan(
+        &self,
+        folder: &Path,
+        field: &Field,
+        count: &GenresPerAlbum,
+    ) -> Result<AlbumPlan, String> {
         let tracks = crate::data::albums::album_tracks(folder)
             .map_err(|e| format!("cannot read the album: {e}"))?;
-        let value = (self.action == Action::Apply).then(|| values_to_write(&self.genres));
-        let plan = plan::plan_chosen(folder, tracks, field, value);
+        let values = match self.action {
+            Action::Apply => count.values(self.genres.clone()),
+            Action::Skip => Vec::new(),
+        };
+        let plan = plan::plan_chosen(folder, tracks, field, values);
         if let Some(stamps) = &self.tracks {
             check_stamps(&plan, stamps)?;
         }
         Ok(plan)
     }
-}
-
-/// The value written for a decision's genres (one field value for now).
-fn values_to_write(genres: &[String]) -> String {
-    genres.join("; ")
 }
 
 /// The folder of album `key` under `root`: a relative path without `..` that names an album
@@ -207,7 +211,7 @@ fn check_stamps(plan: &AlbumPlan, stamps: &[Stamp]) -> Result<(), String> {
     let now: Vec<Stamp> = plan
         .tracks
         .iter()
-        .map(|t| Stamp::of(&plan.folder, &t.path, super::document::current_values(t)))
+        .map(|t| Stamp::of(&plan.folder, &t.path, t.current.clone()))
         .collect();
     for stamp in stamps {
         let Some(current) = now.iter().find(|s| s.file == stamp.file) else {

@@ -132,16 +132,6 @@ pub fn root_of<'a>(roots: &'a [PathBuf], folder: &Path) -> Option<&'a Path> {
         .map(PathBuf::as_path)
 }
 
-/// The existing values of a track (empty: absent or unreadable).
-pub fn current_values(track: &TrackPlan) -> Vec<String> {
-    track.current.iter().cloned().collect()
-}
-
-/// The values a plan writes, best first.
-pub fn planned_values(plan: &AlbumPlan) -> Vec<String> {
-    plan.value.iter().cloned().collect()
-}
-
 impl AlbumEntry {
     /// The entry of one album plan; `roots` are the library roots of the run.
     pub fn of(plan: &AlbumPlan, roots: &[PathBuf]) -> Self {
@@ -160,7 +150,7 @@ impl AlbumEntry {
             action: if plan.skip.is_none() { "write" } else { "skip" }.into(),
             reason,
             detail,
-            genres: planned_values(plan),
+            genres: plan.values.clone(),
             probability: plan.probability,
             top: plan.top.iter().map(TopGenre::of).collect(),
             tracks: plan
@@ -191,7 +181,7 @@ impl TrackEntry {
             TrackAction::Fail(why) => ("fail", Some(why.clone())),
         };
         Self {
-            stamp: Stamp::of(folder, &track.path, current_values(track)),
+            stamp: Stamp::of(folder, &track.path, track.current.clone()),
             action: action.into(),
             reason,
         }

@@ -26,6 +26,7 @@ use super::document::{self, Stamp};
 use super::journal::{self, Entry};
 use super::plan::{self, AlbumPlan, GenreStyle, SkipReason, TrackAction, TrackPlan};
 use super::TagOptions;
+use crate::audio::fields::{self, Values};
 use crate::covers::SourceKind;
 use crate::genres::GenreSet;
 use anyhow::Result;
@@ -86,11 +87,11 @@ pub struct Question {
 impl Question {
     /// The question about `plan`; `None` when it has no proposal.
     pub fn of(plan: &AlbumPlan) -> Option<Self> {
-        let proposal = plan.value.clone()?;
-        let keep = plan
-            .tracks
-            .iter()
-            .any(|t| t.current.as_deref().is_some_and(|c| !c.trim().is_empty()));
+        if plan.values.is_empty() {
+            return None;
+        }
+        let proposal = fields::show(&plan.values);
+        let keep = plan.tracks.iter().any(|t| fields::has_value(&t.current));
         let default = if plan.skip == Some(SkipReason::LowConfidence) {
             Answer::Skip
         } else {
@@ -173,7 +174,8 @@ impl Question {
 /// What the owner decided for one album.
 #[derive(Debug, Clone, PartialEq)]
 enum Choice {
-    Write(String),
+    /// The genres to write, best first.
+    Write(Values),
     Skip,
     Keep,
     Abort,
@@ -205,7 +207,7 @@ pub struct Outcome {
 
 /// What the owner chose for an album, and the review's journal to record it in.
 struct Decided<'j> {
-    value: String,
+    genres: Values,
     /// The album's tracks as shown: what changed while the question waited is refused.
     stamps: Vec<Stamp>,
     journal: &'j mut journal::Journal,
@@ -289,9 +291,9 @@ impl Review<'_> {
                         outcome.counts.kept += 1;
                         console.print("  kept as it is")?;
                     }
-                    Choice::Write(value) => {
+                    Choice::Write(genres) => {
                         let decided = Decided {
-                            value,
+                            genres,
                             stamps,
                             journal: &mut journal,
                         };
@@ -321,7 +323,7 @@ impl Review<'_> {
         Ok(())
     }
 
-    /// Writes `value` into the album's tracks as the decision it is (journal entries first);
+    /// Writes the chosen genres into the album's tracks as the decision it is (journal entries first);
     /// returns the album's plan as written, or as refused.
     fn write(
         &self,
@@ -332,7 +334,7 @@ impl Review<'_> {
         log: &mut dyn Write,
     ) -> Result<AlbumPlan> {
         let Decided {
-            value,
+            genres,
             stamps,
             journal,
         } = decided;
@@ -340,10 +342,10 @@ impl Review<'_> {
         let decision = Decision {
             album: document::relative_key(root, &shown.folder),
             action: Action::Apply,
-            genres: vec![value.clone()],
+            genres,
             tracks: Some(stamps),
         };
-        let mut plan = match decision.plan(&shown.folder, &self.tag.field) {
+        let mut plan = match decision.plan(&shown.folder, &self.tag.field, &self.tag.genres) {
             Ok(plan) => plan,
             Err(reason) => {
                 writeln!(
@@ -366,14 +368,9 @@ impl Review<'_> {
         let first = journal.append(&entries)?;
         super::report_track_problems(std::slice::from_ref(&plan), log)?;
         let mut writer = super::Writer::new(self.tag, journal);
-        let value_written = plan.value.clone();
+        let values = plan.values.clone();
         for (track, entry) in writes {
-            writer.write(
-                &mut plan.tracks[track],
-                value_written.as_deref(),
-                first + entry,
-                log,
-            )?;
+            writer.write(&mut plan.tracks[track], &values, first + entry, log)?;
         }
         let written = plan
             .tracks
@@ -388,7 +385,8 @@ impl Review<'_> {
         outcome.counts.written += usize::from(written > 0);
         outcome.counts.tracks_written += written;
         console.print(&format!(
-            "  wrote {value} to {written} track(s) ({already} had it already)"
+            "  wrote {} to {written} track(s) ({already} had it already)",
+            fields::show(&values)
         ))?;
         Ok(plan)
     }
@@ -402,7 +400,7 @@ impl Review<'_> {
             let new = match &track.action {
                 TrackAction::Write => {
                     writes.push((index, entries.len()));
-                    plan.value.clone()
+                    plan.values.clone()
                 }
                 TrackAction::Unchanged | TrackAction::Skip(_) => track.current.clone(),
                 TrackAction::Fail(_) => continue,
@@ -421,7 +419,7 @@ impl Review<'_> {
             .collect()
     }
 
-    fn entry(&self, plan: &AlbumPlan, track: &TrackPlan, new: Option<String>) -> Entry {
+    fn entry(&self, plan: &AlbumPlan, track: &TrackPlan, new: Values) -> Entry {
         super::journal_entry(track, &plan.folder, self.roots, &self.tag.field, new)
     }
 
@@ -462,8 +460,8 @@ fn ask(plan: &AlbumPlan, completions: &[String], console: &mut dyn Console) -> R
             }
         };
         match answer {
-            Answer::Apply => return Ok(Choice::Write(question.proposal)),
-            Answer::Pick(n) => return Ok(Choice::Write(plan.top[n - 1].value.clone())),
+            Answer::Apply => return Ok(Choice::Write(plan.values.clone())),
+            Answer::Pick(n) => return Ok(Choice::Write(vec![plan.top[n - 1].value.clone()])),
             Answer::Skip => return Ok(Choice::Skip),
             Answer::Keep => return Ok(Choice::Keep),
             Answer::Abort => return Ok(Choice::Abort),
@@ -473,7 +471,7 @@ fn ask(plan: &AlbumPlan, completions: &[String], console: &mut dyn Console) -> R
                     return Ok(Choice::Abort);
                 };
                 match typed_genre(&genre) {
-                    Ok(Some(genre)) => return Ok(Choice::Write(genre)),
+                    Ok(Some(genre)) => return Ok(Choice::Write(vec![genre])),
                     Ok(None) => {}
                     Err(problem) => console.print(&format!("  {problem}"))?,
                 }
@@ -498,7 +496,7 @@ fn typed_genre(line: &str) -> Result<Option<String>, String> {
 /// Whether the review asks about the album: it has a proposal and tracks, and is not
 /// already tagged with it.
 fn askable(plan: &AlbumPlan) -> bool {
-    plan.value.is_some()
+    !plan.values.is_empty()
         && !plan.tracks.is_empty()
         && matches!(
             plan.skip,
@@ -506,11 +504,11 @@ fn askable(plan: &AlbumPlan) -> bool {
         )
 }
 
-/// Per track, the value a journal last recorded for it in `field`.
+/// Per track, the values a journal last recorded for it in `field`.
 fn recorded_values(
     entries: &[Entry],
     field: &crate::audio::fields::Field,
-) -> HashMap<PathBuf, Option<String>> {
+) -> HashMap<PathBuf, Values> {
     entries
         .iter()
         .filter(|e| &e.field == field)
@@ -519,19 +517,21 @@ fn recorded_values(
 }
 
 /// Whether the journal decided this album before: every track is in it and carries the
-/// value it last recorded.
-fn decided_before(plan: &AlbumPlan, recorded: &HashMap<PathBuf, Option<String>>) -> bool {
+/// values it last recorded.
+fn decided_before(plan: &AlbumPlan, recorded: &HashMap<PathBuf, Values>) -> bool {
     !plan.tracks.is_empty()
         && plan.tracks.iter().all(|t| {
             !matches!(t.action, TrackAction::Fail(_))
-                && recorded.get(&super::journal_path_of(t)) == Some(&t.current)
+                && recorded
+                    .get(&super::journal_path_of(t))
+                    .is_some_and(|values| fields::holds(&t.current, values))
         })
 }
 
 fn stamps(plan: &AlbumPlan) -> Vec<Stamp> {
     plan.tracks
         .iter()
-        .map(|t| Stamp::of(&plan.folder, &t.path, document::current_values(t)))
+        .map(|t| Stamp::of(&plan.folder, &t.path, t.current.clone()))
         .collect()
 }
 
@@ -552,7 +552,11 @@ pub fn describe(plan: &AlbumPlan, (n, of): (usize, usize), min_confidence: f32) 
         .map(|(i, c)| format!("{}. {} {:.3}", i + 1, c.value, c.probability))
         .collect::<Vec<_>>()
         .join("   ");
-    let proposal = plan.value.as_deref().unwrap_or("-");
+    let proposal = if plan.values.is_empty() {
+        "-".to_string()
+    } else {
+        fields::show(&plan.values)
+    };
     let probability = plan.probability.unwrap_or(0.0);
     let low = if plan.skip == Some(SkipReason::LowConfidence) {
         format!("   [low confidence: under --min-confidence {min_confidence:.2}; Enter skips]")
@@ -570,13 +574,21 @@ pub fn describe(plan: &AlbumPlan, (n, of): (usize, usize), min_confidence: f32) 
 
 /// The tracks' existing values: one value, or each with how many tracks carry it.
 fn existing(plan: &AlbumPlan) -> String {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for track in &plan.tracks {
-        let value = track.current.as_deref().filter(|c| !c.trim().is_empty());
-        *counts.entry(value.unwrap_or("(none)")).or_default() += 1;
+        let value = if fields::has_value(&track.current) {
+            fields::show(&track.current)
+        } else {
+            "(none)".into()
+        };
+        *counts.entry(value).or_default() += 1;
     }
     match counts.len() {
-        0 | 1 => counts.keys().next().unwrap_or(&"(none)").to_string(),
+        0 | 1 => counts
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "(none)".into()),
         _ => counts
             .iter()
             .map(|(value, n)| format!("{value} ({n} of {} tracks)", plan.tracks.len()))
@@ -609,7 +621,7 @@ fn merged_completions(extra: &[String], plans: &[&AlbumPlan]) -> Vec<String> {
     let existing = plans
         .iter()
         .flat_map(|p| &p.tracks)
-        .filter_map(|t| t.current.clone());
+        .flat_map(|t| t.current.iter().cloned());
     let all: BTreeSet<String> = extra
         .iter()
         .cloned()
@@ -662,7 +674,7 @@ mod tests {
             folder: PathBuf::from(folder),
             genre: Some("metal".into()),
             probability: Some(0.7),
-            value: Some("Metal".into()),
+            values: vec!["Metal".into()],
             top: vec![
                 candidate("Metal", 0.7),
                 candidate("Rock", 0.2),
@@ -670,7 +682,7 @@ mod tests {
             ],
             tracks: vec![TrackPlan {
                 path: PathBuf::from(folder).join("01.mp3"),
-                current: current.map(String::from),
+                current: current.map(String::from).into_iter().collect(),
                 action: TrackAction::Write,
                 identity: None,
                 write_to: None,
@@ -748,8 +760,10 @@ mod tests {
     fn an_album_is_decided_before_when_every_track_carries_what_the_journal_recorded() {
         let plan = album("/m/A", Some("Rock"), Some(SkipReason::HasGenre));
         let track = &plan.tracks[0].path;
-        let entry =
-            |new: Option<&str>| Entry::new(track, &Field::Standard, None, new.map(String::from));
+        let entry = |new: Option<&str>| {
+            let new = new.map(String::from).into_iter().collect();
+            Entry::new(track, &Field::Standard, Vec::new(), new)
+        };
         let decided = recorded_values(&[entry(Some("Rock"))], &Field::Standard);
         assert!(decided_before(&plan, &decided));
         let changed = recorded_values(
@@ -801,6 +815,7 @@ mod tests {
                 origin: Origin::Flag,
             },
             hardlinks: crate::tag::links::Hardlinks::Skip,
+            genres: Default::default(),
         }
     }
 
@@ -816,7 +831,7 @@ mod tests {
             completions: Vec::new(),
         };
         let mut no_cover = album("/m/C", None, Some(SkipReason::NoCover("none".into())));
-        no_cover.value = None;
+        no_cover.values.clear();
         let albums = [
             album("/m/A", None, None),
             no_cover,

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::audio::fields::Field;
+use crate::audio::fields::{Field, Values};
 
 /// One planned change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,9 +33,12 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_bytes: Option<Vec<u8>>,
     pub field: Field,
-    /// The value before the run; `null` when the field did not exist.
-    pub old: Option<String>,
-    pub new: Option<String>,
+    /// The values before the run (`[]`: the field did not exist), and those written.
+    /// Journals of earlier versions hold one value or `null`; both still read.
+    #[serde(deserialize_with = "values_or_one")]
+    pub old: Values,
+    #[serde(deserialize_with = "values_or_one")]
+    pub new: Values,
     /// When the journal was written (RFC 3339).
     pub time: String,
     /// The library root the file was planned under (absolute): undo locks it.
@@ -45,6 +48,20 @@ pub struct Entry {
     /// it while it is written, and undo writes it in place too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_place: bool,
+}
+
+/// A journal's values: a list, or (journals of earlier versions) one string or `null`.
+fn values_or_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Values, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Recorded {
+        Several(Values),
+        One(Option<String>),
+    }
+    Ok(match Recorded::deserialize(deserializer)? {
+        Recorded::Several(values) => values,
+        Recorded::One(value) => value.into_iter().collect(),
+    })
 }
 
 /// The line appended once the file of entry `written` (its index among the entries) is
@@ -64,7 +81,7 @@ enum Line {
 }
 
 impl Entry {
-    pub fn new(path: &Path, field: &Field, old: Option<String>, new: Option<String>) -> Self {
+    pub fn new(path: &Path, field: &Field, old: Values, new: Values) -> Self {
         use std::os::unix::ffi::OsStrExt;
         let exact = path
             .to_str()
@@ -281,11 +298,11 @@ mod tests {
         let mut entry = Entry::new(
             &dir.path().join("a.mp3"),
             &Field::Standard,
-            None,
-            Some("Metal".into()),
+            vec!["Rock/Pop".into()],
+            vec!["Metal".into(), "Rock".into()],
         );
         entry.root = Some(dir.path().to_path_buf());
-        let other = Entry::new(&dir.path().join("b.flac"), &Field::Standard, None, None);
+        let other = Entry::new(&dir.path().join("b.flac"), &Field::Standard, vec![], vec![]);
         let mut journal = Journal::create(&path, &[entry.clone(), other.clone()]).unwrap();
         journal.written(1, identity(7)).unwrap();
         let contents = read(&path).unwrap();
@@ -297,8 +314,8 @@ mod tests {
         Entry::new(
             Path::new(file),
             &Field::Standard,
-            None,
-            Some("Metal".into()),
+            Vec::new(),
+            vec!["Metal".into()],
         )
     }
 
@@ -363,6 +380,9 @@ mod tests {
         .unwrap();
         let contents = read(&path).unwrap();
         assert_eq!(contents.entries.len(), 1);
+        // One value or null, as earlier versions wrote them.
+        assert_eq!(contents.entries[0].old, Vec::<String>::new());
+        assert_eq!(contents.entries[0].new, ["Metal"]);
         assert!(!contents.entries[0].in_place);
         assert_eq!(contents.entries[0].root, None);
         // Relative: found from the journal's folder, else a message saying where it looked.

@@ -37,7 +37,7 @@ use crate::report::html::Collector;
 use anyhow::Result;
 use links::Hardlinks;
 use lock::RootLocks;
-use plan::{AlbumPlan, GenreStyle, PlanOptions, Summary, TrackAction, TrackPlan};
+use plan::{AlbumPlan, GenreStyle, GenresPerAlbum, PlanOptions, Summary, TrackAction, TrackPlan};
 use safe_write::{Method, WriteError, WriteOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,6 +73,8 @@ pub struct TagOptions {
     pub threshold: Threshold,
     /// Tracks with several hard links: skipped, or written in place.
     pub hardlinks: Hardlinks,
+    /// How many genres an album gets, and whether they are joined into one value.
+    pub genres: GenresPerAlbum,
 }
 
 /// The result of a tagging run.
@@ -160,12 +162,15 @@ fn plan_library<P: Predictor>(
         style: tag.style,
         overwrite: tag.overwrite,
         genres: &genres,
+        count: &tag.genres,
     };
     // The plan is the output of a tagging run: classify's own records are not written, and
     // the threshold in force decides what is low confidence.
+    // --max-genres needs that many of the top genres.
     let classify_options = ClassifyOptions {
         output: None,
         min_confidence: Some(tag.threshold.value),
+        top_k: options.top_k.max(tag.genres.max),
         ..options.clone()
     };
     let mut plans = Vec::new();
@@ -269,7 +274,7 @@ pub fn run_decisions(
     let mut refused = read.refused;
     let mut plans = Vec::new();
     for (decision, folder) in &read.accepted {
-        match decision.plan(folder, &tag.field) {
+        match decision.plan(folder, &tag.field, &tag.genres) {
             Ok(plan) => plans.push(plan),
             Err(reason) => refused.push(format!(
                 "{}: decision for album {:?}: {reason}; left alone",
@@ -423,7 +428,7 @@ pub(crate) fn journal_entry(
     folder: &Path,
     roots: &[PathBuf],
     field: &Field,
-    new: Option<String>,
+    new: fields::Values,
 ) -> journal::Entry {
     let target = journal_path_of(track);
     let mut entry = journal::Entry::new(&target, field, track.current.clone(), new);
@@ -472,7 +477,7 @@ fn apply(
                 &plan.folder,
                 roots,
                 &tag.field,
-                plan.value.clone(),
+                plan.values.clone(),
             )
         })
         .collect();
@@ -484,8 +489,8 @@ fn apply(
     )?;
     let mut writer = Writer::new(tag, &mut journal);
     for (index, &(a, t)) in writes.iter().enumerate() {
-        let value = plans[a].value.clone();
-        writer.write(&mut plans[a].tracks[t], value.as_deref(), index, log)?;
+        let values = plans[a].values.clone();
+        writer.write(&mut plans[a].tracks[t], &values, index, log)?;
     }
     Ok(Summary::of(plans))
 }
@@ -508,12 +513,12 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Writes `value` into `track` (its journal entry is number `index`); a failure is
+    /// Writes `values` into `track` (its journal entry is number `index`); a failure is
     /// reported and marks the track, the run goes on.
     pub(crate) fn write(
         &mut self,
         track: &mut TrackPlan,
-        value: Option<&str>,
+        values: &[String],
         index: usize,
         log: &mut dyn Write,
     ) -> Result<()> {
@@ -528,7 +533,7 @@ impl<'a> Writer<'a> {
         };
         let target = track.target().to_path_buf();
         let field = &self.tag.field;
-        match safe_write::rewrite(&target, options, |file| fields::write(file, field, value)) {
+        match safe_write::rewrite(&target, options, |file| fields::write(file, field, values)) {
             Ok(written) => {
                 self.journal.written(index, written.identity)?;
                 report_attributes_not_kept(&target, &written.attributes_not_kept, log)?;
@@ -672,12 +677,12 @@ fn undo_entry(
     if now == entry.old {
         return UndoOutcome::Already;
     }
-    if now != entry.new {
+    if !fields::holds(&now, &entry.new) {
         return UndoOutcome::Conflict(format!(
-            "{} is now {:?}, not the {:?} this run wrote",
+            "{} is now {}, not the {} this run wrote",
             entry.field.describe(),
-            now.unwrap_or_default(),
-            entry.new.clone().unwrap_or_default()
+            fields::show(&now),
+            fields::show(&entry.new)
         ));
     }
     let current = safe_write::Identity::read(path).ok();
@@ -698,7 +703,7 @@ fn undo_entry(
         expected: None,
     };
     match safe_write::rewrite(path, options, |file| {
-        fields::write(file, &entry.field, entry.old.as_deref())
+        fields::write(file, &entry.field, &entry.old)
     }) {
         Ok(_) => UndoOutcome::Restored,
         Err(e) => UndoOutcome::Failed(e.to_string()),

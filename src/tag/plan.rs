@@ -2,7 +2,7 @@
 //! or the reason it is skipped; rendered for people, counted in a summary.
 
 use super::safe_write::{read_only_reason, Identity, Method};
-use crate::audio::fields::{self, Field};
+use crate::audio::fields::{self, Field, Values};
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::report::classify::{Record, UNCERTAIN};
@@ -77,8 +77,8 @@ pub enum TrackAction {
 pub struct TrackPlan {
     /// The track as found in the library (a symlink stays a symlink: see `write_to`).
     pub path: PathBuf,
-    /// The field's value now (`None`: absent or unreadable).
-    pub current: Option<String>,
+    /// The field's values now (empty: absent or unreadable).
+    pub current: Values,
     pub action: TrackAction,
     /// The file as the plan read it (links followed): a file changed since is left alone.
     #[serde(skip)]
@@ -112,10 +112,11 @@ pub struct Candidate {
 #[derive(Debug, Clone, Serialize)]
 pub struct AlbumPlan {
     pub folder: PathBuf,
-    /// The model's best genre (slug), its probability, and the value to write.
+    /// The model's best genre (slug), its probability, and the values to write (best first;
+    /// empty: nothing to write).
     pub genre: Option<String>,
     pub probability: Option<f32>,
-    pub value: Option<String>,
+    pub values: Values,
     /// The model's top genres (`--top-k`), most probable first; empty without a cover.
     pub top: Vec<Candidate>,
     pub tracks: Vec<TrackPlan>,
@@ -128,6 +129,63 @@ pub struct PlanOptions<'a> {
     pub style: GenreStyle,
     pub overwrite: bool,
     pub genres: &'a GenreSet,
+    pub count: &'a GenresPerAlbum,
+}
+
+/// How many genres an album gets, and how they are stored (`--max-genres`,
+/// `--min-genre-probability`, `--separator`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenresPerAlbum {
+    /// The most genres written, best first (at least 1).
+    pub max: usize,
+    /// The probability each genre after the best needs (the best needs `--min-confidence`).
+    pub min_probability: f32,
+    /// Joins the genres into one value, for players that read only one, instead of writing
+    /// them as separate values.
+    pub separator: Option<String>,
+}
+
+impl Default for GenresPerAlbum {
+    fn default() -> Self {
+        Self {
+            max: 1,
+            min_probability: DEFAULT_MIN_GENRE_PROBABILITY,
+            separator: None,
+        }
+    }
+}
+
+/// `--min-genre-probability` when `--min-confidence` is 0.
+pub const DEFAULT_MIN_GENRE_PROBABILITY: f32 = 0.2;
+
+impl GenresPerAlbum {
+    /// `--min-genre-probability` by default: the `--min-confidence` in force, else 0.2.
+    pub fn default_min_probability(min_confidence: f32) -> f32 {
+        if min_confidence > 0.0 {
+            min_confidence
+        } else {
+            DEFAULT_MIN_GENRE_PROBABILITY
+        }
+    }
+
+    /// The field values for `genres` (best first): each its own value, or one joined value.
+    pub fn values(&self, genres: Vec<String>) -> Values {
+        match &self.separator {
+            Some(separator) if genres.len() > 1 => vec![genres.join(separator)],
+            _ => genres,
+        }
+    }
+
+    /// Which of the model's top genres an album gets: the best, then each of the next ones up
+    /// to `max` whose probability reaches `min_probability`.
+    pub fn chosen<'c>(&self, top: &'c [Candidate]) -> impl Iterator<Item = &'c Candidate> + 'c {
+        let min_probability = self.min_probability;
+        top.iter()
+            .take(self.max.max(1))
+            .enumerate()
+            .filter(move |(i, c)| *i == 0 || c.probability >= min_probability)
+            .map(|(_, c)| c)
+    }
 }
 
 /// The value written for a genre slug.
@@ -148,11 +206,7 @@ pub fn plan_classified(
     tracks: Vec<PathBuf>,
     options: &PlanOptions,
 ) -> AlbumPlan {
-    let best = record.top.first().map(|r| r.genre.clone());
-    let value = best
-        .as_deref()
-        .map(|slug| genre_value(slug, options.style, options.genres));
-    let top = record
+    let top: Vec<Candidate> = record
         .top
         .iter()
         .map(|r| Candidate {
@@ -161,29 +215,30 @@ pub fn plan_classified(
             probability: r.probability,
         })
         .collect();
+    let chosen = options
+        .count
+        .chosen(&top)
+        .map(|c| c.value.clone())
+        .collect();
+    let values = options.count.values(chosen);
     let mut plan = AlbumPlan {
         folder: folder.to_path_buf(),
-        genre: best,
+        genre: record.top.first().map(|r| r.genre.clone()),
         probability: Some(record.probability),
-        value: value.clone(),
+        values,
         top,
         tracks: Vec::new(),
         skip: None,
     };
     plan.tracks = tracks
         .into_iter()
-        .map(|path| plan_track(path, options.field, value.as_deref()))
+        .map(|path| plan_track(path, options.field, &plan.values))
         .collect();
     plan.skip = if record.genre == UNCERTAIN {
         Some(SkipReason::LowConfidence)
     } else if plan.tracks.is_empty() {
         Some(SkipReason::NoTracks)
-    } else if !options.overwrite
-        && plan
-            .tracks
-            .iter()
-            .any(|t| has_other_value(t, value.as_deref()))
-    {
+    } else if !options.overwrite && plan.tracks.iter().any(|t| has_other_value(t, &plan.values)) {
         Some(SkipReason::HasGenre)
     } else if plan
         .tracks
@@ -203,29 +258,29 @@ pub fn plan_failed(failure: &Failure, tracks: Vec<PathBuf>, field: &Field) -> Al
         folder: failure.path.clone(),
         genre: None,
         probability: None,
-        value: None,
+        values: Values::new(),
         top: Vec::new(),
         tracks: tracks
             .into_iter()
-            .map(|path| plan_track(path, field, None))
+            .map(|path| plan_track(path, field, &[]))
             .collect(),
         skip: Some(SkipReason::NoCover(failure.reason.clone())),
     }
 }
 
-/// Plans an album whose genre the owner chose: `value` is written to every track that does
-/// not already carry it, whatever it had (the owner saw it when deciding); `None` is a skip.
+/// Plans an album whose genres the owner chose: `values` are written to every track that does
+/// not already carry them, whatever it had (the owner saw it when deciding); none is a skip.
 pub fn plan_chosen(
     folder: &Path,
     tracks: Vec<PathBuf>,
     field: &Field,
-    value: Option<String>,
+    values: Values,
 ) -> AlbumPlan {
     let tracks: Vec<TrackPlan> = tracks
         .into_iter()
-        .map(|path| plan_track(path, field, value.as_deref()))
+        .map(|path| plan_track(path, field, &values))
         .collect();
-    let skip = if value.is_none() {
+    let skip = if values.is_empty() {
         Some(SkipReason::Declined)
     } else if tracks.is_empty() {
         Some(SkipReason::NoTracks)
@@ -238,27 +293,24 @@ pub fn plan_chosen(
         folder: folder.to_path_buf(),
         genre: None,
         probability: None,
-        value,
+        values,
         top: Vec::new(),
         tracks,
         skip,
     }
 }
 
-fn has_other_value(track: &TrackPlan, value: Option<&str>) -> bool {
-    track
-        .current
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty() && Some(c) != value)
+fn has_other_value(track: &TrackPlan, values: &[String]) -> bool {
+    fields::has_value(&track.current) && !fields::holds(&track.current, values)
 }
 
-fn plan_track(path: PathBuf, field: &Field, value: Option<&str>) -> TrackPlan {
+fn plan_track(path: PathBuf, field: &Field, values: &[String]) -> TrackPlan {
     let current = match fields::read(&path, field) {
         Ok(current) => current,
         Err(e) => {
             return TrackPlan {
                 path,
-                current: None,
+                current: Values::new(),
                 action: TrackAction::Fail(format!("{e:#}")),
                 identity: None,
                 write_to: None,
@@ -267,7 +319,7 @@ fn plan_track(path: PathBuf, field: &Field, value: Option<&str>) -> TrackPlan {
         }
     };
     let identity = Identity::read(&path).ok();
-    let action = if current.is_some() && current.as_deref() == value {
+    let action = if !values.is_empty() && fields::holds(&current, values) {
         TrackAction::Unchanged
     } else if let Some(reason) = read_only_reason(&path) {
         TrackAction::Skip(reason)
@@ -342,8 +394,8 @@ impl Summary {
 pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::io::Result<()> {
     for plan in plans {
         let folder = plan.folder.display();
-        let guess = match (&plan.value, plan.probability) {
-            (Some(value), Some(p)) => format!("{value} ({p:.3})"),
+        let guess = match plan.probability {
+            Some(p) if !plan.values.is_empty() => format!("{} ({p:.3})", proposed(plan)),
             _ => "-".into(),
         };
         match &plan.skip {
@@ -355,8 +407,8 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
         }
         for track in &plan.tracks {
             let name = track.path.file_name().unwrap_or_default().to_string_lossy();
-            let now = track.current.as_deref().unwrap_or("(none)");
-            let proposed = plan.value.as_deref().unwrap_or("-");
+            let now = fields::show(&track.current);
+            let proposed = proposed(plan);
             let note = match &track.action {
                 TrackAction::Write | TrackAction::Unchanged => String::new(),
                 TrackAction::Skip(reason) => format!("  [skipped: {reason}]"),
@@ -368,6 +420,15 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
     Ok(())
 }
 
+/// The values a plan writes, for people (`-`: none).
+fn proposed(plan: &AlbumPlan) -> String {
+    if plan.values.is_empty() {
+        "-".into()
+    } else {
+        fields::show(&plan.values)
+    }
+}
+
 /// Shows a plan on its review-page card: skipped albums move to the skipped group (low
 /// confidence ones stay uncertain), with the reason; the others list `existing -> proposed`.
 pub fn annotate(card: &mut crate::report::html::Card, plan: &AlbumPlan) {
@@ -376,8 +437,8 @@ pub fn annotate(card: &mut crate::report::html::Card, plan: &AlbumPlan) {
             .iter()
             .map(|t| {
                 let name = t.path.file_name().unwrap_or_default().to_string_lossy();
-                let now = t.current.as_deref().unwrap_or("(none)");
-                format!("{name}: {now} -> {}", plan.value.as_deref().unwrap_or("-"))
+                let now = fields::show(&t.current);
+                format!("{name}: {now} -> {}", proposed(plan))
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -410,5 +471,56 @@ mod tests {
             "rap-hip-hop"
         );
         assert_eq!(genre_value("r-and-b", GenreStyle::Name, &mumu), "R&B");
+    }
+
+    fn top(probabilities: &[f32]) -> Vec<Candidate> {
+        probabilities
+            .iter()
+            .enumerate()
+            .map(|(i, &probability)| Candidate {
+                genre: format!("g{i}"),
+                value: format!("G{i}"),
+                probability,
+            })
+            .collect()
+    }
+
+    fn chosen(count: &GenresPerAlbum, probabilities: &[f32]) -> Vec<String> {
+        count
+            .chosen(&top(probabilities))
+            .map(|c| c.value.clone())
+            .collect()
+    }
+
+    #[test]
+    fn an_album_gets_the_best_genre_and_each_next_one_that_is_probable_enough() {
+        let two = GenresPerAlbum {
+            max: 2,
+            min_probability: 0.25,
+            separator: None,
+        };
+        assert_eq!(chosen(&two, &[0.5, 0.3, 0.2]), ["G0", "G1"]);
+        assert_eq!(chosen(&two, &[0.5, 0.2, 0.2]), ["G0"]);
+        // The best needs --min-confidence, not this minimum.
+        assert_eq!(chosen(&two, &[0.2, 0.1]), ["G0"]);
+        let one = GenresPerAlbum::default();
+        assert_eq!(chosen(&one, &[0.4, 0.39]), ["G0"]);
+        let three = GenresPerAlbum { max: 3, ..two };
+        assert_eq!(chosen(&three, &[0.4, 0.3, 0.3]), ["G0", "G1", "G2"]);
+        assert_eq!(chosen(&three, &[0.4]), ["G0"]);
+    }
+
+    #[test]
+    fn a_separator_joins_several_genres_into_one_value() {
+        let joined = GenresPerAlbum {
+            separator: Some("; ".into()),
+            ..Default::default()
+        };
+        let genres = vec!["Rock".to_string(), "Metal".to_string()];
+        assert_eq!(joined.values(genres.clone()), ["Rock; Metal"]);
+        assert_eq!(joined.values(vec!["Rock".into()]), ["Rock"]);
+        assert_eq!(GenresPerAlbum::default().values(genres.clone()), genres);
+        assert_eq!(GenresPerAlbum::default_min_probability(0.45), 0.45);
+        assert_eq!(GenresPerAlbum::default_min_probability(0.0), 0.2);
     }
 }

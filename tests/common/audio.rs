@@ -9,9 +9,12 @@
 pub struct Track {
     pub title: String,
     pub artist: String,
-    pub genre: Option<String>,
+    /// Genre values (several: a multi-valued genre, as beets 2.7+ writes one).
+    pub genres: Vec<String>,
     /// PNG bytes of an embedded front cover.
     pub picture: Option<Vec<u8>>,
+    /// MP3 only: an ID3v2.4 tag instead of ID3v2.3.
+    pub id3v24: bool,
 }
 
 impl Track {
@@ -19,35 +22,55 @@ impl Track {
         Self {
             title: title.into(),
             artist: "Made-up Artist".into(),
-            genre: None,
+            genres: Vec::new(),
             picture,
+            id3v24: false,
         }
     }
 
+    /// Adds a genre value (call again for a multi-valued genre).
     pub fn with_genre(mut self, genre: &str) -> Self {
-        self.genre = Some(genre.into());
+        self.genres.push(genre.into());
+        self
+    }
+
+    /// An MP3 written with an ID3v2.4 tag.
+    pub fn id3v24(mut self) -> Self {
+        self.id3v24 = true;
         self
     }
 }
 
 // ---- MP3 ----
 
-fn id3_frame(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
+fn syncsafe(size: u32) -> [u8; 4] {
+    [size >> 21, size >> 14, size >> 7, size].map(|b| (b & 0x7f) as u8)
+}
+
+/// An ID3v2 frame: v2.3 gives its size as a plain number, v2.4 syncsafe.
+fn id3_frame(v24: bool, id: &[u8; 4], body: &[u8]) -> Vec<u8> {
     let mut frame = id.to_vec();
-    frame.extend_from_slice(&(body.len() as u32).to_be_bytes()); // ID3v2.3: plain size
+    let size = body.len() as u32;
+    frame.extend_from_slice(&if v24 {
+        syncsafe(size)
+    } else {
+        size.to_be_bytes()
+    });
     frame.extend_from_slice(&[0, 0]);
     frame.extend_from_slice(body);
     frame
 }
 
-fn id3_text(id: &[u8; 4], text: &str) -> Vec<u8> {
+/// A text frame of `values`: v2.4 separates them with nulls, v2.3 (one value) holds one.
+fn id3_text(v24: bool, id: &[u8; 4], values: &[String]) -> Vec<u8> {
     let mut body = vec![0u8]; // ISO-8859-1
-    body.extend_from_slice(text.as_bytes());
-    id3_frame(id, &body)
+    body.extend_from_slice(values.join("\0").as_bytes());
+    id3_frame(v24, id, &body)
 }
 
-/// An ID3v2.3 tag (TIT2, TPE1, TCON when a genre is given, APIC when a picture is), then
-/// eight silent MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz: 417 bytes each).
+/// An ID3v2.3 tag, or v2.4 with [`Track::id3v24`] (TIT2, TPE1, TCON when a genre is given,
+/// APIC when a picture is), then eight silent MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz:
+/// 417 bytes each).
 pub fn mp3(track: &Track) -> Vec<u8> {
     mp3_of_frames(track, 8)
 }
@@ -55,10 +78,15 @@ pub fn mp3(track: &Track) -> Vec<u8> {
 /// [`mp3`] with `mpeg_frames` silent frames (about 2.4 MB a minute), so tests can check that
 /// tags are read without the audio.
 fn mp3_of_frames(track: &Track, mpeg_frames: usize) -> Vec<u8> {
-    let mut body = id3_text(b"TIT2", &track.title);
-    body.extend(id3_text(b"TPE1", &track.artist));
-    if let Some(genre) = &track.genre {
-        body.extend(id3_text(b"TCON", genre));
+    let v24 = track.id3v24;
+    assert!(
+        v24 || track.genres.len() <= 1,
+        "an ID3v2.3 tag holds one genre value"
+    );
+    let mut body = id3_text(v24, b"TIT2", std::slice::from_ref(&track.title));
+    body.extend(id3_text(v24, b"TPE1", std::slice::from_ref(&track.artist)));
+    if !track.genres.is_empty() {
+        body.extend(id3_text(v24, b"TCON", &track.genres));
     }
     if let Some(data) = &track.picture {
         let mut apic = vec![0u8];
@@ -66,12 +94,15 @@ fn mp3_of_frames(track: &Track, mpeg_frames: usize) -> Vec<u8> {
         apic.push(3); // front cover
         apic.push(0); // empty description
         apic.extend_from_slice(data);
-        body.extend(id3_frame(b"APIC", &apic));
+        body.extend(id3_frame(v24, b"APIC", &apic));
     }
-    let size = body.len() as u32;
-    let syncsafe = [size >> 21, size >> 14, size >> 7, size].map(|b| (b & 0x7f) as u8);
-    let mut mp3 = b"ID3\x03\x00\x00".to_vec();
-    mp3.extend(syncsafe);
+    let mut mp3 = if v24 {
+        b"ID3\x04\x00\x00"
+    } else {
+        b"ID3\x03\x00\x00"
+    }
+    .to_vec();
+    mp3.extend(syncsafe(body.len() as u32));
     mp3.extend_from_slice(&body);
     for _ in 0..mpeg_frames {
         let mut mpeg = vec![0xFF, 0xFB, 0x90, 0x00];
@@ -115,7 +146,7 @@ fn vorbis_comments(track: &Track, extra: &[(String, String)]) -> Vec<u8> {
         format!("TITLE={}", track.title),
         format!("ARTIST={}", track.artist),
     ];
-    if let Some(genre) = &track.genre {
+    for genre in &track.genres {
         items.push(format!("GENRE={genre}"));
     }
     items.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
@@ -318,10 +349,21 @@ fn full(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
 }
 
 fn ilst_item(kind: &[u8; 4], data_type: u32, payload: &[u8]) -> Vec<u8> {
-    let mut data = data_type.to_be_bytes().to_vec();
-    data.extend_from_slice(&[0; 4]); // locale
-    data.extend_from_slice(payload);
-    atom(kind, &[atom(b"data", &[data])])
+    ilst_item_of(kind, data_type, &[payload])
+}
+
+/// An ilst item with one `data` atom per value (a multi-valued item).
+fn ilst_item_of(kind: &[u8; 4], data_type: u32, payloads: &[&[u8]]) -> Vec<u8> {
+    let datas: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|payload| {
+            let mut data = data_type.to_be_bytes().to_vec();
+            data.extend_from_slice(&[0; 4]); // locale
+            data.extend_from_slice(payload);
+            atom(b"data", &[data])
+        })
+        .collect();
+    atom(kind, &datas)
 }
 
 /// A silent AAC-LC stereo raw frame.
@@ -402,8 +444,9 @@ pub fn m4a(track: &Track) -> Vec<u8> {
             ilst_item(b"\xa9nam", 1, track.title.as_bytes()),
             ilst_item(b"\xa9ART", 1, track.artist.as_bytes()),
         ];
-        if let Some(genre) = &track.genre {
-            items.push(ilst_item(b"\xa9gen", 1, genre.as_bytes()));
+        if !track.genres.is_empty() {
+            let values: Vec<&[u8]> = track.genres.iter().map(|g| g.as_bytes()).collect();
+            items.push(ilst_item_of(b"\xa9gen", 1, &values));
         }
         if let Some(png) = &track.picture {
             items.push(ilst_item(b"covr", 14, png));

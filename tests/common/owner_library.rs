@@ -125,7 +125,7 @@ pub fn write_library(root: &Path, albums: &[AlbumSpec], seed: u64) {
         }
         for (t, genre) in album.track_genres.iter().enumerate() {
             let mut track = Track::new(&format!("Track {t}"), png.clone());
-            track.genre = genre.clone();
+            track.genres = genre.iter().cloned().collect();
             let (bytes, extension) = match (k + t) % 4 {
                 0 => (audio::flac(&track), "flac"),
                 1 => (audio::mp3(&track), "mp3"),
