@@ -9,7 +9,7 @@ mod common;
 use common::audio::{self, Track};
 use common::colour::colour_model;
 use common::tagcheck::{key_for, mutagen};
-use common::{put, text};
+use common::{assert_ok, put, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -125,12 +125,6 @@ fn expect(v23: &str, others: &str) -> BTreeMap<String, Option<String>> {
     .into_iter()
     .map(|(n, v)| (n.to_string(), Some(v.to_string())))
     .collect()
-}
-
-fn assert_ok(out: &Output) -> String {
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    stderr
 }
 
 #[test]

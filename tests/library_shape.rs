@@ -11,7 +11,7 @@ mod common;
 use common::audio::{self, Track};
 use common::colour::{colour_model, png_bytes};
 use common::tagcheck::{mutagen, value_of};
-use common::{put, text};
+use common::{assert_ok, put, text};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
@@ -107,12 +107,6 @@ fn genre_of(path: &Path) -> Option<String> {
     let file = &read[path];
     assert!(file.get("error").is_none(), "{}: {file}", path.display());
     value_of(file, None)
-}
-
-fn assert_ok(out: &Output) -> String {
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    stderr
 }
 
 #[test]

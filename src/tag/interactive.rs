@@ -552,11 +552,7 @@ pub fn describe(plan: &AlbumPlan, (n, of): (usize, usize), min_confidence: f32) 
         .map(|(i, c)| format!("{}. {} {:.3}", i + 1, c.value, c.probability))
         .collect::<Vec<_>>()
         .join("   ");
-    let proposal = if plan.values.is_empty() {
-        "-".to_string()
-    } else {
-        fields::show(&plan.values)
-    };
+    let proposal = plan::proposed(plan);
     let probability = plan.probability.unwrap_or(0.0);
     let low = if plan.skip == Some(SkipReason::LowConfidence) {
         format!("   [low confidence: under --min-confidence {min_confidence:.2}; Enter skips]")

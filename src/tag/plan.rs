@@ -421,7 +421,7 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
 }
 
 /// The values a plan writes, for people (`-`: none).
-fn proposed(plan: &AlbumPlan) -> String {
+pub fn proposed(plan: &AlbumPlan) -> String {
     if plan.values.is_empty() {
         "-".into()
     } else {

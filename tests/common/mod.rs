@@ -195,6 +195,13 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts a command exited 0 (its stderr is the message otherwise) and returns its stderr.
+pub fn assert_ok(out: &std::process::Output) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    stderr
+}
+
 /// The tagging tests' command: `covergenre-classify --model MODEL --threads 2 --library --tag
 /// --min-confidence 0.5 ARGS... ROOT`, run in `cwd`.
 pub fn tag_command<S: AsRef<std::ffi::OsStr>>(
