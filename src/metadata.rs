@@ -24,6 +24,10 @@ pub const TEMPERATURE: &str = "temperature";
 /// ([`crate::calibration::threshold_for_precision`]). Written when a model is calibrated,
 /// removed when it is calibrated again and no threshold reaches that precision.
 pub const TAG_THRESHOLD: &str = "tag_threshold";
+/// How a model trained on a pretrained backbone saw its training covers, JSON: the cached
+/// views (count, augmentation, seed) and, for a distilled model, its teacher's file name,
+/// the temperature and the teacher's weight in the loss.
+pub const TRAINING_VIEWS: &str = "training_views";
 
 /// Name of the model's input: uint8 [N, H, W, 3] RGB.
 pub const INPUT_NAME: &str = "image";

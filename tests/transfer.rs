@@ -4,15 +4,18 @@
 
 mod common;
 
+use covergenre::genres::GenreSet;
 use covergenre::spec::{
-    self, Augment, DeepFinetune, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained,
+    self, Augment, DeepFinetune, Distill, Layer, ModelSpec, Optimiser, OptimiserKind, Pretrained,
+    Views,
 };
 use covergenre::train::checkpoint;
 use covergenre::train::fit::{derive_seed, logit_offsets, read_log, ImageSet};
 use covergenre::train::run::RunSettings;
-use covergenre::train::transfer::{fit_transfer, validate_pretrained, FeatureCaches};
-use covergenre::train::{Network, Precision};
-use tch::{nn, Device, Tensor};
+use covergenre::train::transfer::{fit_transfer, validate_pretrained, FeatureCache, FeatureCaches};
+use covergenre::train::{normalise, Mode, Network, Precision};
+use std::path::Path;
+use tch::{nn, Device, Kind, Tensor};
 
 const SIZE: u32 = 16;
 const HEAD_EPOCHS: usize = 4;
@@ -54,8 +57,18 @@ fn tiny_pretrained_spec() -> ModelSpec {
         finetune_from_layer: 2,
         finetune_lr_scale: 0.3,
         deep: None,
+        views: Views::default(),
+        distill: None,
     });
     spec
+}
+
+/// The training genres of the made-up covers, named after their dominant colours
+/// (`common::genre_cover`): genre g is `GENRE_SLUGS[g]`.
+const GENRE_SLUGS: [&str; 3] = ["red", "blue", "green"];
+
+fn genres(n: usize) -> GenreSet {
+    GenreSet::from_slugs(GENRE_SLUGS[..n].iter().map(|s| s.to_string()))
 }
 
 fn settings(dir: &std::path::Path) -> RunSettings {
@@ -83,7 +96,7 @@ fn fit_alone(
 ) -> covergenre::train::transfer::TransferOutcome {
     fit_transfer(
         spec,
-        3,
+        &genres(3),
         train,
         dev,
         &settings(dir),
@@ -108,7 +121,7 @@ fn runs_over_the_same_frozen_backbone_share_one_cache_and_learn_as_they_would_al
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, spec: &ModelSpec, train: &ImageSet, caches: &mut FeatureCaches| {
         let settings = settings(&dir.path().join(name));
-        let outcome = fit_transfer(spec, 3, train, &dev, &settings, None, caches).unwrap();
+        let outcome = fit_transfer(spec, &genres(3), train, &dev, &settings, None, caches).unwrap();
         learning(&outcome.run.history)
     };
     let spec = tiny_pretrained_spec();
@@ -149,6 +162,193 @@ fn runs_over_the_same_frozen_backbone_share_one_cache_and_learn_as_they_would_al
     assert_eq!(shared.computed(), 3);
     run("fewer-again", &spec, &made_up_images(3, 6, 0), &mut shared);
     assert_eq!(shared.computed(), 3);
+
+    // A changed view recipe (more views, or other random draws) is never served an old cache.
+    let mut more_views = spec.clone();
+    more_views.pretrained.as_mut().unwrap().views.count = 3;
+    run("more-views", &more_views, &train, &mut shared);
+    assert_eq!(shared.computed(), 4);
+    let mut reseeded = more_views.clone();
+    reseeded.pretrained.as_mut().unwrap().views.seed = 9;
+    run("reseeded-views", &reseeded, &train, &mut shared);
+    assert_eq!(shared.computed(), 5);
+    run("reseeded-again", &reseeded, &train, &mut shared);
+    assert_eq!(shared.computed(), 5);
+}
+
+/// Each cached view has maps of its own: view 0 is the covers' maps, view 1 their mirror
+/// images' maps, and view 2 (a random crop with colour jitter) something else again.
+#[test]
+fn multi_view_caches_hold_each_views_own_maps() {
+    let train = made_up_images(3, 4, 0);
+    let dev = made_up_images(3, 2, 50_000);
+    let mut spec = tiny_pretrained_spec();
+    spec.pretrained.as_mut().unwrap().views.count = 3;
+    let cache = |spec: &ModelSpec, train: &ImageSet| {
+        let _rng = covergenre::train::rng_guard();
+        tch::manual_seed(derive_seed(3, 0));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = Network::new(&vs.root(), spec, 3).unwrap();
+        let pretrained = spec.pretrained.as_ref().unwrap();
+        FeatureCache::compute((&net, &vs), spec, pretrained, (train, &dev), Device::Cpu).unwrap()
+    };
+    let views = cache(&spec, &train);
+    let n = train.len() as i64;
+    assert_eq!(views.train_maps.size()[0], 3 * n);
+    assert_eq!(views.train_labels.size()[0], 3 * n);
+    assert_eq!(views.backbone_images, 3 * train.len() + dev.len());
+    let view = |v: i64| views.train_maps.narrow(0, v * n, n);
+
+    let mut one_view = spec.clone();
+    one_view.pretrained.as_mut().unwrap().views.count = 1;
+    let plain = cache(&one_view, &train);
+    let mirrored = cache(&one_view, &mirror(&train));
+    assert!(view(0).allclose(&plain.train_maps, 1e-5, 1e-5, false));
+    assert!(view(1).allclose(&mirrored.train_maps, 1e-5, 1e-5, false));
+    for other in [&view(0), &view(1)] {
+        let difference = (&view(2) - other).abs().max().double_value(&[]);
+        assert!(
+            difference > 1e-2,
+            "view 2 repeats another view: {difference}"
+        );
+    }
+}
+
+/// `set` with every cover mirrored left-right.
+fn mirror(set: &ImageSet) -> ImageSet {
+    let (h, w) = (set.height, set.width);
+    let mut pixels = set.pixels.clone();
+    for image in pixels.chunks_exact_mut(h * w * 3) {
+        for row in image.chunks_exact_mut(w * 3) {
+            let original = row.to_vec();
+            for x in 0..w {
+                row[x * 3..x * 3 + 3].copy_from_slice(&original[(w - 1 - x) * 3..(w - x) * 3]);
+            }
+        }
+    }
+    ImageSet {
+        pixels,
+        ..set.clone()
+    }
+}
+
+/// A teacher for the made-up covers: the mean-colour model at their size, which scores each
+/// colour's genre by its channel's mean (0-255, so a gain of 0.015 puts the dominant colour
+/// about 2.4 above the others), in another order than the training genres and with a fourth
+/// genre the training set lacks. It agrees with the labels, with less confidence
+/// than a student trained on the labels alone comes to have.
+fn colour_teacher(dir: &Path, slugs: [&str; 4]) -> std::path::PathBuf {
+    let path = dir.join("teacher.onnx");
+    common::put(&path, &common::colour_model_bytes_for(0.015, SIZE, slugs));
+    path
+}
+
+/// The student's logits for `set` from the weights in `file`.
+fn student_logits(spec: &ModelSpec, file: &Path, set: &ImageSet) -> Tensor {
+    let _rng = covergenre::train::rng_guard();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), spec, 3).unwrap();
+    checkpoint::load_weights(file, &vs).unwrap();
+    let pixels = Tensor::from_slice(&set.pixels).view([
+        set.len() as i64,
+        set.height as i64,
+        set.width as i64,
+        3,
+    ]);
+    tch::no_grad(|| {
+        let x = normalise(&pixels, &spec.preprocess);
+        net.forward_range(&x, 0..net.layer_count(), Mode::EVAL)
+    })
+}
+
+/// KL(teacher || student) over `set`, the teacher read by onnxruntime as classify reads it.
+fn kl_to_teacher(teacher: &Path, student: &Tensor, set: &ImageSet) -> f64 {
+    let mut model = covergenre::infer::Model::open(teacher, 1).unwrap();
+    let predictions = model.predict(&set.pixels, set.len()).unwrap();
+    let p: Vec<f32> = predictions
+        .probabilities
+        .rows()
+        .into_iter()
+        .flat_map(|row| {
+            // Teacher columns red, green, blue, folk; training genres red, blue, green.
+            let kept = row[0] + row[1] + row[2];
+            [row[0] / kept, row[2] / kept, row[1] / kept]
+        })
+        .collect();
+    let p = Tensor::from_slice(&p).view([set.len() as i64, 3]);
+    let log_q = student.log_softmax(-1, Kind::Float);
+    (&p * (p.log() - log_q)).sum(Kind::Float).double_value(&[]) / set.len() as f64
+}
+
+#[test]
+fn a_distilled_student_moves_toward_its_teacher_and_its_loss_with_the_teacher_term_falls() {
+    let train = made_up_images(3, 12, 0);
+    let dev = made_up_images(3, 6, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let teacher = colour_teacher(dir.path(), ["red", "green", "blue", "folk"]);
+    let plain = tiny_pretrained_spec();
+    let mut distilled = plain.clone();
+    distilled.pretrained.as_mut().unwrap().distill = Some(Distill {
+        teacher: teacher.clone(),
+        temperature: 2.0,
+        weight: 1.0,
+    });
+    let mut caches = FeatureCaches::default();
+    let mut fit = |name: &str, spec: &ModelSpec| {
+        let settings = settings(&dir.path().join(name));
+        fit_transfer(spec, &genres(3), &train, &dev, &settings, None, &mut caches).unwrap()
+    };
+    let without = fit("plain", &plain);
+    let with = fit("distilled", &distilled);
+    assert_eq!(caches.computed(), 1, "the teacher does not change the maps");
+    assert_eq!(caches.teachers_computed(), 1);
+
+    // The loss with the teacher term falls while training.
+    let history = &with.run.history;
+    assert!(
+        history.last().unwrap().train_loss < history[0].train_loss * 0.9,
+        "{history:?}"
+    );
+    // The student's outputs end nearer the teacher's than those of the same run without it.
+    let kl = |outcome: &covergenre::train::transfer::TransferOutcome, spec: &ModelSpec| {
+        let student = student_logits(spec, &outcome.run.best_weights, &train);
+        kl_to_teacher(&teacher, &student, &train)
+    };
+    let (kl_plain, kl_distilled) = (kl(&without, &plain), kl(&with, &distilled));
+    eprintln!("KL to the teacher: {kl_distilled:.4} distilled, {kl_plain:.4} without");
+    assert!(
+        kl_distilled < 0.5 * kl_plain,
+        "KL to the teacher: {kl_distilled} distilled against {kl_plain} without"
+    );
+    assert_ne!(learning(&without.run.history), learning(history));
+}
+
+#[test]
+fn a_teacher_without_the_training_genres_is_refused_naming_it() {
+    let train = made_up_images(3, 4, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let teacher = colour_teacher(dir.path(), ["red", "green", "jazz", "folk"]);
+    let mut spec = tiny_pretrained_spec();
+    spec.pretrained.as_mut().unwrap().distill = Some(Distill {
+        teacher: teacher.clone(),
+        temperature: 2.0,
+        weight: 0.5,
+    });
+    let err = fit_transfer(
+        &spec,
+        &genres(3),
+        &train,
+        &train,
+        &settings(&dir.path().join("run")),
+        None,
+        &mut FeatureCaches::default(),
+    )
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains(&teacher.display().to_string()) && err.contains("blue"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -289,7 +489,7 @@ fn inconsistent_transfer_settings_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let err = fit_transfer(
         &spec,
-        2,
+        &genres(2),
         &train,
         &train,
         &settings(dir.path()),

@@ -2,6 +2,7 @@
 
 use crate::audio::fields::Field;
 use crate::data::library::LibraryOptions;
+use crate::spec::Distill;
 use crate::train::config::{DeviceChoice, PrecisionChoice, TrainOptions};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -51,6 +52,12 @@ EXAMPLES:
 
   # One model averaging two trained runs (same genres and input size), e.g. two seeds
   covergenre-train --ensemble runs/seed42 runs/seed43 --out ensemble.onnx
+
+  # Cache 4 views of each cover (as is, mirrored, 2 random crops with colour jitter) and
+  # distil an ensemble into one Lite0: its outputs on those views join the labels in the loss
+  covergenre-train --ensemble models/effnet-lite0.onnx models/covergenre.onnx --out teacher.onnx
+  covergenre-train --data ../shared/data/covers-v1 --variants effnet-lite0 --views 4 \
+      --teacher teacher.onnx --distill-temperature 2 --distill-weight 0.5 --out runs/distil
 
 EXIT CODES:
   0 success, 2 bad arguments or no usable dataset, 3 finished but some files were skipped";
@@ -141,6 +148,28 @@ pub struct TrainArgs {
     #[arg(long, value_name = "LR", alias = "lr")]
     pub learning_rate: Option<f64>,
 
+    /// Views of each training cover whose frozen backbone maps are cached, for every
+    /// pretrained variant: 1 = the cover, 2 = and its mirror image (the specs' default), more
+    /// = and random crops, flips and colour jitter of it. Costs N passes of the frozen layers
+    /// over train and N times the cache's memory.
+    #[arg(long, value_name = "N")]
+    pub views: Option<usize>,
+
+    /// Distil from this model (a covergenre ONNX model or ensemble whose genres include the
+    /// training genres): its outputs on every cached view join the labels in the loss of
+    /// every pretrained variant's cached phases.
+    #[arg(long, value_name = "MODEL.onnx")]
+    pub teacher: Option<PathBuf>,
+
+    /// Distillation temperature T (with --teacher): both outputs are softened by T.
+    #[arg(long, value_name = "T", default_value_t = Distill::DEFAULT_TEMPERATURE, requires = "teacher")]
+    pub distill_temperature: f64,
+
+    /// Share of the loss that is the teacher's term (with --teacher), in [0, 1]; the rest is
+    /// cross-entropy with the labels.
+    #[arg(long, value_name = "W", default_value_t = Distill::DEFAULT_WEIGHT, requires = "teacher")]
+    pub distill_weight: f64,
+
     /// Where to train.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
@@ -216,6 +245,12 @@ impl TrainArgs {
             epochs: self.epochs,
             batch_size: self.batch_size,
             learning_rate: self.learning_rate,
+            views: self.views,
+            distill: self.teacher.as_ref().map(|teacher| Distill {
+                teacher: teacher.clone(),
+                temperature: self.distill_temperature,
+                weight: self.distill_weight,
+            }),
             device: match self.device {
                 DeviceArg::Auto => DeviceChoice::Auto,
                 DeviceArg::Cpu => DeviceChoice::Cpu,

@@ -152,8 +152,28 @@ pub fn metadata_for(
         variant: spec.name.clone(),
         extra,
     };
+    if let Some(views) = training_views(spec) {
+        metadata
+            .extra
+            .entry(crate::metadata::TRAINING_VIEWS.into())
+            .or_insert(views);
+    }
     stamp(&mut metadata);
     metadata
+}
+
+/// [`crate::metadata::TRAINING_VIEWS`] of a spec with a pretrained backbone. The teacher is
+/// named by its file name: the folder it sat in says nothing to a user of the model.
+fn training_views(spec: &ModelSpec) -> Option<String> {
+    let pretrained = spec.pretrained.as_ref()?;
+    let teacher = pretrained.distill.as_ref().map(|d| {
+        serde_json::json!({
+            "teacher": d.teacher.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "temperature": d.temperature,
+            "weight": d.weight,
+        })
+    });
+    Some(serde_json::json!({ "views": pretrained.views, "distill": teacher }).to_string())
 }
 
 /// Adds the toolkit version and creation date unless the caller recorded them already.
@@ -265,4 +285,35 @@ pub fn read_metadata_props(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
         .into_iter()
         .map(|e| (e.key, e.value))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::TRAINING_VIEWS;
+    use crate::spec::{self, Distill};
+
+    #[test]
+    fn a_distilled_model_records_its_views_and_its_teachers_file_name() {
+        let genres = GenreSet::mumu();
+        let plain = spec::variant("baseline").unwrap();
+        let metadata = metadata_for(&plain, &genres, BTreeMap::new());
+        assert!(!metadata.extra.contains_key(TRAINING_VIEWS));
+
+        let mut distilled = spec::variant("effnet-lite0").unwrap();
+        let pretrained = distilled.pretrained.as_mut().unwrap();
+        pretrained.views.count = 4;
+        pretrained.distill = Some(Distill {
+            teacher: "/home/someone/models/ensemble.onnx".into(),
+            temperature: 3.0,
+            weight: 0.7,
+        });
+        let metadata = metadata_for(&distilled, &genres, BTreeMap::new());
+        let recorded: serde_json::Value =
+            serde_json::from_str(&metadata.extra[TRAINING_VIEWS]).unwrap();
+        assert_eq!(recorded["views"]["count"], 4);
+        assert_eq!(recorded["distill"]["teacher"], "ensemble.onnx");
+        assert_eq!(recorded["distill"]["temperature"], 3.0);
+        assert_eq!(recorded["distill"]["weight"], 0.7);
+    }
 }

@@ -501,6 +501,8 @@ fn effnet_spec(backbone: Backbone) -> ModelSpec {
             finetune_from_layer: layout.block_starts[first],
             finetune_lr_scale: 0.1,
             deep: None,
+            views: Default::default(),
+            distill: None,
         }),
         layers: layout.layers,
     }
@@ -524,14 +526,7 @@ fn effnet_deep_spec(backbone: Backbone) -> ModelSpec {
         backbone.display_name(),
         size = backbone.input_size()
     );
-    spec.augment = Some(Augment {
-        horizontal_flip: true,
-        crop_area: Some((0.6, 1.0)),
-        brightness: Some((0.8, 1.2)),
-        contrast: Some((0.8, 1.2)),
-        saturation: Some((0.8, 1.2)),
-        ..Augment::default()
-    });
+    spec.augment = Some(Augment::VIEWS);
     if let Some(pretrained) = spec.pretrained.as_mut() {
         pretrained.deep = Some(DeepFinetune {
             from_layer: layout.block_starts[first],

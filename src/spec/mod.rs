@@ -165,6 +165,21 @@ pub struct Augment {
 }
 
 impl Augment {
+    /// The deep recipe's augmentation, also the default for cached views 2..: a random
+    /// resized crop of 60-100% of the area, a flip, and brightness, contrast and saturation
+    /// jitter of +-20%.
+    pub const VIEWS: Self = Self {
+        rotation_deg: 0.0,
+        shift: 0.0,
+        shear: 0.0,
+        zoom: 0.0,
+        horizontal_flip: true,
+        brightness: Some((0.8, 1.2)),
+        crop_area: Some((0.6, 1.0)),
+        contrast: Some((0.8, 1.2)),
+        saturation: Some((0.8, 1.2)),
+    };
+
     /// The study's geometric augmentation.
     pub const STUDY: Self = Self {
         rotation_deg: 45.0,
@@ -209,6 +224,67 @@ pub struct Pretrained {
     /// on-the-fly augmentation, instead of on cached maps. `None`: the cached-map phase.
     #[serde(default)]
     pub deep: Option<DeepFinetune>,
+    /// The views of each training cover whose frozen maps are cached for phase 1 and the
+    /// cached-map phase 2. The default (the cover and its mirror image) is the recipe of
+    /// specs written before views existed.
+    #[serde(default)]
+    pub views: Views,
+    /// Distillation: a teacher model's outputs on the same views join the labels in the loss.
+    #[serde(default)]
+    pub distill: Option<Distill>,
+}
+
+/// Which views of each training cover are cached ([`Pretrained::views`]): view 0 is the cover
+/// as is, view 1 its mirror image, and each further view a random augmentation drawn with
+/// `augment` from a seed of its own (from `seed` and the view's index), so the same recipe
+/// gives the same views in every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Views {
+    /// Views per cover, at least 1.
+    pub count: usize,
+    /// How views 2.. are drawn.
+    pub augment: Augment,
+    /// Seed of the views' random draws; not the run's seed, so `--runs N` share one cache.
+    pub seed: u64,
+}
+
+impl Default for Views {
+    fn default() -> Self {
+        Self {
+            count: 2,
+            augment: Augment::VIEWS,
+            seed: 0,
+        }
+    }
+}
+
+/// Knowledge distillation ([`Pretrained::distill`]): the loss is
+/// `weight * T^2 * KL(teacher_T || student_T) + (1 - weight) * cross-entropy(labels)`, where
+/// `_T` is a softmax of logits divided by the temperature T (Hinton et al. 2015; T^2 keeps
+/// the soft term's gradients at the scale of the hard one's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distill {
+    /// A covergenre ONNX model (one model or an ensemble) whose genres include the training
+    /// genres; it runs through onnxruntime on every cached view.
+    pub teacher: std::path::PathBuf,
+    #[serde(default = "Distill::default_temperature")]
+    pub temperature: f64,
+    /// Share of the loss that is the teacher's term, in [0, 1].
+    #[serde(default = "Distill::default_weight")]
+    pub weight: f64,
+}
+
+impl Distill {
+    pub const DEFAULT_TEMPERATURE: f64 = 2.0;
+    pub const DEFAULT_WEIGHT: f64 = 0.5;
+
+    fn default_temperature() -> f64 {
+        Self::DEFAULT_TEMPERATURE
+    }
+
+    fn default_weight() -> f64 {
+        Self::DEFAULT_WEIGHT
+    }
 }
 
 /// Phase 2 of a transfer run on decoded covers ([`Pretrained::deep`]).

@@ -4,7 +4,7 @@
 
 use super::build::Precision;
 use crate::data::library::LibraryOptions;
-use crate::spec::{self, ModelSpec};
+use crate::spec::{self, Distill, ModelSpec};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -85,6 +85,9 @@ pub struct TrainOptions {
     pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
+    /// Overrides of every pretrained variant's cached views and distillation.
+    pub views: Option<usize>,
+    pub distill: Option<Distill>,
     pub device: DeviceChoice,
     /// CPU threads for libtorch (default: all cores).
     pub threads: Option<usize>,
@@ -151,6 +154,12 @@ impl TrainConfig {
         if args.threads == Some(0) {
             bail!("--threads must be at least 1");
         }
+        if args.views == Some(0) {
+            bail!("--views must be at least 1 (the cover as is)");
+        }
+        if let Some(distill) = &args.distill {
+            validate_distill_flags(distill)?;
+        }
         if !data.exists() {
             bail!("--data {}: no such file or folder", data.display());
         }
@@ -158,10 +167,15 @@ impl TrainConfig {
             true => vec![default_variant(&data).to_string()],
             false => args.variants.clone(),
         };
-        let variants = resolve_variants(&names)?
+        let variants: Vec<ModelSpec> = resolve_variants(&names)?
             .into_iter()
             .map(|spec| apply_overrides(spec, args))
             .collect();
+        if (args.views.is_some() || args.distill.is_some())
+            && variants.iter().all(|v| v.pretrained.is_none())
+        {
+            bail!("--views and --teacher apply to pretrained variants (effnet-*), and none was chosen");
+        }
         Ok(Self {
             data,
             out,
@@ -300,7 +314,32 @@ fn apply_overrides(mut spec: ModelSpec, args: &TrainOptions) -> ModelSpec {
     if let Some(lr) = args.learning_rate {
         spec.optimiser.learning_rate = lr;
     }
+    if let Some(pretrained) = spec.pretrained.as_mut() {
+        if let Some(count) = args.views {
+            pretrained.views.count = count;
+        }
+        if let Some(distill) = &args.distill {
+            pretrained.distill = Some(distill.clone());
+        }
+    }
     spec
+}
+
+/// `--teacher`, `--distill-temperature` and `--distill-weight`; errors name the flag.
+fn validate_distill_flags(distill: &Distill) -> Result<()> {
+    if !distill.teacher.is_file() {
+        bail!("--teacher {}: no such file", distill.teacher.display());
+    }
+    if !(distill.temperature > 0.0 && distill.temperature.is_finite()) {
+        bail!(
+            "--distill-temperature must be a positive number, not {}",
+            distill.temperature
+        );
+    }
+    if !(0.0..=1.0).contains(&distill.weight) {
+        bail!("--distill-weight must be in [0, 1], not {}", distill.weight);
+    }
+    Ok(())
 }
 
 /// `--list-variants`: one line per variant, name then description.

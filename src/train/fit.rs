@@ -361,8 +361,8 @@ pub(crate) struct Objective<'a> {
 }
 
 impl Objective<'_> {
-    /// One optimiser step on a batch. Returns the batch's loss; a loss that is no longer finite
-    /// stops the run with an error naming it, since training cannot recover from it.
+    /// One optimiser step on a batch ([`Objective::loss`] plus any penalty). Returns the
+    /// batch's loss, as [`Objective::minimise`].
     pub fn step(
         &self,
         optimiser: &mut Optimiser,
@@ -372,6 +372,17 @@ impl Objective<'_> {
         run: &str,
         epoch: usize,
     ) -> Result<f64> {
+        let loss = self.loss(logits, labels, None);
+        let loss = match penalty {
+            Some(penalty) => loss + penalty,
+            None => loss,
+        };
+        self.minimise(optimiser, loss, run, epoch)
+    }
+
+    /// The batch's loss: cross-entropy with the labels, and with `teacher` logits (the spec
+    /// distils, [`crate::spec::Distill`]) the weighted sum of it and the distillation term.
+    pub fn loss(&self, logits: &Tensor, labels: &Tensor, teacher: Option<&Tensor>) -> Tensor {
         let adjusted = match &self.terms.offsets {
             Some(offsets) => logits + offsets,
             None => logits.shallow_clone(),
@@ -383,10 +394,29 @@ impl Objective<'_> {
             -100,
             self.spec.label_smoothing,
         );
-        let loss = match penalty {
-            Some(penalty) => cross_entropy + penalty,
-            None => cross_entropy,
-        };
+        let distill = self
+            .spec
+            .pretrained
+            .as_ref()
+            .and_then(|p| p.distill.as_ref());
+        match (distill, teacher) {
+            (Some(d), Some(teacher)) => {
+                let soft = super::distill::distillation_loss(logits, teacher, d.temperature);
+                soft * d.weight + cross_entropy * (1.0 - d.weight)
+            }
+            _ => cross_entropy,
+        }
+    }
+
+    /// One optimiser step down `loss`. Returns its value; a loss that is no longer finite
+    /// stops the run with an error naming it, since training cannot recover from it.
+    pub fn minimise(
+        &self,
+        optimiser: &mut Optimiser,
+        loss: Tensor,
+        run: &str,
+        epoch: usize,
+    ) -> Result<f64> {
         optimiser.zero_grad();
         loss.backward();
         optimiser.step();

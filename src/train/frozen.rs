@@ -10,7 +10,7 @@ use crate::export::onnx_prefix_bytes;
 use crate::infer::features::FeatureModel;
 use crate::spec::ModelSpec;
 use anyhow::Result;
-use ndarray::{s, ArrayView4};
+use ndarray::ArrayView4;
 use std::time::Instant;
 use tch::{nn, Device, Tensor};
 
@@ -95,7 +95,7 @@ impl<'a> Frozen<'a> {
         }
         let sample = &images[..n * image_len];
         let started = Instant::now();
-        let reference = frozen.encode(sample, false)?;
+        let reference = frozen.encode(sample)?;
         let libtorch_seconds = started.elapsed().as_secs_f64();
         let mut trial = EngineTrial {
             images: n,
@@ -114,9 +114,9 @@ impl<'a> Frozen<'a> {
                     engine: FrozenEngine::Onnxruntime(Box::new(model)),
                 };
                 // The first run of a session builds its kernels: warm up before timing.
-                let timed = candidate.encode(&sample[..image_len], false).and_then(|_| {
+                let timed = candidate.encode(&sample[..image_len]).and_then(|_| {
                     let started = Instant::now();
-                    let maps = candidate.encode(sample, false)?;
+                    let maps = candidate.encode(sample)?;
                     Ok((maps, started.elapsed().as_secs_f64()))
                 });
                 let (maps, seconds) = match timed {
@@ -149,9 +149,10 @@ impl<'a> Frozen<'a> {
         FeatureModel::from_bytes(&bytes, tch::get_num_threads().max(1) as usize)
     }
 
-    /// The activations after the frozen layers of `images` (u8 NHWC, one after another),
-    /// mirrored left-right first when `flip`, in batches, as one tensor on the network's device.
-    pub fn encode(&mut self, images: &[u8], flip: bool) -> Result<Tensor> {
+    /// The activations after the frozen layers of `images` (u8 NHWC, one after another), in
+    /// batches, as one tensor on the network's device. Views (flips, crops) are made before,
+    /// in [`super::views`].
+    pub fn encode(&mut self, images: &[u8]) -> Result<Tensor> {
         let (h, w) = (
             self.spec.preprocess.height as usize,
             self.spec.preprocess.width as usize,
@@ -162,12 +163,6 @@ impl<'a> Frozen<'a> {
             let count = ENCODE_BATCH.min(n - start);
             let bytes = &images[start * h * w * 3..(start + count) * h * w * 3];
             let batch = ArrayView4::from_shape((count, h, w, 3), bytes)?;
-            // NHWC: axis 2 is the width, so reversing it mirrors left-right.
-            let batch = if flip {
-                batch.slice_move(s![.., .., ..;-1, ..])
-            } else {
-                batch
-            };
             parts.push(self.encode_batch(batch)?);
         }
         Ok(Tensor::cat(&parts, 0))

@@ -11,6 +11,8 @@
 //! - [`export`]: a trained network to ONNX (through [`crate::export`]), parity-checked
 //!   against tch, and `--export` of a saved checkpoint.
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
+//! - [`views`]: the cached views of each training cover (as is, mirrored, augmented).
+//! - [`distill`]: a teacher model's outputs on those views, and the distillation loss.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
 //!   its module docs describe the run folder.
 //! - [`summary`]: a run's outcome as the report's plain data (ranking rows, curve points); the
@@ -24,6 +26,7 @@ pub mod build;
 pub mod card;
 pub mod checkpoint;
 pub mod config;
+pub mod distill;
 pub mod export;
 pub mod fit;
 pub mod frozen;
@@ -33,6 +36,7 @@ pub mod run;
 pub mod session;
 pub mod summary;
 pub mod transfer;
+pub mod views;
 pub use build::{named_weights, normalise, Mode, Network, Precision};
 
 use std::sync::{Mutex, MutexGuard};

@@ -312,8 +312,12 @@ pub fn train_and_test(
     let mut summary = Summary::new(variants, skipped);
     let cached = backbone_caches.seconds();
     if backbone_caches.computed() > 0 {
+        let name = match backbone_caches.teachers_computed() {
+            0 => "frozen backbone activations (computed once)",
+            _ => "frozen backbone activations and teacher outputs (computed once)",
+        };
         summary.stages.push(Stage {
-            name: "frozen backbone activations (computed once)".into(),
+            name: name.into(),
             seconds: cached,
         });
     }
@@ -397,7 +401,7 @@ fn fit_variant(
     }
     let outcome = fit_transfer(
         spec,
-        classes,
+        &data.genres,
         &data.train,
         &data.select,
         settings,

@@ -3,15 +3,16 @@
 //! One run, in two phases, with selection on dev macro-F1 over both:
 //!
 //! 1. **Head on cached features.** The backbone's ImageNet weights are loaded, then the frozen
-//!    part (layers below `finetune_from_layer`) runs ONCE over train (each cover as is and
-//!    flipped left-right) and over dev, in inference mode. Its activations (7x7 maps for
+//!    part (layers below `finetune_from_layer`) runs ONCE over train (each of the spec's views
+//!    of every cover, [`super::views`]: by default the cover as is and flipped left-right) and
+//!    over dev, in inference mode. Its activations (7x7 maps for
 //!    EfficientNet-Lite0) are kept in memory, and so are the pooled features of the layers up to
 //!    `frozen_layers`. The new head then trains for `head_epochs` on the pooled features, which
 //!    costs next to nothing per epoch.
 //! 2. **Fine-tuning.** Layers from `finetune_from_layer` on train on the cached maps at
 //!    `learning_rate * finetune_lr_scale` for the remaining epochs, with early stopping. The
-//!    augmentation is what the cache allows: each step picks the cover or its flipped copy, and
-//!    light dropout perturbs the maps. BatchNorm everywhere keeps its ImageNet running
+//!    augmentation is what the cache allows: each epoch picks one cached view of every cover,
+//!    and light dropout perturbs the maps. BatchNorm everywhere keeps its ImageNet running
 //!    statistics (its scale and shift still train): batches of 32 covers estimate them worse.
 //!
 //!
@@ -23,11 +24,16 @@
 //! is on dev macro-F1 from decoded covers, since the cached dev maps go stale once early
 //! layers train.
 //!
+//! With [`crate::spec::Distill`], a teacher model's logits on the same views ([`super::distill`])
+//! join the labels in the loss of both cached phases (not in deep fine-tuning, whose covers
+//! are augmented afresh at every step).
+//!
 //! The run folder is the ordinary one ([`super::fit`]): log, `best.safetensors` (the whole
 //! network), checkpoint. A transfer run is short and restarts from scratch on `--resume`.
 
 use super::build::{normalise, Mode, Network};
 use super::checkpoint;
+use super::distill::{teacher_logits, Teacher};
 use super::fit::{
     add_predictions, augmented_input, derive_seed, end_epoch, evaluate_batches, outcome,
     report_epoch, validate, ClassTerms, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
@@ -35,8 +41,10 @@ use super::fit::{
 use super::frozen::Frozen;
 use super::optim::Optimiser;
 use super::run::{EpochRecord, RunSettings, RunState};
+use super::views;
+use crate::genres::GenreSet;
 use crate::metrics::Confusion;
-use crate::spec::{DeepFinetune, ModelSpec, Pretrained};
+use crate::spec::{DeepFinetune, Distill, ModelSpec, Pretrained};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
@@ -56,8 +64,8 @@ const MAP_DROPOUT: f64 = 0.1;
 #[derive(Debug, Clone)]
 pub struct TransferOutcome {
     pub run: RunOutcome,
-    /// Images that went through the frozen backbone: 2 x train (flipped copies) + dev when the
-    /// cache is computed once, however many epochs follow.
+    /// Images that went through the frozen backbone: views x train + dev when the cache is
+    /// computed once, however many epochs follow.
     pub backbone_images: usize,
     /// Epochs spent on the head alone (phase 1).
     pub head_epochs: usize,
@@ -65,11 +73,12 @@ pub struct TransferOutcome {
 
 /// Activations of the frozen part, computed once.
 pub struct FeatureCache {
-    /// Train maps at `finetune_from_layer`: the n covers, then their n flipped copies.
+    /// Train maps at `finetune_from_layer`, view by view: view 0 of the n covers, then view
+    /// 1 of the n covers, ... (row v * n + i is view v of cover i).
     pub train_maps: Tensor,
-    /// Train labels for `train_maps` (the n labels twice).
+    /// Train labels for `train_maps` (the n labels once per view).
     pub train_labels: Tensor,
-    /// Pooled features of the train maps (input of the head), [2n, features].
+    /// Pooled features of the train maps (input of the head), [views x n, features].
     pub train_pooled: Tensor,
     pub dev_maps: Tensor,
     pub dev_labels: Tensor,
@@ -81,8 +90,8 @@ pub struct FeatureCache {
 }
 
 impl FeatureCache {
-    /// Runs the frozen layers of `net` over `train` (as is and flipped) and `dev`, in the
-    /// faster of libtorch and onnxruntime ([`super::frozen`]).
+    /// Runs the frozen layers of `net` over the views of `train` and over `dev`, in the faster
+    /// of libtorch and onnxruntime ([`super::frozen`]).
     pub fn compute(
         (net, vs): (&Network, &nn::VarStore),
         spec: &ModelSpec,
@@ -95,15 +104,13 @@ impl FeatureCache {
         if let Some(trial) = &trial {
             eprintln!("{trial}");
         }
-        let train_maps = Tensor::cat(
-            &[
-                frozen.encode(&train.pixels, false)?,
-                frozen.encode(&train.pixels, true)?,
-            ],
-            0,
-        )
-        .to_device(device);
-        let dev_maps = frozen.encode(&dev.pixels, false)?.to_device(device);
+        let mut parts = Vec::new();
+        views::for_each_chunk(train, &pretrained.views, |_, _, pixels| {
+            parts.push(frozen.encode(pixels)?);
+            Ok(())
+        })?;
+        let train_maps = Tensor::cat(&parts, 0).to_device(device);
+        let dev_maps = frozen.encode(&dev.pixels)?.to_device(device);
         let pooled = |maps: &Tensor| {
             pool_maps(
                 net,
@@ -116,21 +123,22 @@ impl FeatureCache {
             Tensor::from_slice(&labels).to_device(device)
         };
         let train_y = labels(train);
+        let views = pretrained.views.count;
         Ok(Self {
             train_pooled: pooled(&train_maps),
             dev_pooled: pooled(&dev_maps),
-            train_labels: Tensor::cat(&[&train_y, &train_y], 0),
+            train_labels: train_y.repeat([views as i64]),
             train_maps,
             dev_maps,
             dev_labels: labels(dev),
-            backbone_images: 2 * train.len() + dev.len(),
+            backbone_images: views * train.len() + dev.len(),
             engine: trial.map_or("libtorch", |t| t.chosen),
         })
     }
 
-    /// Number of distinct training covers (each is cached twice).
-    fn train_covers(&self) -> i64 {
-        self.train_labels.size()[0] / 2
+    /// Number of distinct training covers (each is cached once per view).
+    fn train_covers(&self, views: usize) -> i64 {
+        self.train_labels.size()[0] / views.max(1) as i64
     }
 }
 
@@ -138,10 +146,14 @@ impl FeatureCache {
 /// the same one: `--runs N`, or variants differing only after the frozen layers (the deep
 /// recipe's augmentation, epochs, learning rates). Only the last is kept: a cache of Lite2's
 /// maps holds gigabytes.
+/// The last teacher's logits on the views are kept the same way (a run without a teacher
+/// leaves them), so runs that differ only in the distillation weight share them too.
 #[derive(Default)]
 pub struct FeatureCaches {
     last: Option<(u64, Rc<FeatureCache>)>,
+    last_teacher: Option<(u64, Rc<Tensor>)>,
     computed: usize,
+    teachers_computed: usize,
     seconds: f64,
 }
 
@@ -151,9 +163,59 @@ impl FeatureCaches {
         self.computed
     }
 
+    /// How many teachers' logits were computed (not reused) so far.
+    pub fn teachers_computed(&self) -> usize {
+        self.teachers_computed
+    }
+
     /// Seconds spent computing them.
     pub fn seconds(&self) -> f64 {
         self.seconds
+    }
+
+    /// The teacher's logits on the views of `train` for this run: reused when the covers, the
+    /// views and the teacher file's bytes are those of the last, else computed (and kept).
+    fn teacher_or_compute(
+        &mut self,
+        (spec, pretrained, distill): (&ModelSpec, &Pretrained, &Distill),
+        train: &ImageSet,
+        genres: &GenreSet,
+        label: &str,
+    ) -> Result<Rc<Tensor>> {
+        let started = Instant::now();
+        let teacher_bytes = std::fs::read(&distill.teacher)
+            .with_context(|| format!("cannot read teacher {}", distill.teacher.display()))?;
+        let mut hasher = DefaultHasher::new();
+        (&train.pixels, train.height, train.width).hash(&mut hasher);
+        views_key(pretrained).hash(&mut hasher);
+        (&teacher_bytes, genres.slugs()).hash(&mut hasher);
+        let key = hasher.finish();
+        if let Some((_, logits)) = self.last_teacher.as_ref().filter(|(k, _)| *k == key) {
+            eprintln!("{label}: reusing the teacher's outputs from an earlier run");
+            return Ok(Rc::clone(logits));
+        }
+        self.last_teacher = None;
+        let mut teacher = Teacher::open(
+            &distill.teacher,
+            genres,
+            tch::get_num_threads().max(1) as usize,
+        )?;
+        let logits = Rc::new(teacher_logits(
+            &mut teacher,
+            train,
+            &pretrained.views,
+            &spec.preprocess,
+        )?);
+        eprintln!(
+            "{label}: ran the teacher {} on {} views in {:.1} s",
+            distill.teacher.display(),
+            logits.size()[0],
+            started.elapsed().as_secs_f64()
+        );
+        self.last_teacher = Some((key, Rc::clone(&logits)));
+        self.teachers_computed += 1;
+        self.seconds += started.elapsed().as_secs_f64();
+        Ok(logits)
     }
 
     /// The cache for this run: reused when the key matches, else computed (and kept).
@@ -198,8 +260,8 @@ impl FeatureCaches {
 }
 
 /// Everything a [`FeatureCache`] depends on: the covers (pixels and labels), the weights
-/// file, the device, and the spec's input, frozen layers and phase boundaries. Weights loaded
-/// without a file (`None`, tests) are random per seed, so the seed counts then.
+/// file, the device, the spec's input, frozen layers, phase boundaries and views. Weights
+/// loaded without a file (`None`, tests) are random per seed, so the seed counts then.
 fn cache_key(
     spec: &ModelSpec,
     pretrained: &Pretrained,
@@ -215,12 +277,18 @@ fn cache_key(
     let shape = serde_json::to_string(&(&spec.preprocess, frozen)).unwrap_or_default();
     shape.hash(&mut hasher);
     (pretrained.finetune_from_layer, pretrained.frozen_layers).hash(&mut hasher);
+    views_key(pretrained).hash(&mut hasher);
     format!("{:?}", settings.device).hash(&mut hasher);
     match weights {
         Some(file) => file.hash(&mut hasher),
         None => settings.seed.hash(&mut hasher),
     }
     hasher.finish()
+}
+
+/// The view recipe as text, for cache keys: a changed recipe is never served an old cache.
+fn views_key(pretrained: &Pretrained) -> String {
+    serde_json::to_string(&pretrained.views).unwrap_or_default()
 }
 
 /// Cached maps -> pooled features [N, features] through the frozen `layers`.
@@ -279,16 +347,26 @@ pub fn validate_pretrained(spec: &ModelSpec) -> Result<&Pretrained> {
         "{}: finetune_lr_scale must be a positive number",
         spec.name
     );
+    ensure!(
+        p.views.count >= 1,
+        "{}: views.count must be at least 1 (the cover as is)",
+        spec.name
+    );
+    if let Some(distill) = &p.distill {
+        super::distill::validate(distill, &spec.name)?;
+    }
     Ok(p)
 }
 
 /// Trains `spec` by transfer learning (see the module docs). `weights` is the backbone's
 /// checkpoint; `None` starts from the spec's random initialisation (tests on tiny specs).
 /// `caches` carries the frozen backbone's activations from an earlier run of the session
-/// over the same covers, backbone and frozen layers, so they are computed once.
+/// over the same covers, backbone and frozen layers, so they are computed once (and a
+/// teacher's outputs likewise). `genres` are the training labels' genres, which a teacher's
+/// outputs are matched to.
 pub fn fit_transfer(
     spec: &ModelSpec,
-    classes: usize,
+    genres: &GenreSet,
     train: &ImageSet,
     select: &ImageSet,
     settings: &RunSettings,
@@ -297,6 +375,7 @@ pub fn fit_transfer(
 ) -> Result<TransferOutcome> {
     validate(spec, train, select)?;
     let pretrained = validate_pretrained(spec)?;
+    let classes = genres.len();
     let _rng = super::rng_guard();
     prepare_dir(settings)?;
 
@@ -317,6 +396,14 @@ pub fn fit_transfer(
         settings,
         weights,
     )?;
+    let teacher = match &pretrained.distill {
+        Some(distill) => Some(
+            caches
+                .teacher_or_compute((spec, pretrained, distill), train, genres, &settings.label)?
+                .to_device(settings.device),
+        ),
+        None => None,
+    };
     let terms = ClassTerms::new(spec, &train.labels, classes, settings.device);
     let mut trainer = Trainer {
         spec,
@@ -325,6 +412,7 @@ pub fn fit_transfer(
         vs: &vs,
         classes,
         cache: &cache,
+        teacher,
         terms: &terms,
         dev_pixels: None,
         settings,
@@ -424,6 +512,8 @@ struct Trainer<'a> {
     vs: &'a nn::VarStore,
     classes: usize,
     cache: &'a FeatureCache,
+    /// The teacher's logits for each row of the cache's train maps, while distilling.
+    teacher: Option<Tensor>,
     terms: &'a ClassTerms,
     /// Dev covers as u8 NHWC once deep fine-tuning trains below the cached maps.
     dev_pixels: Option<Tensor>,
@@ -452,11 +542,12 @@ impl Trainer<'_> {
         Ok(self.state.epochs_done)
     }
 
-    /// Phase 2: layers from `finetune_from_layer` on the cached maps, one copy (as is or
-    /// flipped) of each cover per epoch.
+    /// Phase 2: layers from `finetune_from_layer` on the cached maps, one view of each cover
+    /// per epoch.
     fn finetune_phase(&mut self) -> Result<()> {
         let (mut optimiser, base) = self.start_phase_two();
-        let covers = self.cache.train_covers();
+        let views = self.pretrained.views.count as i64;
+        let covers = self.cache.train_covers(views as usize);
         let steps = self.remaining_steps(covers);
         let layers = self.pretrained.finetune_from_layer..self.net.layer_count();
         let cache = self.cache;
@@ -465,10 +556,10 @@ impl Trainer<'_> {
             &mut optimiser,
             covers,
             |trainer, epoch| {
-                // Each cover once, as is or flipped: index i or i + covers.
+                // Each cover once, in one of its views: row view * covers + i.
                 let order = trainer.shuffled(epoch, covers);
-                let flipped = Tensor::randint(2, [covers], (Kind::Int64, Device::Cpu)) * covers;
-                (order + flipped.to_device(trainer.settings.device)).to_kind(Kind::Int64)
+                let view = Tensor::randint(views, [covers], (Kind::Int64, Device::Cpu)) * covers;
+                (order + view.to_device(trainer.settings.device)).to_kind(Kind::Int64)
             },
             |step| cosine(base, step, steps),
             |index| {
@@ -481,6 +572,8 @@ impl Trainer<'_> {
     /// Phase 2 of the deep recipe: layers from `deep.from_layer` on decoded, augmented covers.
     fn deep_phase(&mut self, deep: &DeepFinetune, train: &ImageSet, dev: &ImageSet) -> Result<()> {
         let (mut optimiser, base) = self.start_phase_two();
+        // The teacher saw the cached views, not this phase's fresh augmentations.
+        self.teacher = None;
         let top = self.net.layer_count() - 1;
         optimiser.scale_learning_rates(|name| {
             layer_of(name).map_or(1.0, |layer| layer_lr_scale(layer, deep, top))
@@ -599,10 +692,11 @@ impl Trainer<'_> {
             let making_batch = Instant::now();
             let (x, layers) = inputs(&index);
             let y = self.cache.train_labels.index_select(0, &index);
+            let teacher = self.teacher.as_ref().map(|t| t.index_select(0, &index));
             input_seconds += making_batch.elapsed().as_secs_f64();
             let logits = self.net.forward_range(&x, layers, train_mode);
-            let batch_loss =
-                objective.step(optimiser, &logits, None, &y, &self.settings.label, epoch)?;
+            let loss = objective.loss(&logits, &y, teacher.as_ref());
+            let batch_loss = objective.minimise(optimiser, loss, &self.settings.label, epoch)?;
             loss_sum += batch_loss * index.size()[0] as f64;
             add_predictions(&mut confusion, &logits, &y);
         }
