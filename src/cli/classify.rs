@@ -4,6 +4,7 @@
 use crate::audio::fields::Field;
 use crate::classify::ClassifyOptions;
 use crate::covers::read_album_list;
+use crate::infer::memory::{MemoryEstimate, DEFAULT_MAX_MEMORY_MB, MB};
 use crate::infer::pipeline::PipelineOptions;
 use crate::metadata::ModelMetadata;
 use crate::report::classify::Format;
@@ -22,6 +23,7 @@ EXAMPLES:
   covergenre-classify --library --min-confidence 0.4 ~/Music
   covergenre-classify --model my-model.onnx --threads 2 --format jsonl covers/ > out.jsonl
   covergenre-classify --tta --format csv --output genres.csv covers/
+  covergenre-classify --max-memory 300 --format csv --output genres.csv covers/   # a small machine
   covergenre-classify --library --format jsonl --albums-from albums.txt   # one folder a line
   covergenre-classify --library --tag ~/Music                        # the plan; writes nothing
   covergenre-classify --library --tag --format json ~/Music > plan.json   # the plan as data
@@ -89,9 +91,18 @@ pub struct Args {
     /// Threads for decoding and inference [default: all cores].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Covers per inference batch.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub batch_size: u16,
+    /// Covers per inference batch [default: the largest, up to 32, that fits --max-memory: 8
+    /// for the built-in 260 px model, 32 for a 128 px one].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: Option<u16>,
+    /// Keep the run's peak memory under about MB megabytes (2^20 bytes) by choosing the
+    /// batch size to fit: the model's activations grow with the batch (about 24 MB a cover
+    /// for the built-in 260 px model, beside ~205 MB for the program and the model).
+    /// Smaller budgets run smaller batches; for example --max-memory 300 runs the built-in
+    /// model 3 covers at a time [default: 400].
+    #[arg(long, value_name = "MB", conflicts_with = "batch_size",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_memory: Option<u64>,
     /// Stop at the first file that cannot be classified.
     #[arg(long)]
     pub strict: bool,
@@ -212,9 +223,35 @@ impl Args {
             threads: self
                 .threads
                 .map_or_else(|| PipelineOptions::default().threads, usize::from),
-            batch_size: self.batch_size.into(),
+            batch_size: self
+                .batch_size
+                .map_or(PipelineOptions::default().batch_size, usize::from),
             strict: self.strict,
             tta: self.tta,
+        }
+    }
+
+    /// The batch size for a model of this `estimate`: `--batch-size` as given, else the
+    /// largest that fits `--max-memory` (or its default). A budget too small for even one
+    /// cover at a time is an error that names the least that works.
+    pub fn batch_size_for(&self, estimate: &MemoryEstimate) -> Result<usize> {
+        if let Some(batch) = self.batch_size {
+            return Ok(batch.into());
+        }
+        let Some(budget) = self.max_memory else {
+            return Ok(estimate.default_batch());
+        };
+        match estimate.largest_batch_within(budget.saturating_mul(MB)) {
+            Some(batch) => Ok(batch),
+            None => bail!(
+                "--max-memory {budget}: this model needs about {} MB even one cover at a time \
+                 ({} MB for the program, onnxruntime and the model's weights, {} MB for each \
+                 cover in a batch); give at least --max-memory {} (the default is {DEFAULT_MAX_MEMORY_MB})",
+                estimate.minimum_mb(),
+                estimate.fixed.div_ceil(MB),
+                estimate.per_image.div_ceil(MB),
+                estimate.minimum_mb()
+            ),
         }
     }
 
