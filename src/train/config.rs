@@ -158,7 +158,7 @@ impl TrainConfig {
             bail!("--views must be at least 1 (the cover as is)");
         }
         if let Some(distill) = &args.distill {
-            validate_distill_flags(distill)?;
+            super::distill::validate(distill, super::distill::FLAG_NAMES)?;
         }
         if !data.exists() {
             bail!("--data {}: no such file or folder", data.display());
@@ -323,23 +323,6 @@ fn apply_overrides(mut spec: ModelSpec, args: &TrainOptions) -> ModelSpec {
         }
     }
     spec
-}
-
-/// `--teacher`, `--distill-temperature` and `--distill-weight`; errors name the flag.
-fn validate_distill_flags(distill: &Distill) -> Result<()> {
-    if !distill.teacher.is_file() {
-        bail!("--teacher {}: no such file", distill.teacher.display());
-    }
-    if !(distill.temperature > 0.0 && distill.temperature.is_finite()) {
-        bail!(
-            "--distill-temperature must be a positive number, not {}",
-            distill.temperature
-        );
-    }
-    if !(0.0..=1.0).contains(&distill.weight) {
-        bail!("--distill-weight must be in [0, 1], not {}", distill.weight);
-    }
-    Ok(())
 }
 
 /// `--list-variants`: one line per variant, name then description.

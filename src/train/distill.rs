@@ -12,7 +12,6 @@ use crate::preprocess::Preprocess;
 use crate::spec::{Distill, Views};
 use anyhow::{ensure, Context, Result};
 use image::RgbImage;
-use std::path::Path;
 use tch::{Kind, Reduction, Tensor};
 
 /// A teacher model with the column of each training genre in its outputs.
@@ -23,12 +22,14 @@ pub struct Teacher {
 }
 
 impl Teacher {
-    /// Opens `path` and matches its genres to the training ones by slug; every training genre
-    /// must be among the teacher's (the teacher may know more, which are left out).
-    pub fn open(path: &Path, genres: &GenreSet, threads: usize) -> Result<Self> {
-        let model = Model::open(path, threads)?;
-        let columns = match_columns(model.genres(), genres)
-            .with_context(|| format!("teacher {}", path.display()))?;
+    /// Opens the model file's `bytes` (`name` in messages, the file's path) and matches its
+    /// genres to the training ones as `covergenre-eval` matches a dataset's to a model's
+    /// ([`crate::evaluate::map_labels`]): every training genre must be among the teacher's,
+    /// which may know more (left out).
+    pub fn from_bytes(bytes: &[u8], name: &str, genres: &GenreSet, threads: usize) -> Result<Self> {
+        let model = Model::from_bytes(bytes, threads, name)?;
+        let columns = crate::evaluate::map_labels(genres, model.genres())
+            .with_context(|| format!("teacher {name}"))?;
         Ok(Self { model, columns })
     }
 
@@ -46,26 +47,6 @@ impl Teacher {
             .view([n as i64, classes])
             .index_select(1, &Tensor::from_slice(&columns)))
     }
-}
-
-/// `columns[g]` = the teacher's index of training genre g; an error names the missing genres.
-fn match_columns(teacher: &GenreSet, training: &GenreSet) -> Result<Vec<usize>> {
-    let slugs = teacher.slugs();
-    let mut columns = Vec::new();
-    let mut missing = Vec::new();
-    for genre in training.iter() {
-        match slugs.iter().position(|s| *s == genre.slug) {
-            Some(column) => columns.push(column),
-            None => missing.push(genre.slug.clone()),
-        }
-    }
-    ensure!(
-        missing.is_empty(),
-        "does not know the training genres {} (it knows {})",
-        missing.join(", "),
-        slugs.join(", ")
-    );
-    Ok(columns)
 }
 
 /// Resizes every image of `pixels` from `from`'s size to `to`'s, with `to`'s filter (the one
@@ -112,22 +93,38 @@ pub fn distillation_loss(student: &Tensor, teacher: &Tensor, temperature: f64) -
         * (temperature * temperature)
 }
 
-/// Checks a spec's distillation settings; errors name the field.
-pub fn validate(distill: &Distill, spec: &str) -> Result<()> {
+/// What [`validate`] calls the settings of `--teacher` and its flags.
+pub const FLAG_NAMES: [&str; 3] = ["--teacher", "--distill-temperature", "--distill-weight"];
+
+/// What [`validate`] calls the settings of a spec's `pretrained.distill`.
+pub fn spec_names(spec: &str) -> [String; 3] {
+    [
+        format!("{spec}: teacher model"),
+        format!("{spec}: the distillation temperature"),
+        format!("{spec}: the distillation weight"),
+    ]
+}
+
+/// Checks distillation settings, as flags or as a spec's; errors name the setting by its
+/// `[teacher, temperature, weight]` name ([`FLAG_NAMES`], [`spec_names`]).
+pub fn validate<Name: std::fmt::Display>(
+    distill: &Distill,
+    [teacher, temperature, weight]: [Name; 3],
+) -> Result<()> {
+    ensure!(
+        distill.teacher.is_file(),
+        "{teacher} {}: no such file",
+        distill.teacher.display()
+    );
     ensure!(
         distill.temperature > 0.0 && distill.temperature.is_finite(),
-        "{spec}: the distillation temperature must be a positive number, not {}",
+        "{temperature} must be a positive number, not {}",
         distill.temperature
     );
     ensure!(
         (0.0..=1.0).contains(&distill.weight),
-        "{spec}: the distillation weight must be in [0, 1], not {}",
+        "{weight} must be in [0, 1], not {}",
         distill.weight
-    );
-    ensure!(
-        distill.teacher.is_file(),
-        "{spec}: teacher model {}: no such file",
-        distill.teacher.display()
     );
     Ok(())
 }
@@ -138,11 +135,12 @@ mod tests {
 
     #[test]
     fn genres_are_matched_by_slug_and_a_missing_one_is_named() {
+        use crate::evaluate::map_labels;
         let teacher = GenreSet::from_slugs(["jazz", "metal", "folk"].map(String::from));
         let training = GenreSet::from_slugs(["folk", "jazz"].map(String::from));
-        assert_eq!(match_columns(&teacher, &training).unwrap(), vec![2, 0]);
+        assert_eq!(map_labels(&training, &teacher).unwrap(), vec![2, 0]);
         let other = GenreSet::from_slugs(["folk", "reggae"].map(String::from));
-        let err = match_columns(&teacher, &other).unwrap_err().to_string();
+        let err = map_labels(&other, &teacher).unwrap_err().to_string();
         assert!(err.contains("reggae") && !err.contains("folk,"), "{err}");
     }
 
@@ -167,12 +165,12 @@ mod tests {
             temperature: 2.0,
             weight: 0.5,
         };
-        assert!(validate(&ok, "s").is_ok());
+        assert!(validate(&ok, FLAG_NAMES).is_ok());
         let hot = Distill {
             temperature: 0.0,
             ..ok.clone()
         };
-        assert!(validate(&hot, "s")
+        assert!(validate(&hot, FLAG_NAMES)
             .unwrap_err()
             .to_string()
             .contains("temperature"));
@@ -180,7 +178,7 @@ mod tests {
             weight: 1.5,
             ..ok.clone()
         };
-        assert!(validate(&heavy, "s")
+        assert!(validate(&heavy, FLAG_NAMES)
             .unwrap_err()
             .to_string()
             .contains("weight"));
@@ -188,7 +186,7 @@ mod tests {
             teacher: "/nonexistent/teacher.onnx".into(),
             ..ok
         };
-        assert!(validate(&gone, "s")
+        assert!(validate(&gone, FLAG_NAMES)
             .unwrap_err()
             .to_string()
             .contains("/nonexistent/teacher.onnx"));

@@ -195,8 +195,9 @@ impl FeatureCaches {
             return Ok(Rc::clone(logits));
         }
         self.last_teacher = None;
-        let mut teacher = Teacher::open(
-            &distill.teacher,
+        let mut teacher = Teacher::from_bytes(
+            &teacher_bytes,
+            &distill.teacher.display().to_string(),
             genres,
             tch::get_num_threads().max(1) as usize,
         )?;
@@ -353,7 +354,7 @@ pub fn validate_pretrained(spec: &ModelSpec) -> Result<&Pretrained> {
         spec.name
     );
     if let Some(distill) = &p.distill {
-        super::distill::validate(distill, &spec.name)?;
+        super::distill::validate(distill, super::distill::spec_names(&spec.name))?;
     }
     Ok(p)
 }
