@@ -44,15 +44,12 @@ fn run(args: Args) -> Result<i32> {
             "--interactive asks about each album on a terminal, but standard input is not a terminal; run it in one, or decide on the review page (--tag --report plan.html) and write those decisions with --tag --apply --decisions decisions.json"
         );
     }
-    let mut options = args.classify_options()?;
-    let threads = options.pipeline.threads;
+    let threads = args.threads();
     let mut model = match &args.model {
         Some(path) => Model::open(path, threads)?,
         None => Model::shipped(threads).context("the built-in model cannot be opened")?,
     };
-    // The batch is what bounds memory, and it depends on the model's input size.
-    let views = if args.tta { 2 } else { 1 };
-    options.pipeline.batch_size = args.batch_size_for(&model.memory_estimate(views))?;
+    let options = args.classify_options(&model)?;
     let tag_options = args.tag_options(Some(model.metadata()))?;
     let (genres, preprocess) = (model.genres().clone(), *model.preprocess());
     let view = ModelView {

@@ -6,6 +6,7 @@ use crate::classify::ClassifyOptions;
 use crate::covers::read_album_list;
 use crate::infer::memory::{MemoryEstimate, DEFAULT_MAX_MEMORY_MB, MB};
 use crate::infer::pipeline::PipelineOptions;
+use crate::infer::Model;
 use crate::metadata::ModelMetadata;
 use crate::report::classify::Format;
 use crate::shard::Shard;
@@ -217,18 +218,23 @@ pub enum GenreStyleArg {
 }
 
 impl Args {
-    /// Threads, batch size, strictness and test-time augmentation.
-    pub fn pipeline(&self) -> PipelineOptions {
-        PipelineOptions {
-            threads: self
-                .threads
-                .map_or_else(|| PipelineOptions::default().threads, usize::from),
-            batch_size: self
-                .batch_size
-                .map_or(PipelineOptions::default().batch_size, usize::from),
+    /// Decode and inference threads: `--threads`, else all cores.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .map_or_else(|| PipelineOptions::default().threads, usize::from)
+    }
+
+    /// Threads, batch size (which depends on the model, [`Args::batch_size_for`]),
+    /// strictness and test-time augmentation.
+    fn pipeline(&self, model: &Model) -> Result<PipelineOptions> {
+        // Test-time augmentation runs each cover and its mirror image in the same batch.
+        let views = if self.tta { 2 } else { 1 };
+        Ok(PipelineOptions {
+            threads: self.threads(),
+            batch_size: self.batch_size_for(&model.memory_estimate(views))?,
             strict: self.strict,
             tta: self.tta,
-        }
+        })
     }
 
     /// The batch size for a model of this `estimate`: `--batch-size` as given, else the
@@ -255,9 +261,9 @@ impl Args {
         }
     }
 
-    /// What to classify and how to write it (reads the `--albums-from` list: a list that
-    /// cannot be read is an error).
-    pub fn classify_options(&self) -> Result<ClassifyOptions> {
+    /// What to classify with `model` and how to write it (reads the `--albums-from` list: a
+    /// list that cannot be read is an error).
+    pub fn classify_options(&self, model: &Model) -> Result<ClassifyOptions> {
         let albums = match &self.albums_from {
             Some(file) => read_album_list(file)?,
             None => Vec::new(),
@@ -275,7 +281,7 @@ impl Args {
             output: self.output.clone(),
             top_k: self.top_k.into(),
             min_confidence: self.min_confidence,
-            pipeline: self.pipeline(),
+            pipeline: self.pipeline(model)?,
             shard: self.shard,
             report: self.report.clone(),
         })

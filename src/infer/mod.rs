@@ -193,8 +193,8 @@ impl Model {
     /// How much memory running this model takes at a batch size ([`memory`]); `views` is 2
     /// with test-time augmentation.
     pub fn memory_estimate(&self, views: u64) -> memory::MemoryEstimate {
-        let (h, w) = self.input_size();
-        memory::MemoryEstimate::for_model(self.bytes, (h * w * 3) as u64, views)
+        let image_bytes = self.preprocess().image_len() as u64;
+        memory::MemoryEstimate::for_model(self.bytes, image_bytes, views)
     }
 
     pub fn metadata(&self) -> &ModelMetadata {
