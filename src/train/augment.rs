@@ -1,28 +1,73 @@
 //! On-the-fly augmentation on the training device, in float: one random affine transform per
 //! image (rotation, shift, shear, zoom or a random resized crop, horizontal flip) applied with
 //! `affine_grid` + `grid_sample`, then colour jitter (brightness, contrast, saturation). Edges
-//! are filled with the nearest border pixel, as Keras' `fill_mode="nearest"` in the study. Random draws come from libtorch's generator,
-//! which the trainer seeds per epoch, so a run is reproducible.
+//! are filled with the nearest border pixel, as Keras' `fill_mode="nearest"` in the study.
+//! Random draws come from a [`Draws`]: libtorch's generator, which the trainer seeds per epoch,
+//! or a generator of the caller's own where the result must not depend on what else in the
+//! process draws (the cached views).
 
 use crate::spec::Augment;
-use tch::{Kind, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
 
 /// `grid_sampler` interpolation and padding modes (ATen's enum values).
 const BILINEAR: i64 = 0;
 const BORDER: i64 = 1;
 
-/// Augments a batch of float NCHW pixels in [0, 255]; returns the same shape and range.
+/// Where an augmentation's random numbers come from.
+pub enum Draws {
+    /// libtorch's process-wide generator, seeded by the trainer (under `rng_guard`).
+    Torch,
+    /// A generator of its own: the same seed gives the same augmentation whatever else in the
+    /// process draws from libtorch's generator meanwhile (other runs, other tests' threads).
+    Seeded(Box<ChaCha8Rng>),
+}
+
+impl Draws {
+    pub fn seeded(seed: u64) -> Draws {
+        Draws::Seeded(Box::new(ChaCha8Rng::seed_from_u64(seed)))
+    }
+
+    /// `n` numbers uniform in [lo, hi), on `device`.
+    fn uniform(&mut self, n: i64, (lo, hi): (f64, f64), device: Device) -> Tensor {
+        let unit = match self {
+            Draws::Torch => Tensor::rand([n], (Kind::Float, device)),
+            Draws::Seeded(rng) => {
+                let values: Vec<f32> = (0..n).map(|_| rng.random::<f32>()).collect();
+                Tensor::from_slice(&values).to_device(device)
+            }
+        };
+        unit * (hi - lo) + lo
+    }
+
+    /// `n` numbers uniform in [-range, range).
+    fn symmetric(&mut self, n: i64, range: f64, device: Device) -> Tensor {
+        self.uniform(n, (-range, range), device)
+    }
+}
+
+/// Augments a batch of float NCHW pixels in [0, 255] with libtorch's generator; returns the
+/// same shape and range.
 pub fn augment(pixels: &Tensor, augment: &Augment) -> Tensor {
+    augment_with(pixels, augment, &mut Draws::Torch)
+}
+
+/// [`augment`] with the random numbers taken from `draws`.
+pub fn augment_with(pixels: &Tensor, augment: &Augment, draws: &mut Draws) -> Tensor {
     let size = pixels.size();
+    let device = pixels.device();
     let mut out = if has_geometry(augment) {
-        let theta = random_affine(size[0], augment, pixels.device());
+        let theta = random_affine(size[0], augment, draws, device);
         let grid = Tensor::affine_grid_generator(&theta, size.as_slice(), false);
         pixels.grid_sampler(&grid, BILINEAR, BORDER, false)
     } else {
         pixels.shallow_clone()
     };
-    let factor = |(lo, hi): (f32, f32)| {
-        uniform(size[0], lo as f64, hi as f64, pixels.device()).view([-1, 1, 1, 1])
+    let mut factor = |(lo, hi): (f32, f32)| {
+        draws
+            .uniform(size[0], (lo as f64, hi as f64), device)
+            .view([-1, 1, 1, 1])
     };
     if let Some(range) = augment.brightness {
         out = (out * factor(range)).clamp(0.0, 255.0);
@@ -55,29 +100,25 @@ fn has_geometry(a: &Augment) -> bool {
         || a.crop_area.is_some()
 }
 
-fn uniform(n: i64, lo: f64, hi: f64, device: tch::Device) -> Tensor {
-    Tensor::rand([n], (Kind::Float, device)) * (hi - lo) + lo
-}
-
 /// Per-image 2x3 matrices mapping output to input coordinates (normalised to [-1, 1]):
 /// rotation * shear * zoom (with the flip folded into the x zoom), plus a shift.
-fn random_affine(n: i64, a: &Augment, device: tch::Device) -> Tensor {
-    let symmetric = |range: f64| uniform(n, -range, range, device);
-    let angle = symmetric((a.rotation_deg as f64).to_radians());
-    let shear = symmetric(a.shear as f64);
+fn random_affine(n: i64, a: &Augment, draws: &mut Draws, device: Device) -> Tensor {
+    let angle = draws.symmetric(n, (a.rotation_deg as f64).to_radians(), device);
+    let shear = draws.symmetric(n, a.shear as f64, device);
     let (zoom_x, zoom_y, shift_x, shift_y) = match a.crop_area {
-        Some(area) => random_crop(n, area, device),
+        Some(area) => random_crop(n, area, draws, device),
         None => (
-            symmetric(a.zoom as f64) + 1.0,
-            symmetric(a.zoom as f64) + 1.0,
+            draws.symmetric(n, a.zoom as f64, device) + 1.0,
+            draws.symmetric(n, a.zoom as f64, device) + 1.0,
             // Shifts are fractions of the image; normalised coordinates span 2.
-            symmetric(2.0 * a.shift as f64),
-            symmetric(2.0 * a.shift as f64),
+            draws.symmetric(n, 2.0 * a.shift as f64, device),
+            draws.symmetric(n, 2.0 * a.shift as f64, device),
         ),
     };
     let flip = if a.horizontal_flip {
         // +1 or -1 with equal odds.
-        Tensor::rand([n], (Kind::Float, device))
+        draws
+            .uniform(n, (0.0, 1.0), device)
             .lt(0.5)
             .to_kind(Kind::Float)
             * 2.0
@@ -100,15 +141,18 @@ fn random_affine(n: i64, a: &Augment, device: tch::Device) -> Tensor {
 fn random_crop(
     n: i64,
     (lo, hi): (f32, f32),
-    device: tch::Device,
+    draws: &mut Draws,
+    device: Device,
 ) -> (Tensor, Tensor, Tensor, Tensor) {
-    let area = uniform(n, lo as f64, hi as f64, device);
-    let log_aspect = uniform(n, (3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln(), device).exp();
-    let zoom_x = (&area * &log_aspect).sqrt().clamp_max(1.0);
-    let zoom_y = (&area / &log_aspect).sqrt().clamp_max(1.0);
+    let area = draws.uniform(n, (lo as f64, hi as f64), device);
+    let aspect = draws
+        .uniform(n, ((3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln()), device)
+        .exp();
+    let zoom_x = (&area * &aspect).sqrt().clamp_max(1.0);
+    let zoom_y = (&area / &aspect).sqrt().clamp_max(1.0);
     // The crop's centre moves at most 1 - zoom (normalised coordinates) so it stays inside.
-    let place = |zoom: &Tensor| uniform(n, -1.0, 1.0, device) * (1.0 - zoom);
-    let (shift_x, shift_y) = (place(&zoom_x), place(&zoom_y));
+    let shift_x = draws.symmetric(n, 1.0, device) * (1.0 - &zoom_x);
+    let shift_y = draws.symmetric(n, 1.0, device) * (1.0 - &zoom_y);
     (zoom_x, zoom_y, shift_x, shift_y)
 }
 
@@ -133,6 +177,7 @@ mod tests {
 
     #[test]
     fn zero_saturation_leaves_grey_and_full_saturation_leaves_the_image() {
+        let _rng = crate::train::rng_guard();
         tch::manual_seed(1);
         let image = ramps();
         let grey_out = augment(
@@ -157,6 +202,7 @@ mod tests {
 
     #[test]
     fn zero_contrast_flattens_each_image_to_its_mean_grey() {
+        let _rng = crate::train::rng_guard();
         tch::manual_seed(2);
         let flat = augment(
             &ramps(),
@@ -173,6 +219,7 @@ mod tests {
 
     #[test]
     fn a_small_crop_magnifies_a_region_inside_the_picture() {
+        let _rng = crate::train::rng_guard();
         tch::manual_seed(3);
         let image = ramps();
         let crop = augment(

@@ -321,6 +321,8 @@ mod tests {
 
     /// A VarStore with exactly the variables a conv(no bias) + BN + linear network has.
     fn tiny_store(head_classes: i64) -> (VarStore, Vec<CheckpointModule>) {
+        // The linear layer's initial weights come from libtorch's generator.
+        let _rng = crate::train::rng_guard();
         let vs = VarStore::new(Device::Cpu);
         let root = vs.root();
         let _ = root.sub(0).zeros("weight", &[2, 1, 2, 2]);
