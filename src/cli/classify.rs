@@ -240,7 +240,7 @@ impl Args {
     /// The batch size for a model of this `estimate`: `--batch-size` as given, else the
     /// largest that fits `--max-memory` (or its default). A budget too small for even one
     /// cover at a time is an error that names the least that works.
-    pub fn batch_size_for(&self, estimate: &MemoryEstimate) -> Result<usize> {
+    fn batch_size_for(&self, estimate: &MemoryEstimate) -> Result<usize> {
         if let Some(batch) = self.batch_size {
             return Ok(batch.into());
         }
