@@ -57,8 +57,8 @@ fn decode(
         .build()?;
     let decoded = pool.install(|| {
         sources
-            .par_iter()
-            .filter(|s| decoder.decode(s).is_ok())
+            .into_par_iter()
+            .filter_map(|mut s| decoder.decode(&mut s).ok())
             .count()
     });
     Ok(decoded)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end classify benchmark (README "Speed"): in one run, on the same model and covers,
+# End-to-end classify benchmark (docs/results.md): in one run, on the same model and covers,
 #  1. covergenre-classify on covers-v1 with $THREADS threads;
 #  2. the Python way (scripts/bench_classify.py: Pillow in $THREADS worker processes,
 #     onnxruntime with $THREADS threads, batches of 32);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Music-library classify benchmark (README "Speed"): in one run, on the same model and albums,
+# Music-library classify benchmark (docs/results.md): in one run, on the same model and albums,
 #  1. covergenre-classify --library with $THREADS threads;
 #  2. the Python way done well (scripts/bench_classify.py --library --draft: mutagen reads the
 #     embedded art from the tags, Pillow decodes with draft() in $THREADS worker processes,

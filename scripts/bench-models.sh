@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Classify speed of several models in one run (README "Results"): covergenre-classify runs each
+# Classify speed of several models in one run (docs/results.md): covergenre-classify runs each
 # model over the same covers, ROUNDS times in turn (base, candidates, base, ...), and the best
 # round of each is compared with the first model's. The bar: the shipped model keeps at
 # least 40% of the previous shipped model's speed.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every parser that reads untrusted bytes (fuzz/, README "Fuzzing"): builds the cargo-fuzz
+# Fuzzes every parser that reads untrusted bytes (fuzz/, docs/development.md "Fuzzing"): builds the cargo-fuzz
 # targets (nightly, address sanitizer), writes the seed corpora (made-up images, audio, model,
 # .npy, CSV; plus a few real covers from covers-v1 when present, never committed) and runs each
 # target for SECONDS (default 600), one process at a time, with a 10 s per-input timeout and
@@ -18,7 +18,7 @@ DATA=${COVERGENRE_SHARED_DATA:-../../shared/data/covers-v1}
 COVERS=${COVERS:-8}
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(decode_image audio_tags predictions onnx_metadata npy_labels csv_manifest legacy_checkpoint)
+    TARGETS=(decode_image audio_tags tag_edit predictions onnx_metadata npy_labels csv_manifest legacy_checkpoint)
 fi
 
 cargo +nightly fuzz build
@@ -31,6 +31,14 @@ if [ -d "$DATA" ]; then
         while read -r cover; do cp "$cover" "corpus/decode_image/covers-v1-$(basename "$cover")"; done
 else
     echo "note: $DATA not found, decode_image is seeded with made-up images only" >&2
+fi
+# mutagen's test files (scripts/setup.sh puts them in .deps/mutagen-corpus): odd ID3v2, FLAC,
+# Ogg and MP4 files for tag_edit, never committed.
+if [ -d ../.deps/mutagen-corpus ]; then
+    find ../.deps/mutagen-corpus \( -name '*.mp3' -o -name '*.id3' -o -name '*.flac' -o -name '*.ogg' \
+        -o -name '*.opus' -o -name '*.spx' -o -name '*.oggflac' -o -name '*.m4a' -o -name '*.m4b' \
+        -o -name '*.mp4' -o -name '*.3g2' \) -size -64k \
+        -exec cp {} corpus/tag_edit/ \;
 fi
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"

@@ -9,6 +9,8 @@
 #   .deps/venv                           Python with onnx + onnxruntime (scripts/check-onnx.py), mutagen
 #                                        (the tagging tests' independent tag reader), and beets + pytest
 #                                        (the beets plugin's tests, integrations/beets)
+#   .deps/mutagen-corpus                 the test files of mutagen's source package (tests/data, 99 files
+#                                        of every format): the tagging tests' corpus (tests/corpus_tags.rs)
 # and, from Debian's packages when run as root (else it says how), libturbojpeg0: libjpeg-turbo,
 # which decodes big JPEG covers at reduced size (covergenre works without it, slower).
 # Wheels are cached in ${COVERGENRE_WHEELS:-~/.cache/covergenre/wheels}, so a fresh clone installs in seconds.
@@ -23,8 +25,8 @@
 #                and `cargo install --path .` without the `train` feature.
 #   --cuda       install the full CUDA libtorch (torch wheel with all its NVIDIA dependencies, several GB)
 #                instead of the slim CPU one, for training on an NVIDIA GPU.
-#   --no-python  skip the Python venv (only needed by scripts/check-onnx.py, its test, the tagging tests and
-#                the beets plugin's tests).
+#   --no-python  skip the Python venv and the corpus (only needed by scripts/check-onnx.py, its test, the
+#                tagging tests and the beets plugin's tests).
 #   --no-browser do not install chromium (only needed by the review-page tests).
 set -euo pipefail
 
@@ -38,6 +40,8 @@ NUMPY_VERSION=2.3.5
 MUTAGEN_VERSION=1.48.1
 BEETS_VERSION=2.14.1
 PYTEST_VERSION=9.2.0
+# The source package whose tests/data are the tagging corpus (pinned: the expected results depend on it).
+MUTAGEN_CORPUS_VERSION=1.47.0
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -52,7 +56,7 @@ for arg in "$@"; do
     --cuda) cuda=1 ;;
     --no-python) python=0 ;;
     --no-browser) browser=0 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -95,6 +99,27 @@ ort_want="ort=$ORT_VERSION"
 python_stamp="$deps/.stamp-python"
 python_want="onnx=$ONNX_VERSION ort=$ORT_VERSION numpy=$NUMPY_VERSION mutagen=$MUTAGEN_VERSION beets=$BEETS_VERSION pytest=$PYTEST_VERSION"
 stamp_ok() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
+# The corpus has its own stamp, so adding it to a finished set-up touches nothing else.
+corpus_stamp="$deps/.stamp-corpus"
+corpus_want="mutagen-corpus=$MUTAGEN_CORPUS_VERSION"
+install_corpus() {
+  stamp_ok "$corpus_stamp" "$corpus_want" && return 0
+  local sdist="$wheels/mutagen-$MUTAGEN_CORPUS_VERSION.tar.gz"
+  mkdir -p "$wheels" "$deps"
+  if [[ ! -f "$sdist" ]]; then
+    say "downloading mutagen $MUTAGEN_CORPUS_VERSION's source package (its test files are the tagging corpus)"
+    python3 -m pip download --quiet --no-binary :all: --no-deps -d "$wheels" "mutagen==$MUTAGEN_CORPUS_VERSION"
+  fi
+  local unpacked
+  unpacked="$(mktemp -d "$deps/.tmp.XXXXXX")"
+  tar -xzf "$sdist" -C "$unpacked" "mutagen-$MUTAGEN_CORPUS_VERSION/tests/data"
+  rm -rf "$deps/mutagen-corpus"
+  mv "$unpacked/mutagen-$MUTAGEN_CORPUS_VERSION/tests/data" "$deps/mutagen-corpus"
+  rm -rf "$unpacked"
+  echo "$corpus_want" > "$corpus_stamp"
+  say "mutagen's test files are in $deps/mutagen-corpus"
+}
+if [[ $python == 1 ]]; then install_corpus; fi
 libs_done=0; stamp_ok "$libs_stamp" "$libs_want" && libs_done=1
 if [[ $classify_only == 1 ]]; then
   # Any full set-up with this onnxruntime will do, whatever its libtorch flavour.

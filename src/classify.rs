@@ -8,9 +8,10 @@ use crate::genres::GenreSet;
 use crate::infer::pipeline::{self, Outcome, PipelineOptions, Predictor};
 use crate::preprocess::Preprocess;
 use crate::report::classify::{Format, Record, RecordWriter, Summary};
+use crate::report::digest::Digest;
 use crate::report::html::Collector;
 use crate::shard::Shard;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,8 @@ pub struct ClassifyOptions {
     pub shard: Option<Shard>,
     /// Also write the review page (HTML, thumbnails beside it) here.
     pub report: Option<PathBuf>,
+    /// `--artist-context FILE`: the listed albums' artists weigh in each album's genres.
+    pub artist_context: Option<std::sync::Arc<crate::artist_list::ListedContext>>,
 }
 
 /// The model side of a run: something that predicts, and what its outputs mean.
@@ -59,6 +62,24 @@ pub fn sources(options: &ClassifyOptions) -> Sources {
     let listed = covers::listed_sources(options.albums.clone())
         .filter(move |item| in_shard(shard, Path::new(""), item));
     Box::new(walked.chain(listed))
+}
+
+/// Says which cover candidates of an album could not be decoded, and which was used instead.
+fn report_passed_over(source: &Source, log: &mut dyn Write) {
+    let Some(used) = source.cover_used() else {
+        return;
+    };
+    for passed in &used.passed_over {
+        writeln!(
+            log,
+            "covergenre-classify: {}: {} (used {}, {}, instead)",
+            source.path.display(),
+            passed.reason,
+            used.file,
+            used.rule.name()
+        )
+        .ok();
+    }
 }
 
 fn in_shard(shard: Option<Shard>, root: &Path, item: &Result<Source, Failure>) -> bool {
@@ -126,6 +147,68 @@ pub fn classify_observed<P: Predictor>(
     log: &mut dyn Write,
     observe: &mut dyn FnMut(Observed<'_>),
 ) -> Result<Summary> {
+    let summary = run_observed(model, options, out, log, observe)?;
+    for line in summary.lines() {
+        writeln!(log, "{line}")?;
+    }
+    Ok(summary)
+}
+
+/// [`classify`] for people (`--summary`, the quick start): the results go to `options.output`
+/// (which it needs) and the review page to `options.report`; `out` gets the short account of
+/// the run ([`Digest`]: covers per genre, the most and least certain, the time, where the
+/// results went) instead of the summary lines on `log`.
+pub fn classify_summarised<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<Summary> {
+    let output = options
+        .output
+        .as_deref()
+        .context("a summary needs an output file for the full results (--output FILE)")?;
+    let genres = model.genres.clone();
+    let mut digest = Digest::default();
+    let mut collector = options.report.as_ref().map(|_| Collector::default());
+    let summary =
+        run_observed(
+            model,
+            options,
+            &mut std::io::sink(),
+            log,
+            &mut |observed| match observed {
+                Observed::Classified(source, record) => {
+                    digest.add(record);
+                    if let Some(collector) = collector.as_mut() {
+                        collector.classified(source, record);
+                    }
+                }
+                Observed::Failed(failure) => {
+                    if let Some(collector) = collector.as_mut() {
+                        collector.failed(failure);
+                    }
+                }
+            },
+        )?;
+    let mut written = vec![("full results", output)];
+    if let (Some(report), Some(collector)) = (&options.report, collector) {
+        collector.write(report, &report_title(options), &genres, None)?;
+        written.push(("review page", report.as_path()));
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    out.write_all(digest.render(&summary, &written, &cwd).as_bytes())?;
+    Ok(summary)
+}
+
+/// The run behind [`classify_observed`]: results to `options.output` (atomically) or `out`.
+fn run_observed<P: Predictor>(
+    model: ModelView<'_, P>,
+    options: &ClassifyOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+    observe: &mut dyn FnMut(Observed<'_>),
+) -> Result<Summary> {
     let mut summary = Summary::default();
     match &options.output {
         Some(path) => crate::util::write_atomic_with(path, |file| {
@@ -134,10 +217,25 @@ pub fn classify_observed<P: Predictor>(
         })?,
         None => summary = stream(model, options, out, log, observe)?,
     }
-    for line in summary.lines() {
-        writeln!(log, "{line}")?;
-    }
     Ok(summary)
+}
+
+/// The record of a classified cover: with `--artist-context`, combined with its album's
+/// artist where the list has one (ranked over every genre, then cut to `top_k`).
+fn with_artist(
+    item: &crate::infer::pipeline::Classified<Source>,
+    genres: &GenreSet,
+    options: &ClassifyOptions,
+    top_k: usize,
+) -> Record {
+    let Some(context) = &options.artist_context else {
+        return Record::new(item, genres, top_k, options.min_confidence);
+    };
+    let every = Record::new(item, genres, genres.len(), options.min_confidence);
+    let threshold = options.min_confidence.unwrap_or(0.0);
+    let mut record = context.apply(&every, threshold).unwrap_or(every);
+    record.top.truncate(top_k);
+    record
 }
 
 fn stream<P: Predictor>(
@@ -157,7 +255,8 @@ fn stream<P: Predictor>(
         progress.inc(1);
         match outcome {
             Ok(item) => {
-                let record = Record::new(&item, model.genres, top_k, options.min_confidence);
+                progress.suspend(|| report_passed_over(&item.source, log));
+                let record = with_artist(&item, model.genres, options, top_k);
                 summary.count(&record);
                 observe(Observed::Classified(&item.source, &record));
                 if write_error.is_none() {

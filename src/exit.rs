@@ -1,4 +1,4 @@
-//! Process exit codes shared by the three binaries (documented in README.md).
+//! Process exit codes shared by the three binaries (documented in docs/classify.md, "Exit codes").
 
 /// Everything went well.
 pub const SUCCESS: i32 = 0;

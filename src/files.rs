@@ -8,9 +8,22 @@ use walkdir::WalkDir;
 /// File extensions read as covers (compared case-insensitively).
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "gif", "bmp"];
 
-/// Audio extensions whose tags covergenre reads (pictures, genres) and writes, matched
-/// case-insensitively.
-pub const AUDIO_EXTENSIONS: [&str; 6] = ["mp3", "flac", "m4a", "mp4", "ogg", "opus"];
+/// Audio extensions of the formats covergenre reads pictures and genres from, matched
+/// case-insensitively: MPEG audio, FLAC, the MP4 family, Ogg (Vorbis, Opus, Speex, FLAC),
+/// AIFF, WAV, Monkey's Audio, WavPack and Musepack. It writes the genres of all but the last
+/// five (`crate::audio::fields`).
+pub const TAGGABLE_AUDIO_EXTENSIONS: [&str; 20] = [
+    "mp3", "mp2", "flac", "m4a", "m4b", "m4p", "m4r", "mp4", "ogg", "oga", "opus", "spx", "aif",
+    "aiff", "aifc", "wav", "wave", "ape", "wv", "mpc",
+];
+
+/// Audio extensions of formats covergenre meets in libraries (beets and mutagen read them)
+/// but cannot tag: Windows Media (ASF), DSD (DSF, DSDIFF), raw AAC and AC-3, TAK, TrueAudio,
+/// OptimFROG and Matroska audio. Their folders are albums all the same, and their tracks are
+/// named in the plan as not taggable.
+pub const UNTAGGABLE_AUDIO_EXTENSIONS: [&str; 11] = [
+    "wma", "asf", "dsf", "dff", "aac", "ac3", "tak", "tta", "ofr", "ofs", "mka",
+];
 
 /// True when the path's extension is one of `extensions`, ignoring case.
 pub fn has_extension(path: &Path, extensions: &[&str]) -> bool {
@@ -24,9 +37,23 @@ pub fn is_image_file_name(path: &Path) -> bool {
     has_extension(path, &IMAGE_EXTENSIONS)
 }
 
-/// Whether a file name has an audio extension covergenre reads tags of.
+/// Whether a file name has an audio extension, of a format covergenre tags or not: a folder
+/// holding one is an album (or a disc of one).
 pub fn is_audio_path(path: &Path) -> bool {
-    has_extension(path, &AUDIO_EXTENSIONS)
+    is_taggable_audio_path(path) || has_extension(path, &UNTAGGABLE_AUDIO_EXTENSIONS)
+}
+
+/// Whether a file name has the extension of a format covergenre tags (reads pictures and
+/// genres from, writes genres to).
+pub fn is_taggable_audio_path(path: &Path) -> bool {
+    has_extension(path, &TAGGABLE_AUDIO_EXTENSIONS)
+}
+
+/// The lower-case extension of a file (`wma`), for naming formats; empty without one.
+pub fn extension_of(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
 }
 
 /// Hidden entries (`.DS_Store`, macOS `._cover.jpg` resource forks, our own temporary
@@ -62,5 +89,22 @@ mod tests {
         assert!(!is_image_file_name(Path::new("notes.txt")));
         assert!(!is_image_file_name(Path::new("jpg")));
         assert!(is_hidden(Path::new("x/._cover.jpg")));
+    }
+
+    #[test]
+    fn audio_is_any_format_beets_knows_and_taggable_only_what_covergenre_writes() {
+        for name in [
+            "a.AIFF", "a.aif", "a.wav", "a.ape", "a.wv", "a.mpc", "a.m4b", "a.oga",
+        ] {
+            assert!(is_taggable_audio_path(Path::new(name)), "{name}");
+            assert!(is_audio_path(Path::new(name)), "{name}");
+        }
+        for name in ["a.wma", "a.DSF", "a.dff"] {
+            assert!(is_audio_path(Path::new(name)), "{name}");
+            assert!(!is_taggable_audio_path(Path::new(name)), "{name}");
+        }
+        assert!(!is_audio_path(Path::new("a.cue")));
+        assert!(!is_audio_path(Path::new("a.log")));
+        assert_eq!(extension_of(Path::new("x/01.WMA")), "wma");
     }
 }

@@ -1,12 +1,21 @@
 //! covergenre: tell the music genre of an album from its cover art.
 //!
-//! Data flows one way, each step in one module:
+//! Two flows, one way each (the same map as the project's design notes):
 //!
 //! ```text
-//! files -> data::discover -> data::decode/cache -> train (tch, feature "train") -> export (ONNX)
-//!       -> infer (onnxruntime) -> metrics -> calibration -> report
-//! covers (folders, music libraries, embedded art) -> infer::pipeline -> classify / evaluate / tag
+//! training:  files -> data::discover (which cover, which genre, which split)
+//!                  -> data::decode / cache (u8 HWC at the model's input, cached)
+//!                  -> train (tch)  -> train::export -> export (spec + weights -> ONNX bytes)
+//!                  -> calibration (temperature on dev) -> the model file, self-describing
+//!
+//! using:     covers (image files, one cover per album, embedded art)
+//!                  -> infer::pipeline (decode in parallel -> batch -> predict; knows no covers)
+//!                  -> classify (write results) | evaluate (metrics, report) | tag (plan, write, undo)
+//!                  -> report (tables, formats, plots, the review page)
 //! ```
+//!
+//! The user's guide is README.md and docs/ in the repository; this page is the map of the
+//! library behind the three binaries.
 //!
 //! Dependencies point one way: `files` and `audio` are leaves every other module may use;
 //! `covers` plugs into `infer::pipeline` (which does not know it),
@@ -15,15 +24,17 @@
 //!
 //! - [`files`]: what a file is by its name (image, audio, hidden) and the one walk, for every
 //!   module that looks at folders.
-//! - [`audio`]: audio files' tags through lofty: one genre field read or written per format,
-//!   and the picture embedded as album art; tag regions only, never the audio.
+//! - [`audio`]: audio files' tags: one genre field read, or edited as byte splices by a small
+//!   editor per format (told by the file's content), and the picture embedded as album art
+//!   (lofty); tag regions only, never the audio.
 //! - [`genres`]: the MUMU genre table; datasets and models may bring their own list.
 //! - [`preprocess`]: input size, resize filter and normalisation, defined once; it writes and
 //!   reads its own model metadata entries and gives the image cache its fingerprint.
 //! - [`spec`]: declarative model variants, read by both the tch builder and the ONNX writer.
 //! - [`metadata`]: what an exported model records about itself.
 //! - [`data`]: dataset discovery, decoding, caching, splitting; albums as music libraries lay
-//!   them out (`data::albums`: disc folders, art folders, cover files, tracks).
+//!   them out (`data::albums`: disc folders, art folders, cover files, tracks; the front-cover
+//!   rule on image names in `data::cover_names`).
 //! - [`train`] (feature `train`): tch models, training loop, checkpoints, the session's results,
 //!   and `train::export` (a trained network to ONNX, parity-checked against tch).
 //! - [`export`]: spec + weights -> ONNX bytes, temperature and ensembles; no libtorch.
@@ -43,17 +54,26 @@
 //!   the one reader of classify's CSV/JSONL output.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
 //! - [`calibration`]: calibration error, threshold tables, bootstrap intervals, temperature fitting.
+//! - [`artist_context`]: how much an album's artist's other albums say about its genre in this
+//!   library (leave-one-out agreement, the weight), and their combination with the cover's
+//!   probabilities; tagging asks it, plans and reviews show what it said. [`artist_list`]:
+//!   the records a combination gives, and the context of a list of albums another program
+//!   gives (classify's `--artist-context FILE`, the beets plugin).
 //! - [`report`]: every rendering: tables (one style helper), machine-readable formats, plots,
 //!   the review page, `--inspect`'s counts, the training ranking and curves.
 //! - [`tag`]: writing genres into audio files: the plan (for people, and as data with the
 //!   album keys and track stamps decisions refer to), the careful default threshold, the
 //!   owner's decisions (a decisions file, or album by album in the terminal:
-//!   `tag::interactive`, drawn by `tag::terminal`), safe writes, journal, undo.
+//!   `tag::interactive`, drawn by `tag::terminal`), safe writes, journal, undo (byte for
+//!   byte, from the journal's restore records).
 //! - [`shard`]: splitting a collection between machines (`--shard I/N`).
+//! - [`util`]: small shared helpers: atomic file writes, progress bars, a stable hash.
 //! - [`cli`]: the binaries' command lines (clap) and their mapping to the options above; the
 //!   only module that knows clap. Each binary in `src/bin/` parses, maps, makes one library
 //!   call and turns its outcome into an exit code ([`exit`]).
 
+pub mod artist_context;
+pub mod artist_list;
 pub mod audio;
 pub mod calibration;
 pub mod classify;

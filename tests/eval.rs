@@ -299,6 +299,8 @@ fn predictions_outside_the_labelled_data_are_failures_not_guesses() {
             genre: "jazz".into(),
             probability: 1.0,
             top: vec![ranked("jazz", 1.0)],
+            cover: None,
+            artist: None,
         }],
         failures: vec![],
     };
@@ -320,7 +322,7 @@ impl Decoder for ByteDecoder {
     fn image_len(&self) -> usize {
         1
     }
-    fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+    fn decode(&self, source: &mut Source) -> Result<Vec<u8>, String> {
         let SourceKind::File(path) = &source.kind else {
             return Err("not a file".into());
         };
@@ -468,7 +470,7 @@ fn eval_numbers_equal_those_from_a_classify_csv_of_the_same_covers() {
     let mut model = ByteModel { classes: 4 };
     for sample in &samples {
         let image = ByteDecoder
-            .decode(&Source::file(sample.path.clone()))
+            .decode(&mut Source::file(sample.path.clone()))
             .unwrap();
         let probabilities = model.predict(&image, 1).unwrap().row(0).to_vec();
         let top = covergenre::metrics::top_k(&probabilities, 3);

@@ -7,165 +7,17 @@ mod common;
 
 use common::audio::{self, Track};
 use common::colour::{cover, png_bytes, ColourFixture};
-use common::tagcheck::{mutagen, value_of};
+use common::tagcheck::{assert_same_bytes, bytes_of, mutagen, value_of};
+use common::tmux::{shell_word, Tmux, EXIT_LINE};
 use common::{put, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 const RED: usize = 0;
 const GREEN: usize = 1;
 const BLUE: usize = 2;
-
-/// How long the screen may take to show what a test waits for (the model runs first).
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// `text` as one shell word.
-fn shell_word(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
-}
-
-/// A tmux server of the test's own (its own socket), running one command in a 200 x 50
-/// pane that stays on screen after the command ends. Dropping it ends that server only.
-struct Tmux {
-    socket: String,
-    /// Where the script writes the binary's process id.
-    pid_file: PathBuf,
-}
-
-/// What the script prints when the binary has ended, before its status.
-const EXIT_LINE: &str = "covergenre-test exit status: ";
-
-impl Tmux {
-    /// Runs `script` (a shell script that writes `pid_file`) in a new session.
-    fn start(dir: &Path, name: &str, script: &str, pid_file: PathBuf) -> Self {
-        let socket = format!("covergenre-test-{}-{name}", std::process::id());
-        let config = dir.join(format!("{name}.tmux.conf"));
-        std::fs::write(
-            &config,
-            "set -g remain-on-exit on\nset -g history-limit 20000\n",
-        )
-        .unwrap();
-        let script_path = dir.join(format!("{name}.sh"));
-        std::fs::write(&script_path, script).unwrap();
-        let tmux = Self { socket, pid_file };
-        let started = tmux
-            .command()
-            .arg("-f")
-            .arg(&config)
-            .args(["new-session", "-d", "-s", "review", "-x", "200", "-y", "50"])
-            // exec: the pane's process is the script's, which execs the binary.
-            .arg(format!(
-                "exec sh {}",
-                shell_word(script_path.to_str().unwrap())
-            ))
-            .output();
-        match started {
-            Ok(out) => assert!(
-                out.status.success(),
-                "tmux new-session failed: {}",
-                text(&out.stderr)
-            ),
-            Err(e) => panic!(
-                "tmux cannot run ({e}): the terminal review is tested in a real pseudo-terminal through tmux, part of this machine's toolchain (apt-get install tmux)"
-            ),
-        }
-        tmux
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new("tmux");
-        command
-            .args(["-L", &self.socket])
-            .env("TERM", "xterm-256color")
-            // A test run from inside tmux still gets a server of its own.
-            .env_remove("TMUX")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = self.command().args(args).output().unwrap();
-        assert!(out.status.success(), "tmux {args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    /// Everything the pane has shown, wrapped lines joined.
-    fn screen(&self) -> String {
-        self.tmux(&[
-            "capture-pane",
-            "-p",
-            "-J",
-            "-t",
-            "review",
-            "-S",
-            "-",
-            "-E",
-            "-",
-        ])
-    }
-
-    /// Waits until the screen satisfies `ready` (polling), failing with the screen after
-    /// [`PATIENCE`].
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "waited {PATIENCE:?} for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits for the n-th question (counting from 1) on the screen.
-    fn wait_for_question(&self, n: usize) -> String {
-        self.wait_for(&format!("question {n}"), |s| {
-            s.matches("aBort?").count() >= n
-        })
-    }
-
-    /// Types `keys` literally, then Enter.
-    fn answer(&self, keys: &str) {
-        if !keys.is_empty() {
-            self.tmux(&["send-keys", "-t", "review", "-l", keys]);
-        }
-        self.tmux(&["send-keys", "-t", "review", "Enter"]);
-    }
-
-    fn key(&self, name: &str) {
-        self.tmux(&["send-keys", "-t", "review", name]);
-    }
-
-    /// The command's exit status (128 + the signal for a killed one), once it has ended:
-    /// the script prints it (tmux's own pane status is not always filled in).
-    fn exit_status(&self) -> i32 {
-        let screen = self.wait_for("the end of the review", |s| s.contains(EXIT_LINE));
-        let status = screen
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(EXIT_LINE))
-            .unwrap();
-        status.trim().parse().unwrap()
-    }
-
-    /// The binary's process id, which the script writes before it execs the binary.
-    fn pid(&self) -> i32 {
-        let text = std::fs::read_to_string(&self.pid_file).unwrap();
-        text.trim().parse().unwrap()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.command().arg("kill-server").output().ok();
-    }
-}
 
 struct Review {
     fx: ColourFixture,
@@ -199,6 +51,8 @@ impl Review {
             "--min-confidence",
             "0.5",
             "--interactive",
+            // Album by album: one decision per artist is tests/artist_review.rs's.
+            "--no-artist-context",
             "--journal",
             self.journal.to_str().unwrap(),
         ]
@@ -352,6 +206,7 @@ fn each_answer_does_what_it_says_and_undo_takes_the_review_back() {
     every_answer_library(&review);
     let second = review.second_genre("A/2 Green");
     let before = review.genres();
+    let bytes = bytes_of(&review.tracks());
     let untouched: Vec<(&str, Vec<u8>)> = [
         "B/4 Kept/01.mp3",
         "C/5 Skipped/01.flac",
@@ -511,6 +366,7 @@ fn each_answer_does_what_it_says_and_undo_takes_the_review_back() {
         "{stderr}"
     );
     assert_eq!(review.genres(), before, "undo gives every genre back");
+    assert_same_bytes(&bytes, "");
 }
 
 /// Three albums for the kill test: two tracks, two tracks, one.
@@ -542,6 +398,7 @@ fn a_kill_keeps_decided_albums_whole_and_the_next_run_asks_only_about_the_rest()
     kill_library(&review);
     let second = review.second_genre("A/1 Red");
     let before = review.genres();
+    let bytes = bytes_of(&review.tracks());
     // The third file written (the first of A/2 Green) is renamed into place, then the run
     // waits to be killed: A/1 is decided and written, A/2 half written.
     let tmux = review.start(
@@ -621,6 +478,7 @@ fn a_kill_keeps_decided_albums_whole_and_the_next_run_asks_only_about_the_rest()
     let undone = review.undo();
     assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
     assert_eq!(review.genres(), before);
+    assert_same_bytes(&bytes, "");
 }
 
 #[test]
@@ -628,6 +486,7 @@ fn interactive_without_a_terminal_is_refused() {
     let review = Review::new();
     kill_library(&review);
     let before = review.genres();
+    let bytes = bytes_of(&review.tracks());
     let out = review.classify(&["--interactive"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -636,6 +495,7 @@ fn interactive_without_a_terminal_is_refused() {
         "{stderr}"
     );
     assert_eq!(review.genres(), before);
+    assert_same_bytes(&bytes, "refused: ");
     assert!(!review.fx.path("covergenre-review.jsonl").exists());
     let both = review.classify(&["--interactive", "--apply"]);
     assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));

@@ -10,7 +10,7 @@ mod common;
 
 use common::audio::{self, Track};
 use common::colour::{colour_model, png_bytes};
-use common::tagcheck::{mutagen, value_of};
+use common::tagcheck::{assert_same_bytes, bytes_of, mutagen, value_of};
 use common::{assert_ok, put, text};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -117,6 +117,7 @@ fn a_hard_linked_track_is_skipped_then_written_in_place_and_a_killed_write_is_re
     std::fs::create_dir_all(seeding.parent().unwrap()).unwrap();
     std::fs::hard_link(&track, &seeding).unwrap();
     let inode = std::fs::metadata(&track).unwrap().ino();
+    let bytes = bytes_of(&[track.clone(), lib.path("A/Red/02 Two.mp3")]);
 
     // By default: listed with its reason, left alone; the other track is tagged.
     let plan = lib.command(&[]).output().unwrap();
@@ -132,6 +133,7 @@ fn a_hard_linked_track_is_skipped_then_written_in_place_and_a_killed_write_is_re
         Some("red")
     );
     assert_ok(&lib.undo("default.jsonl"));
+    assert_same_bytes(&bytes, "default: ");
 
     // Killed between the backup and the rewrite: the next run puts the backup back first.
     let mut killed = lib.start_paused(&["--hardlinks", "in-place"], "backed-up:1", "killed.jsonl");
@@ -159,6 +161,7 @@ fn a_hard_linked_track_is_skipped_then_written_in_place_and_a_killed_write_is_re
     assert!(undone.contains("restored 2 file(s)"), "{undone}");
     assert_eq!(genre_of(&seeding), None, "both names are undone");
     assert_eq!(std::fs::metadata(&track).unwrap().ino(), inode);
+    assert_same_bytes(&bytes, "in place: ");
 }
 
 #[test]
@@ -184,6 +187,11 @@ fn symlinked_tracks_and_album_folders_are_tagged_through_and_stay_links() {
     .unwrap();
     std::fs::create_dir_all(lib.path("C")).unwrap();
     std::os::unix::fs::symlink(lib.path("A/Red"), lib.path("C/Same Album")).unwrap();
+    let bytes = bytes_of(&[
+        lib.path("A/Red/01 One.mp3"),
+        lib.path("A/Red/02 Two.mp3"),
+        elsewhere.join("Outside/01.mp3"),
+    ]);
 
     let plan = text(&lib.command(&[]).output().unwrap().stdout);
     assert!(
@@ -236,6 +244,7 @@ fn symlinked_tracks_and_album_folders_are_tagged_through_and_stay_links() {
         );
     }
     assert_eq!(genre_of(&lib.path("A/Red/02 Two.mp3")), None);
+    assert_same_bytes(&bytes, "");
 }
 
 #[test]
@@ -245,6 +254,7 @@ fn extended_attributes_are_kept_and_undo_works_from_any_folder() {
     if let Err(e) = xattr::set(&track, "user.rating", b"5") {
         panic!("cannot set a user.* attribute on {} ({e}): the test needs a file system with extended attributes", track.display());
     }
+    let bytes = bytes_of(&[track.clone(), lib.path("A/Red/02 Two.mp3")]);
     // Run from the library's parent with a relative root, undo from elsewhere.
     let journal = lib.journal("relative.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
@@ -273,6 +283,7 @@ fn extended_attributes_are_kept_and_undo_works_from_any_folder() {
     let undone = assert_ok(&lib.undo_from("relative.jsonl", Path::new("/")));
     assert!(undone.contains("restored 2 file(s)"), "{undone}");
     assert_eq!(genre_of(&track), None);
+    assert_same_bytes(&bytes, "");
     assert_eq!(
         xattr::get(&track, "user.rating").unwrap().as_deref(),
         Some(&b"5"[..])
@@ -298,6 +309,12 @@ fn extended_attributes_are_kept_and_undo_works_from_any_folder() {
     std::fs::write(lib.journal("old.jsonl"), old_style).unwrap();
     let undone = assert_ok(&lib.undo_from("old.jsonl", Path::new("/")));
     assert!(undone.contains("restored 2 file(s)"), "{undone}");
+    // It keeps values only: they are put back, the bytes the tag grew by stay.
+    assert!(
+        undone.contains("0 of the 2 file(s) restored are byte for byte"),
+        "{undone}"
+    );
+    assert_eq!(genre_of(&track), None);
 }
 
 #[test]

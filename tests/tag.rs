@@ -184,6 +184,21 @@ fn assert_tags_as_before(tracks: &[PathBuf], before: &BTreeMap<PathBuf, Value>, 
 }
 
 /// M4A freeform values come back as bytes (hashed by tagcheck.py).
+/// Every track holds exactly the bytes it held in `snapshot`.
+fn assert_bytes_as_before(
+    tracks: &[PathBuf],
+    snapshot: &BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)>,
+    context: &str,
+) {
+    for track in tracks {
+        assert!(
+            std::fs::read(track).unwrap() == snapshot[track].0,
+            "{context}{}: byte for byte as before",
+            track.display()
+        );
+    }
+}
+
 fn expected_text(file: &Value, field: Option<&str>, value: &str) -> String {
     if file["format"] == "MP4" && field.is_some() {
         use sha2_like::sha256_hex;
@@ -378,15 +393,22 @@ fn apply_writes_the_genre_and_nothing_else_and_undo_gives_the_files_back() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // The plan first (7 entries), then a line per file as it was written.
-    assert_eq!(lines.len(), 14, "{journal}");
+    // The plan first (7 entries), then per file what gives it back (before it is
+    // replaced) and the file as written.
+    assert_eq!(lines.len(), 7 + 2 * 7, "{journal}");
     for entry in &lines[..7] {
         for key in ["file", "field", "old", "new", "time", "root"] {
             assert!(entry.get(key).is_some(), "{key} in {entry}");
         }
         assert!(Path::new(entry["file"].as_str().unwrap()).is_absolute());
     }
-    for (index, written) in lines[7..].iter().enumerate() {
+    for (index, pair) in lines[7..].chunks(2).enumerate() {
+        let (restore, written) = (&pair[0], &pair[1]);
+        assert_eq!(restore["restore"], index, "{restore}");
+        assert!(
+            restore["splices"].as_array().is_some_and(|s| !s.is_empty()),
+            "{restore}"
+        );
         assert_eq!(written["written"], index, "{written}");
         assert!(written["identity"]["inode"].as_u64().is_some(), "{written}");
     }
@@ -401,8 +423,12 @@ fn apply_writes_the_genre_and_nothing_else_and_undo_gives_the_files_back() {
         "{}",
         text(&undone.stderr)
     );
+    assert!(
+        text(&undone.stderr).contains("7 of the 7 file(s) restored are byte for byte"),
+        "{}",
+        text(&undone.stderr)
+    );
     let restored = mutagen(&tracks);
-    let mut identical = Vec::new();
     for track in &tracks {
         assert_changed_only(track, &before[track], &restored[track], None, None);
         assert_eq!(
@@ -411,13 +437,13 @@ fn apply_writes_the_genre_and_nothing_else_and_undo_gives_the_files_back() {
             "{}",
             track.display()
         );
-        if std::fs::read(track).unwrap() == bytes_before[track].0 {
-            identical.push(track.file_name().unwrap().to_string_lossy().into_owned());
-        }
+        assert_eq!(
+            std::fs::read(track).unwrap(),
+            bytes_before[track].0,
+            "{}: byte for byte as before",
+            track.display()
+        );
     }
-    // lofty rewrites tags in its own layout (padding, block order), so byte identity holds
-    // only where that layout is the original's; tags and audio are identical everywhere.
-    eprintln!("byte-identical after undo: {identical:?}");
     let again = lib.undo("run.jsonl");
     assert_eq!(again.status.code(), Some(0));
     assert!(
@@ -431,6 +457,7 @@ fn apply_writes_the_genre_and_nothing_else_and_undo_gives_the_files_back() {
 fn a_field_of_our_own_leaves_the_standard_genre_alone() {
     let lib = library();
     let tracks = lib.tracks();
+    let bytes_before = snapshot(&lib.root);
     let before = mutagen(&tracks);
     let out = lib.apply(&["--field", "COVERGENRE"], "field.jsonl");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -464,6 +491,7 @@ fn a_field_of_our_own_leaves_the_standard_genre_alone() {
     let undone = lib.undo("field.jsonl");
     assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
     assert_tags_as_before(&tracks, &before, "");
+    assert_bytes_as_before(&tracks, &bytes_before, "");
 }
 
 #[test]
@@ -479,6 +507,7 @@ fn overwrite_is_needed_to_replace_an_existing_genre() {
         untouched,
         "skipped without --overwrite"
     );
+    let after_first = snapshot(&lib.root);
     let out = lib.apply(&["--overwrite"], "second.jsonl");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let read = mutagen(&[mp3.clone(), opus.clone()]);
@@ -497,6 +526,7 @@ fn overwrite_is_needed_to_replace_an_existing_genre() {
         None,
         "a field that did not exist is removed"
     );
+    assert_bytes_as_before(&lib.tracks(), &after_first, "");
 }
 
 #[test]
@@ -631,6 +661,7 @@ fn a_run_killed_at_any_point_leaves_every_file_whole_and_a_rerun_finishes() {
     ] {
         let lib = library();
         let tracks = lib.tracks();
+        let bytes_before = snapshot(&lib.root);
         let before = mutagen(&tracks);
         assert!(
             kill_at(&lib, stage, n, "killed.jsonl"),
@@ -683,6 +714,7 @@ fn a_run_killed_at_any_point_leaves_every_file_whole_and_a_rerun_finishes() {
             assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
         }
         assert_tags_as_before(&tracks, &before, &format!("{stage} {n}: "));
+        assert_bytes_as_before(&tracks, &bytes_before, &format!("{stage} {n}: "));
     }
 }
 
@@ -690,6 +722,7 @@ fn a_run_killed_at_any_point_leaves_every_file_whole_and_a_rerun_finishes() {
 fn an_undo_killed_half_way_finishes_when_run_again() {
     let lib = library();
     let tracks = lib.tracks();
+    let bytes_before = snapshot(&lib.root);
     let before = mutagen(&tracks);
     let out = lib.apply(&[], "run.jsonl");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -716,6 +749,7 @@ fn an_undo_killed_half_way_finishes_when_run_again() {
     );
     assert!(stderr.contains("(left by a killed run)"), "{stderr}");
     assert_tags_as_before(&tracks, &before, "");
+    assert_bytes_as_before(&tracks, &bytes_before, "");
 }
 
 #[test]
@@ -783,24 +817,30 @@ fn a_library_on_a_read_only_mount_is_reported_file_by_file_and_left_whole() {
     );
 }
 
-/// One album of the text plan: its header line and its track lines.
+/// One album of the text plan: its header line, the line saying why the proposal is what it
+/// is (the artist context), and its track lines.
 struct TextAlbum {
     folder: String,
     header: String,
+    proposal: Option<String>,
     tracks: Vec<String>,
 }
 
-/// The text plan split into albums (after the threshold line).
+/// The text plan split into albums (after the header lines: the threshold, the artists).
 fn text_albums(stdout: &str) -> Vec<TextAlbum> {
     let mut albums: Vec<TextAlbum> = Vec::new();
-    for line in stdout.lines().skip(1) {
+    let is_album = |line: &str| line.starts_with("ALBUM ") || line.starts_with("SKIP  ");
+    for line in stdout.lines().skip_while(|l| !is_album(l)) {
         if let Some(rest) = line.strip_prefix("ALBUM ").or(line.strip_prefix("SKIP  ")) {
             let folder = rest.split(": ").next().unwrap().to_string();
             albums.push(TextAlbum {
                 folder,
                 header: line.to_string(),
+                proposal: None,
                 tracks: Vec::new(),
             });
+        } else if line.trim_start().starts_with("proposal: ") {
+            albums.last_mut().unwrap().proposal = Some(line.trim().to_string());
         } else {
             albums
                 .last_mut()
@@ -879,6 +919,12 @@ fn the_json_plan_parses_and_agrees_album_by_album_with_the_text_plan() {
                 .collect();
             assert!(p.windows(2).all(|w| w[0] >= w[1]), "best first: {p:?}");
         }
+        let has_proposal = album["genres"].as_array().is_some_and(|g| !g.is_empty());
+        assert_eq!(
+            shown.proposal.is_some(),
+            album.get("artist").is_some() && has_proposal,
+            "the text shows the artist where the JSON has one: {album}"
+        );
         let tracks = album["tracks"].as_array().unwrap();
         assert_eq!(tracks.len(), shown.tracks.len(), "{folder}");
         for (track, line) in tracks.iter().zip(&shown.tracks) {

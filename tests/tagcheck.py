@@ -4,21 +4,26 @@ writer under test) and prints, per file, one JSON object: the format, every tag 
 (pictures as SHA-256 of their bytes; several values joined with "|"), the ID3v2 version of an
 MP3 ("2.3", "2.4"), and a SHA-256 of the audio payload (MP3: the bytes after
 the ID3v2 tag; FLAC: the frames after the metadata blocks; Ogg: the packets after the headers;
-M4A: the samples found through stco/stsz), or the error that stopped mutagen.
+M4A: the samples found through stco/stsz; AIFF and WAV: every chunk but the ID3 one; APE, WavPack, Musepack: the bytes before the APEv2
+tag), or the error that stopped mutagen.
 
 Usage: tagcheck.py FILE...  (prints a JSON list)
 """
 import hashlib
+import io
 import json
 import os
 import struct
 import sys
 
 import mutagen
+from mutagen.aiff import AIFF
+from mutagen.apev2 import APEv2File, _APEv2Data
 from mutagen.flac import FLAC
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, Atoms
 from mutagen.ogg import OggPage
+from mutagen.wave import WAVE
 
 
 def sha(data):
@@ -90,6 +95,26 @@ def mp4_payload(path, raw):
     return raw[start : start + sum(sizes)]
 
 
+def iff_payload(raw, order):
+    """Every chunk of an AIFF (big-endian sizes) or WAV file but its ID3 chunks."""
+    end = min(8 + struct.unpack(order + "I", raw[4:8])[0], len(raw))
+    at, kept = 12, [raw[8:12]]
+    while at + 8 <= end:
+        chunk_id, size = struct.unpack(order + "4sI", raw[at:at + 8])
+        if chunk_id not in (b"ID3 ", b"id3 "):
+            kept.append(chunk_id + raw[at + 8:at + 8 + size])
+        at += 8 + size + size % 2
+    return b"".join(kept)
+
+
+def apev2_payload(raw):
+    """The bytes before the APEv2 tag (before an ID3v1 tag when there is none)."""
+    end = _APEv2Data(io.BytesIO(raw)).start
+    if end is None:
+        end = len(raw) - (128 if raw[-128:-125] == b"TAG" else 0)
+    return raw[:end]
+
+
 def describe(path):
     with open(path, "rb") as f:
         raw = f.read()
@@ -99,7 +124,7 @@ def describe(path):
     kind = type(audio).__name__
     tags = {}
     if audio.tags is not None:
-        if isinstance(audio, MP3):
+        if isinstance(audio, (MP3, AIFF, WAVE)):
             for key, frame in audio.tags.items():
                 tags[key] = text(frame)
         elif isinstance(audio, MP4):
@@ -117,10 +142,14 @@ def describe(path):
         payload = flac_payload(raw)
     elif isinstance(audio, MP4):
         payload = mp4_payload(path, raw)
+    elif isinstance(audio, APEv2File):
+        payload = apev2_payload(raw)
+    elif isinstance(audio, (AIFF, WAVE)):
+        payload = iff_payload(raw, ">" if isinstance(audio, AIFF) else "<")
     else:
         payload = ogg_payload(path)
     entry = {"format": kind, "tags": tags, "audio": sha(payload), "length": audio.info.length}
-    if isinstance(audio, MP3) and audio.tags is not None:
+    if isinstance(audio, (MP3, AIFF, WAVE)) and audio.tags is not None:
         entry["id3"] = "2.%d" % audio.tags.version[1]
     return entry
 

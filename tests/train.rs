@@ -186,7 +186,8 @@ fn normalise_uses_the_affine_form_and_nchw_layout() {
 
 use covergenre::spec::{Augment, ModelSpec, Optimiser, OptimiserKind, Schedule};
 use covergenre::train::checkpoint;
-use covergenre::train::fit::{fit, read_log, ImageSet};
+use covergenre::train::fit::{fit, read_log};
+use covergenre::train::images::ImageSet;
 use covergenre::train::run::RunSettings;
 use std::path::Path;
 
@@ -357,7 +358,7 @@ fn every_variant_takes_a_training_step_on_cpu() {
 
         // The step moved the weights away from their seeded initial values.
         let _rng = covergenre::train::rng_guard();
-        tch::manual_seed(covergenre::train::fit::derive_seed(3, 0));
+        tch::manual_seed(covergenre::train::seed::derive_seed(3, 0));
         let initial = nn::VarStore::new(Device::Cpu);
         Network::new(&initial.root(), &spec, 12).unwrap();
         let trained = nn::VarStore::new(Device::Cpu);

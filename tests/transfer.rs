@@ -10,8 +10,10 @@ use covergenre::spec::{
     Views,
 };
 use covergenre::train::checkpoint;
-use covergenre::train::fit::{derive_seed, logit_offsets, read_log, ImageSet};
+use covergenre::train::fit::{logit_offsets, read_log};
+use covergenre::train::images::ImageSet;
 use covergenre::train::run::RunSettings;
+use covergenre::train::seed::derive_seed;
 use covergenre::train::transfer::{fit_transfer, validate_pretrained, FeatureCache, FeatureCaches};
 use covergenre::train::{normalise, Mode, Network, Precision};
 use std::path::Path;

@@ -18,6 +18,7 @@ fn main() {
     let corpus = fuzz_dir.join("corpus");
     images(&corpus.join("decode_image"));
     audio_files(&corpus.join("audio_tags"));
+    audio_files(&corpus.join("tag_edit"));
     model(
         &fuzz_dir.join("../models/covergenre.onnx"),
         &corpus.join("onnx_metadata"),

@@ -20,6 +20,13 @@ Prints nothing but a summary; writes OUT_DIR/albums.csv (album folder, covers-v1
 genre, genre written) for the benchmark's comparisons.
 
     make_owner_library.py COVERS_DIR OUT_DIR [--albums 2000] [--pad-mb 5] [--tracks 10]
+        [--splits train,dev,test] [--held-out-share S] [--pop POP_DIR]
+
+For accuracy (scripts/bench-learn.sh MODE=accuracy): --splits dev,test keeps the covers the
+shipped model never trained on; --held-out-share S leaves the albums whose stable hash (the
+library's own: FNV-1a of seed 42 and the album's path, as data::library splits) falls in the top
+S of the range untagged, instead of a random UNTAGGED_SHARE; --pop adds the pop-v1 covers as
+albums tagged "Pop" (a genre the shipped model lacks), the first --pop-albums of them when given.
 """
 import argparse
 import base64
@@ -47,13 +54,27 @@ SPELLINGS = {
     "r-and-b": ["R&B", "RnB"],
     "rap-hip-hop": ["Hip-Hop", "Hip-Hop", "Hip-Hop", "Hip Hop", "hip hop"],
     "reggae": ["Reggae"],
+    "pop": ["Pop"],
 }
 
 
-def covers(root):
-    """(split, genre, path) of every covers-v1 image, in a fixed shuffled order."""
+def stable_position(relative, seed=42):
+    """Where an album falls in [0, 1) by the library's own stable hash (data::library::position)."""
+    h = 0xCBF29CE484222325
+    for b in seed.to_bytes(8, "little") + relative.encode():
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return (h >> 11) / float(1 << 53)
+
+
+def covers(root, splits=("train", "dev", "test"), pop=None, pop_albums=None):
+    """(split, genre, path) of every covers-v1 image of `splits` (and the first `pop_albums` of
+    pop-v1's, as genre "pop"), in a fixed shuffled order."""
     found = []
-    for split in ("train", "dev", "test"):
+    if pop:
+        folder = os.path.join(pop, "pop")
+        found += [("pop-v1", "pop", os.path.join(folder, f))
+                  for f in sorted(os.listdir(folder)) if f.lower().endswith(".jpg")][:pop_albums]
+    for split in splits:
         for genre in sorted(os.listdir(os.path.join(root, split))):
             folder = os.path.join(root, split, genre)
             found += [(split, genre, os.path.join(folder, f))
@@ -133,8 +154,12 @@ def main():
     parser.add_argument("--albums", type=int, default=2000)
     parser.add_argument("--pad-mb", type=float, default=5)
     parser.add_argument("--tracks", type=int, default=10)
+    parser.add_argument("--splits", default="train,dev,test")
+    parser.add_argument("--held-out-share", type=float, default=None)
+    parser.add_argument("--pop", default=None)
+    parser.add_argument("--pop-albums", type=int, default=None)
     args = parser.parse_args()
-    sources = covers(args.covers)[: args.albums]
+    sources = covers(args.covers, args.splits.split(","), args.pop, args.pop_albums)[: args.albums]
     if len(sources) < args.albums:
         raise SystemExit(f"only {len(sources)} covers in {args.covers}")
     pad = int(args.pad_mb * 1e6)
@@ -144,7 +169,11 @@ def main():
     for i, (split, source_genre, source) in enumerate(sources):
         album = os.path.join(args.out, f"Artist {i // 10:03d}", f"Album {i:04d}")
         genre = None
-        if rng.random() >= UNTAGGED_SHARE:
+        if args.held_out_share is not None:
+            tagged = stable_position(os.path.relpath(album, args.out)) < 1 - args.held_out_share
+        else:
+            tagged = rng.random() >= UNTAGGED_SHARE
+        if tagged:
             spellings = SPELLINGS[source_genre]
             genre = spellings[turns[source_genre] % len(spellings)]
             turns[source_genre] += 1

@@ -1,306 +1,147 @@
-//! Reading and writing one genre field of one audio file with lofty, per format:
+//! One genre field of one audio file: read it, and edit it as byte splices
+//! ([`crate::audio::edit`]), with the editor of the file's format, told by its content
+//! ([`Format`]):
 //!
-//! | format | standard genre | `--field NAME` |
-//! |---|---|---|
-//! | MP3 (ID3v2) | `TCON` | `TXXX` frame described `NAME` |
-//! | FLAC, Ogg Vorbis/Opus/Speex | Vorbis comment `GENRE` | Vorbis comment `NAME` |
-//! | M4A/MP4 | `©gen` atom | freeform atom `----:com.apple.iTunes:NAME` |
+//! | format | standard genre | `--field NAME` | editor |
+//! |---|---|---|---|
+//! | MP3 (ID3v2) | `TCON` | `TXXX` frame described `NAME` | [`edit::id3v2`] |
+//! | FLAC | Vorbis comment `GENRE` | Vorbis comment `NAME` | [`edit::flac`] |
+//! | Ogg Vorbis/Opus/Speex/FLAC | Vorbis comment `GENRE` | Vorbis comment `NAME` | [`edit::ogg`] |
+//! | M4A/M4B/MP4 | `©gen` atom (a `gnre` replaced) | freeform atom `----:com.apple.iTunes:NAME` | [`edit::mp4`] |
+//! | AIFF, WAV (ID3v2 in an `ID3 `/`id3 ` chunk) | `TCON` | `TXXX` frame described `NAME` | [`edit::iff`] |
+//! | Monkey's Audio, WavPack, Musepack | APEv2 item `Genre` | APEv2 item `NAME` | [`edit::apev2`] |
 //!
-//! Each format's own tag type is edited (never lofty's generic `Tag`, whose conversion would
-//! drop frames it does not know), so every other frame, comment, atom and picture is written
-//! back as it was read. An ID3v2.3 tag stays ID3v2.3.
+//! The splice editors change the field and nothing else: every other frame, comment and
+//! block keeps its bytes, and an ID3v2.3 tag stays ID3v2.3.
 //!
 //! A field holds a list of values ([`Values`], empty when absent), written as beets 2.7+ writes
 //! its multi-valued `genres`: ID3v2.4 null-separated strings in the one frame, several Vorbis
-//! comments, several data items of the M4A atom. ID3v2.3 has no multiple values: they are
-//! joined with `/` as its readers expect, and read back as the one value stored
-//! ([`holds`] knows that form).
+//! comments, several data items of the M4A atom, NUL-separated values in the one APEv2 item.
+//! ID3v2.3 has no multiple values: they are joined with `/` as its readers expect, and read
+//! back as the one value stored ([`holds`] knows that form).
+//!
+//! Besides the genre, [`read_credits`] reads who a track credits (album artist, artist, the
+//! compilation flag), for telling an album's artist; those fields are only read, never edited.
 
-use anyhow::{bail, Context, Result};
-use lofty::config::{ParseOptions, WriteOptions};
-use lofty::file::{AudioFile, FileType};
-use lofty::flac::FlacFile;
-use lofty::id3::v2::{Frame, FrameId, Id3v2Tag, Id3v2Version, TextInformationFrame};
-use lofty::mp4::{Atom, AtomData, AtomIdent, Ilst, Mp4File};
-use lofty::mpeg::MpegFile;
-use lofty::ogg::tag::VorbisComments;
-use lofty::ogg::{OpusFile, SpeexFile, VorbisFile};
-use lofty::prelude::TagExt;
-use lofty::probe::Probe;
-use lofty::TextEncoding;
-use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use crate::audio::edit::{self, apev2, flac, id3v2, iff, mp4, ogg, Splice};
+use crate::audio::format::Format;
+pub use crate::audio::values::{has_value, holds, show, Field, Values, ID3V23_JOIN};
+use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
-/// Which field holds the genre we write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "name")]
-pub enum Field {
-    /// The format's standard genre field.
-    Standard,
-    /// A field of our own (`--field NAME`), so the person's genres are never touched.
-    Custom(String),
-}
-
-impl Field {
-    /// A custom field name must be a valid Vorbis comment key (printable ASCII without `=`),
-    /// which also suits ID3 TXXX descriptions and M4A freeform names.
-    pub fn custom(name: &str) -> Result<Self> {
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| (0x20..=0x7d).contains(&b) && b != b'=');
-        if !valid {
-            bail!("--field '{name}': a field name is printable ASCII without '='");
-        }
-        Ok(Self::Custom(name.to_string()))
-    }
-
-    /// How plans and messages name the field.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Standard => "genre".into(),
-            Self::Custom(name) => name.clone(),
-        }
-    }
-}
-
-const TCON: FrameId<'static> = FrameId::Valid(Cow::Borrowed("TCON"));
-const GENRE_ATOM: AtomIdent<'static> = AtomIdent::Fourcc(*b"\xa9gen");
-const VORBIS_GENRE: &str = "GENRE";
-/// The freeform namespace iTunes and every tagger use for custom M4A fields.
-const FREEFORM_MEAN: &str = "com.apple.iTunes";
-
-/// One file's tags, in its format's own tag type.
-enum Tags {
-    Id3v2 { tag: Id3v2Tag, v23: bool },
-    Flac(Box<FlacFile>),
-    Ogg(VorbisComments),
-    Mp4(Ilst),
-}
-
-/// The values of one field, in the order stored (empty: the field is absent).
-pub type Values = Vec<String>;
-
-/// How ID3v2.3 stores several values in one (v2.3 has no separator of its own).
-pub const ID3V23_JOIN: &str = "/";
-/// How ID3v2.4 separates the values of one text frame.
-const ID3V24_SEPARATOR: char = '\0';
-
 /// The values of `field` in the audio file at `path` (empty when the field is absent).
 pub fn read(path: &Path, field: &Field) -> Result<Values> {
     let mut file = File::open(path).context("cannot open")?;
-    Ok(Tags::load(&mut file)?.get(field))
+    (editor(&mut file)?.read)(&mut file, field)
 }
 
-/// Sets `field` to `values` (removes it when empty) in the open file, in place. Callers
-/// give it a temporary copy, or a file whose whole backup is on disk (see
-/// [`crate::tag::safe_write`]).
-pub fn write(file: &mut File, field: &Field, values: &[String]) -> Result<()> {
-    let mut tags = Tags::load(file)?;
-    tags.set(field, values);
-    file.seek(SeekFrom::Start(0))?;
-    tags.save(file)
+/// The splices that set `field` to `values` (remove it when empty) in the open `file`; every
+/// byte outside them stays as it is. [`crate::tag::safe_write`] applies them.
+pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
+    let splices = (editor(file)?.edit)(file, field, values)?;
+    edit::check(&splices, file.metadata()?.len())?;
+    Ok(splices)
 }
 
-/// Whether a field reading `current` already holds `wanted`: the same values, or (an ID3v2.3
-/// tag) the one value they are stored as there.
-pub fn holds(current: &[String], wanted: &[String]) -> bool {
-    current == wanted
-        || (wanted.len() > 1 && current.len() == 1 && current[0] == wanted.join(ID3V23_JOIN))
+/// A format's editor: the two functions every module of [`crate::audio::edit`] offers.
+struct Editor {
+    read: fn(&mut File, &Field) -> Result<Values>,
+    edit: fn(&mut File, &Field, &[String]) -> Result<Vec<Splice>>,
 }
 
-/// Whether a field has a value worth keeping (not absent, not only blanks).
-pub fn has_value(values: &[String]) -> bool {
-    values.iter().any(|v| !v.trim().is_empty())
-}
-
-/// The values for people: one value as it is, several as `[Rock, Metal]` (so that one value
-/// holding a separator reads differently), `(none)` when absent.
-pub fn show(values: &[String]) -> String {
-    match values {
-        [] => "(none)".into(),
-        [one] => one.clone(),
-        several => format!("[{}]", several.join(", ")),
-    }
-}
-
-impl Tags {
-    /// Reads the file's tags.
-    fn load(file: &mut File) -> Result<Self> {
-        let file_type = Probe::new(&mut *file)
-            .guess_file_type()
-            .context("cannot read")?
-            .file_type();
-        file.seek(SeekFrom::Start(0))?;
-        // Cover art must be read: FLAC pictures are written back from what was read.
-        let options = ParseOptions::new().read_properties(false);
-        let tags = match file_type {
-            Some(FileType::Mpeg) => {
-                let mpeg = MpegFile::read_from(file, options).context("bad MP3 tags")?;
-                let tag = mpeg.id3v2().cloned().unwrap_or_default();
-                let v23 = mpeg
-                    .id3v2()
-                    .is_some_and(|t| t.original_version() == Id3v2Version::V3);
-                Self::Id3v2 { tag, v23 }
-            }
-            Some(FileType::Flac) => {
-                let mut flac = FlacFile::read_from(file, options).context("bad FLAC tags")?;
-                if flac.vorbis_comments().is_none() {
-                    flac.set_vorbis_comments(VorbisComments::default());
-                }
-                Self::Flac(Box::new(flac))
-            }
-            Some(FileType::Vorbis) => Self::Ogg(ogg_comments(
-                VorbisFile::read_from(file, options).map(|f| f.vorbis_comments().clone()),
-            )?),
-            Some(FileType::Opus) => Self::Ogg(ogg_comments(
-                OpusFile::read_from(file, options).map(|f| f.vorbis_comments().clone()),
-            )?),
-            Some(FileType::Speex) => Self::Ogg(ogg_comments(
-                SpeexFile::read_from(file, options).map(|f| f.vorbis_comments().clone()),
-            )?),
-            Some(FileType::Mp4) => {
-                let mp4 = Mp4File::read_from(file, options).context("bad MP4 tags")?;
-                Self::Mp4(mp4.ilst().cloned().unwrap_or_default())
-            }
-            Some(other) => bail!("{other:?} files are not tagged (MP3, FLAC, Ogg and M4A are)"),
-            None => bail!("not an audio file covergenre can tag (unknown format)"),
-        };
-        Ok(tags)
-    }
-
-    fn get(&self, field: &Field) -> Values {
-        match (self, field) {
-            (Self::Id3v2 { tag, v23 }, Field::Standard) => id3_values(tag.get_text(&TCON), *v23),
-            (Self::Id3v2 { tag, v23 }, Field::Custom(name)) => {
-                id3_values(tag.get_user_text(name), *v23)
-            }
-            (Self::Flac(flac), _) => flac
-                .vorbis_comments()
-                .map(|c| vorbis_values(c, vorbis_key(field)))
-                .unwrap_or_default(),
-            (Self::Ogg(comments), _) => vorbis_values(comments, vorbis_key(field)),
-            (Self::Mp4(ilst), _) => ilst
-                .get(&mp4_ident(field))
-                .map(|atom| {
-                    atom.data()
-                        .filter_map(|d| match d {
-                            AtomData::UTF8(text) | AtomData::UTF16(text) => Some(text.clone()),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    fn set(&mut self, field: &Field, values: &[String]) {
-        match (self, field) {
-            (Self::Id3v2 { tag, v23 }, Field::Standard) => {
-                let _ = tag.remove(&TCON);
-                if let Some(text) = id3_text(values, *v23) {
-                    tag.insert(Frame::Text(TextInformationFrame::new(
-                        TCON,
-                        TextEncoding::UTF8,
-                        text,
-                    )));
-                }
-            }
-            (Self::Id3v2 { tag, v23 }, Field::Custom(name)) => {
-                tag.remove_user_text(name);
-                if let Some(text) = id3_text(values, *v23) {
-                    tag.insert_user_text(name.clone(), text);
-                }
-            }
-            (Self::Flac(flac), _) => {
-                let comments = flac
-                    .vorbis_comments_mut()
-                    .expect("load gives every FLAC file a comment block");
-                set_vorbis(comments, vorbis_key(field), values);
-            }
-            (Self::Ogg(comments), _) => set_vorbis(comments, vorbis_key(field), values),
-            (Self::Mp4(ilst), _) => {
-                let ident = mp4_ident(field);
-                let _ = ilst.remove(&ident);
-                let data = values.iter().cloned().map(AtomData::UTF8).collect();
-                if let Some(atom) = Atom::from_collection(ident, data) {
-                    ilst.insert(atom);
-                }
-            }
-        }
-    }
-
-    fn save(&self, file: &mut File) -> Result<()> {
-        let options = WriteOptions::new();
-        match self {
-            Self::Id3v2 { tag, v23 } => tag.save_to(file, WriteOptions::new().use_id3v23(*v23))?,
-            Self::Flac(flac) => flac.save_to(file, options)?,
-            Self::Ogg(comments) => comments.save_to(file, options)?,
-            Self::Mp4(ilst) => ilst.save_to(file, options)?,
-        }
-        Ok(())
-    }
-}
-
-fn ogg_comments<E>(read: std::result::Result<VorbisComments, E>) -> Result<VorbisComments>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    read.context("bad Ogg tags")
-}
-
-fn vorbis_key(field: &Field) -> &str {
-    match field {
-        Field::Standard => VORBIS_GENRE,
-        Field::Custom(name) => name,
-    }
-}
-
-fn vorbis_values(comments: &VorbisComments, key: &str) -> Values {
-    comments.get_all(key).map(String::from).collect()
-}
-
-/// Replaces every comment `key` with one comment per value, in order.
-fn set_vorbis(comments: &mut VorbisComments, key: &str, values: &[String]) {
-    let _ = comments.remove(key).count();
-    for value in values {
-        comments.push(key.to_string(), value.clone());
-    }
-}
-
-/// The values of an ID3v2 text frame's text: v2.4 separates them with a null, a v2.3 text is
-/// one value (a `/` in it may be part of a genre's name, so it is not split).
-fn id3_values(text: Option<&str>, v23: bool) -> Values {
-    match text {
-        None => Vec::new(),
-        Some(text) if v23 => vec![text.to_string()],
-        Some(text) => text.split(ID3V24_SEPARATOR).map(String::from).collect(),
-    }
-}
-
-/// The text of an ID3v2 frame holding `values` (`None`: no frame).
-fn id3_text(values: &[String], v23: bool) -> Option<String> {
-    if values.is_empty() {
-        return None;
-    }
-    let separator = if v23 {
-        ID3V23_JOIN.to_string()
-    } else {
-        ID3V24_SEPARATOR.to_string()
-    };
-    Some(values.join(&separator))
-}
-
-fn mp4_ident(field: &Field) -> AtomIdent<'static> {
-    match field {
-        Field::Standard => GENRE_ATOM,
-        Field::Custom(name) => AtomIdent::Freeform {
-            mean: Cow::Borrowed(FREEFORM_MEAN),
-            name: Cow::Owned(name.clone()),
+/// The editor of `file`'s format, told by its content (one arm per format).
+fn editor(file: &mut File) -> Result<Editor> {
+    let format = Format::of(file).context("cannot read")?;
+    Ok(match format {
+        Format::Mpeg => Editor {
+            read: id3v2::read,
+            edit: id3v2::edit,
         },
+        Format::Flac => Editor {
+            read: flac::read,
+            edit: flac::edit,
+        },
+        Format::Ogg => Editor {
+            read: ogg::read,
+            edit: ogg::edit,
+        },
+        Format::Mp4 => Editor {
+            read: mp4::read,
+            edit: mp4::edit,
+        },
+        Format::Riff => Editor {
+            read: iff::read,
+            edit: iff::edit,
+        },
+        Format::Ape => Editor {
+            read: apev2::read,
+            edit: apev2::edit,
+        },
+        Format::Unknown => Editor {
+            read: |file, _| Err(not_taggable(file)),
+            edit: |file, _, _| Err(not_taggable(file)),
+        },
+    })
+}
+
+/// Who one track credits, as its tags say (blank values read as absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credits {
+    /// ID3 `TPE2`, Vorbis `ALBUMARTIST`, MP4 `aART`, APE `Album Artist`.
+    pub album_artist: Option<String>,
+    /// ID3 `TPE1`, Vorbis `ARTIST`, MP4 `©ART`.
+    pub artist: Option<String>,
+    /// ID3 `TCMP`, Vorbis `COMPILATION`, MP4 `cpil` set.
+    pub compilation: bool,
+}
+
+/// The credits of the audio file at `path`, from its tags alone (lofty, without the audio
+/// properties or pictures); the first tag of the file holding a value wins.
+pub fn read_credits(path: &Path) -> Result<Credits> {
+    use lofty::config::ParseOptions;
+    use lofty::file::TaggedFileExt;
+    use lofty::tag::ItemKey;
+    let options = ParseOptions::new()
+        .read_properties(false)
+        .read_cover_art(false);
+    let tagged = lofty::probe::Probe::open(path)
+        .context("cannot open")?
+        .options(options)
+        .guess_file_type()
+        .context("cannot read")?
+        .read()
+        .context("cannot read its tags")?;
+    let first = |key: ItemKey| {
+        tagged
+            .tags()
+            .iter()
+            .filter_map(|tag| tag.get_string(key))
+            .map(str::trim)
+            .find(|value| !value.is_empty())
+            .map(String::from)
+    };
+    let flag = first(ItemKey::FlagCompilation);
+    Ok(Credits {
+        album_artist: first(ItemKey::AlbumArtist),
+        artist: first(ItemKey::TrackArtist),
+        compilation: flag.is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "no")),
+    })
+}
+
+/// Why a file of no format covergenre knows is refused: the format lofty takes it for.
+fn not_taggable(file: &mut File) -> anyhow::Error {
+    let kind = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| lofty::probe::Probe::new(&mut *file).guess_file_type())
+        .ok()
+        .and_then(|probe| probe.file_type());
+    match kind {
+        Some(kind) => {
+            anyhow::anyhow!("{kind:?} files are not tagged (MP3, FLAC, Ogg, M4A, AIFF, WAV, APE, WavPack and Musepack are)")
+        }
+        None => anyhow::anyhow!("not an audio file covergenre can tag (unknown format)"),
     }
 }
 
@@ -310,23 +151,6 @@ mod tests {
 
     fn values(list: &[&str]) -> Values {
         list.iter().map(|v| v.to_string()).collect()
-    }
-
-    #[test]
-    fn id3_texts_split_on_nulls_in_v24_only() {
-        assert_eq!(
-            id3_values(Some("Rock\0Metal"), false),
-            values(&["Rock", "Metal"])
-        );
-        assert_eq!(
-            id3_values(Some("Rock/Metal"), true),
-            values(&["Rock/Metal"])
-        );
-        assert_eq!(id3_values(None, false), Values::new());
-        let both = values(&["Rock", "Metal"]);
-        assert_eq!(id3_text(&both, true).as_deref(), Some("Rock/Metal"));
-        assert_eq!(id3_text(&both, false).as_deref(), Some("Rock\0Metal"));
-        assert_eq!(id3_text(&[], false), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use covergenre::classify::{classify, ModelView};
+use covergenre::classify::{classify, classify_summarised, ModelView};
 use covergenre::cli::{self, classify::Args};
 use covergenre::exit;
 use covergenre::infer::Model;
@@ -21,6 +21,9 @@ fn code(failed: usize) -> i32 {
 }
 
 fn run(args: Args) -> Result<i32> {
+    if let Some(what) = args.generate {
+        return cli::generate::print::<Args>(what);
+    }
     if let Some(journal) = &args.undo {
         let summary = tag::undo(journal, args.touch, &mut std::io::stderr())?;
         return Ok(code(summary.failed + summary.conflicts));
@@ -37,7 +40,7 @@ fn run(args: Args) -> Result<i32> {
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         )?;
-        return Ok(code(run.summary.tracks_failed + run.refused));
+        return Ok(code(run.summary.failures() + run.refused));
     }
     if args.interactive && !std::io::stdin().is_terminal() {
         anyhow::bail!(
@@ -62,13 +65,16 @@ fn run(args: Args) -> Result<i32> {
         Some(tagging) if args.interactive => {
             let mut terminal = tag::terminal::Terminal::new(!args.no_preview)?;
             let run = tag::run_interactive(view, &options, &tagging, &mut terminal, &mut log)?;
-            code(run.summary.tracks_failed + run.refused)
+            code(run.summary.failures() + run.refused)
         }
         Some(tagging) => code(
             tag::run(view, &options, &tagging, &mut out, &mut log)?
                 .summary
-                .tracks_failed,
+                .failures(),
         ),
+        None if args.summary => {
+            code(classify_summarised(view, &options, &mut out, &mut log)?.failed)
+        }
         None => code(classify(view, &options, &mut out, &mut log)?.failed),
     })
 }

@@ -6,7 +6,14 @@ use covergenre::cli::{self, eval::Args};
 use covergenre::evaluate::command;
 
 fn main() {
-    let options = Args::parse().options();
+    let args = Args::parse();
+    if let Some(what) = args.generate {
+        cli::finish(
+            cli::generate::print::<Args>(what),
+            "covergenre-eval: error: ",
+        );
+    }
+    let options = args.options();
     let outcome = command::run(
         &options,
         &mut std::io::stdout().lock(),

@@ -5,15 +5,19 @@
 use anyhow::{anyhow, Result};
 use clap::Parser;
 use covergenre::cli::{self, train::Args, train::OutputFormat};
+use covergenre::data::base_outputs::{cached_count, BaseOutputCache};
 use covergenre::data::discover::{discover, DiscoverOptions};
+use covergenre::data::{Dataset, ImageCache};
 use covergenre::exit;
-use covergenre::report::inspect::InspectReport;
+use covergenre::report::inspect::{BaseOutputsCached, InspectReport};
 use covergenre::train::config::{variant_listing, variant_specs_json, TrainConfig};
 use std::path::{Path, PathBuf};
 
 fn main() {
     let args = Args::parse();
-    let code = if args.train.list_variants {
+    let code = if let Some(what) = args.generate {
+        cli::generate::print::<Args>(what)
+    } else if args.train.list_variants {
         list_variants(args.format)
     } else if let Some(checkpoint) = &args.export {
         run_export(checkpoint, args.train.out.as_deref())
@@ -66,12 +70,45 @@ fn run_inspect(args: &Args) -> Result<i32> {
         library: args.library_options()?,
         ..DiscoverOptions::default()
     };
-    let report = InspectReport::from_dataset(&discover(data_path(args), &options)?);
+    let dataset = discover(data_path(args), &options)?;
+    let mut report = InspectReport::from_dataset(&dataset);
+    if dataset.library.is_some() {
+        report.base_outputs = Some(base_outputs_cached(args, &dataset)?);
+    }
     match args.format {
         OutputFormat::Table => print!("{}", report.to_table()),
         OutputFormat::Json => println!("{}", report.to_json()),
     }
     Ok(code(report.skipped.len()))
+}
+
+/// How many of a library's labelled covers the base-output cache holds for the base model
+/// (`--base`, or the shipped one).
+fn base_outputs_cached(args: &Args, dataset: &Dataset) -> Result<BaseOutputsCached> {
+    let (bytes, base) = match &args.train.base {
+        Some(path) => (
+            std::fs::read(path)
+                .map_err(|e| anyhow!("--base {}: cannot read it: {e}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (
+            covergenre::infer::shipped_model_bytes().to_vec(),
+            covergenre::infer::SHIPPED_MODEL_NAME.to_string(),
+        ),
+    };
+    let images = args
+        .train
+        .cache_dir
+        .clone()
+        .unwrap_or_else(ImageCache::default_dir);
+    let cache = BaseOutputCache::new(Some(&images), &bytes, &base);
+    let samples: Vec<_> = dataset.splits.values().flatten().cloned().collect();
+    Ok(BaseOutputsCached {
+        base,
+        cached: cached_count(&samples, &cache),
+        covers: samples.len(),
+        folder: cache.dir().map(Path::to_path_buf).unwrap_or_default(),
+    })
 }
 
 /// Clap guarantees --data unless --list-variants, which returns before this is needed.
@@ -88,6 +125,15 @@ fn run_training(args: &Args) -> Result<i32> {
         &options,
     )?;
     let summary = covergenre::train::session::run(&config)?;
+    if config.from_base.is_some() {
+        let best = config.out.join("best");
+        println!(
+            "learned from the base model -> {} (card: {})",
+            best.join("model.onnx").display(),
+            best.join("card.md").display()
+        );
+        return Ok(code(summary.skipped.len()));
+    }
     print!("{}", summary.ranking_table());
     if let Some(winner) = &summary.winner {
         println!(

@@ -37,9 +37,12 @@ EXAMPLES:
   covergenre-classify --library --tag --report plan.html ~/Music     # decide there, save decisions.json
   covergenre-classify --library --tag --apply --decisions decisions.json ~/Music
   covergenre-classify --library --tag --apply --hardlinks in-place ~/Music   # hard-linked tracks too
+  covergenre-classify --library --tag --no-artist-context ~/Music   # the cover alone, no artist
+  covergenre-classify --library --format jsonl --artist-context artists.jsonl ~/Music   # beets plugin
   covergenre-classify --undo covergenre-journal-20261130-101500.jsonl
   covergenre-classify --shard 3/8 --format csv --output part-3.csv covers/
   covergenre-classify --report review.html covers/                  # + review-thumbs/
+  covergenre-classify --summary --format csv --output genres.csv --report review.html covers/
 
 OUTPUT:
   CSV columns: path,genre,probability,top1,p1,...,topK,pK. genre is 'uncertain' when the best
@@ -53,7 +56,7 @@ EXIT CODES:
      with --tag, a track could not be read or written; with --undo, a file could not be restored";
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Tell the music genre of album covers", after_help = AFTER_HELP)]
+#[command(name = "covergenre-classify", version, about = "Tell the music genre of album covers", after_help = AFTER_HELP)]
 // The two ways of writing tags; --journal goes with either.
 #[command(group = clap::ArgGroup::new("writes").args(["apply", "interactive"]).multiple(false))]
 pub struct Args {
@@ -66,7 +69,7 @@ pub struct Args {
     pub library: bool,
     /// With --library: also classify exactly the album folders listed in FILE ('-': stdin),
     /// one per line, each found like an album of a library (its subfolders are not searched);
-    /// a line FOLDER<TAB>COVER classifies the image file COVER under FOLDER's name instead.
+    /// a line FOLDER, a tab, COVER classifies the image file COVER under FOLDER's name instead.
     /// For programs that keep their own album list, like the beets plugin.
     #[arg(long, value_name = "FILE", requires = "library")]
     pub albums_from: Option<PathBuf>,
@@ -160,16 +163,34 @@ pub struct Args {
     /// it is written).
     #[arg(long, value_enum, default_value = "skip", requires = "tag")]
     pub hardlinks: HardlinksArg,
+    /// With --tag: propose from the cover alone. By default an album's artist's other albums
+    /// with genres weigh in, as much as this library's artists keep their genre (measured on
+    /// its tagged albums, stated on the plan's first lines).
+    #[arg(long, requires = "tag")]
+    pub no_artist_context: bool,
+    /// With --library (not --tag): let the albums' artists weigh in their genres, from FILE
+    /// (JSON lines, one album a line: {"folder": "/music/A/B", "artist": "A", "genres":
+    /// ["Jazz"]}; the beets plugin writes it from its library). Each JSON(L) record then has
+    /// an "artist" object and the combined genres.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "library",
+        conflicts_with = "tag"
+    )]
+    pub artist_context: Option<PathBuf>,
     /// With --tag --apply: the journal of old and new values [default:
-    /// ./covergenre-journal-<time>.jsonl, named on stderr]. With --interactive: the review's
+    /// ./covergenre-journal-TIME.jsonl, named on stderr]. With --interactive: the review's
     /// journal, gone on with when it exists [default: ./covergenre-review.jsonl].
     #[arg(long, value_name = "FILE", requires = "writes")]
     pub journal: Option<PathBuf>,
     /// With --tag: decide album by album in the terminal (standard input must be one): each
     /// album with a proposal is shown with its existing genre, the top 3 and its cover, then
     /// asked `[A]pply Metal, 1-3 pick, Enter a genre, Skip, Keep existing, aBort?`; each
-    /// decided album is written at once (journal first). Run again with the same journal to go
-    /// on: albums decided before are not asked again.
+    /// decided album is written at once (journal first). Albums are asked artist by artist;
+    /// after an answer that tags one, `Same for the N other albums of ARTIST? [y/N]` (its
+    /// albums without a genre). Run again with the same journal to go on: albums decided
+    /// before are not asked again.
     #[arg(long, requires = "tag", conflicts_with_all = ["decisions", "report", "output"])]
     pub interactive: bool,
     /// With --interactive: do not draw the covers in the terminal.
@@ -180,6 +201,14 @@ pub struct Args {
     /// and no model is run.
     #[arg(long, value_name = "FILE", requires = "tag", conflicts_with = "report")]
     pub decisions: Option<PathBuf>,
+    /// Print a short account on stdout instead of the results: covers per genre with their
+    /// share and mean probability, the 10 most and 10 least certain covers, the time, and
+    /// where the full results (--output) and the review page (--report) went.
+    #[arg(long, requires = "output", conflicts_with_all = ["tag", "undo"])]
+    pub summary: bool,
+    /// Print this command's man page or a shell's completion script on stdout, and exit.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<crate::cli::generate::Generate>,
     /// Put back every old value recorded in JOURNAL (safe to interrupt and run again).
     #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["tag", "paths"])]
     pub undo: Option<PathBuf>,
@@ -284,6 +313,12 @@ impl Args {
             pipeline: self.pipeline(model)?,
             shard: self.shard,
             report: self.report.clone(),
+            artist_context: match &self.artist_context {
+                Some(file) => Some(std::sync::Arc::new(
+                    crate::artist_list::ListedContext::read(file, model.genres())?,
+                )),
+                None => None,
+            },
         })
     }
 
@@ -339,6 +374,7 @@ impl Args {
                 HardlinksArg::InPlace => Hardlinks::InPlace,
             },
             genres,
+            artist_context: !self.no_artist_context,
         }))
     }
 }

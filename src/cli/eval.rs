@@ -107,6 +107,9 @@ pub struct Args {
     /// Unlike the temperature, it changes which genre ranks first.
     #[arg(long, requires = "calibrate_to")]
     pub adjust_logits: bool,
+    /// Print this command's man page or a shell's completion script on stdout, and exit.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<crate::cli::generate::Generate>,
     /// Test-time augmentation: average each cover's probabilities with those of its mirror
     /// image (left-right flip), exactly as covergenre-classify --tta does.
     #[arg(long)]

@@ -7,6 +7,7 @@
 
 pub mod classify;
 pub mod eval;
+pub mod generate;
 #[cfg(feature = "train")]
 pub mod train;
 

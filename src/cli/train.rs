@@ -15,9 +15,14 @@ EXAMPLES:
   # A music library: the genres its albums carry (spellings folded), unlabelled albums, ties
   covergenre-train --data ~/Music --inspect --genre-map genres.json --min-albums 5
 
-  # Learn the owner's genres from the library, then tag the rest in the same words
+  # Learn the owner's genres from the library, then tag the rest in the same words: a head on
+  # the shipped model's outputs (cached, so a retrain after tagging more albums takes seconds)
   covergenre-train --data ~/Music --out runs/my-library
   covergenre-classify --model runs/my-library/best/model.onnx --library --tag ~/Music
+
+  # The same from another covergenre model; or today's ImageNet recipe instead
+  covergenre-train --data ~/Music --base models/effnet-lite0.onnx --out runs/from-lite0
+  covergenre-train --data ~/Music --variants effnet-lite0 --out runs/imagenet
 
   # The same as JSON, for scripts
   covergenre-train --data ../shared/data/covers-v1 --inspect --format json
@@ -67,7 +72,7 @@ EXIT CODES:
 #[command(name = "covergenre-train", version, after_help = EXAMPLES)]
 pub struct Args {
     /// Dataset: a folder (genre folders, train/dev/test folders, or the study's
-    /// images + y_<split>.npy layout), a CSV manifest with path,genre[,split] columns, or a
+    /// images + y_SPLIT.npy layout), a CSV manifest with path,genre (and split) columns, or a
     /// music library (a folder of albums: one cover per album, labelled by its tracks' genre).
     #[arg(long, value_name = "DIR", required_unless_present_any = ["list_variants", "export", "ensemble"])]
     pub data: Option<PathBuf>,
@@ -111,6 +116,9 @@ pub struct Args {
     #[arg(long, value_name = "MODEL", num_args = 2.., conflicts_with_all = ["inspect", "export"])]
     pub ensemble: Vec<PathBuf>,
 
+    /// Print this command's man page or a shell's completion script on stdout, and exit.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<crate::cli::generate::Generate>,
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -124,7 +132,7 @@ pub struct TrainArgs {
 
     /// Variants to train: comma-separated names, `all`, or spec files ending in .json (one
     /// spec, or an array as `--list-variants --format json` prints) [default: baseline; for
-    /// a music library, the library recipe (see the README)].
+    /// a music library, the library recipe (see docs/library-learning.md)].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub variants: Vec<String>,
 
@@ -188,9 +196,16 @@ pub struct TrainArgs {
     pub resume: bool,
 
     /// Folder for decoded images cached between runs (default: $COVERGENRE_CACHE_DIR or
-    /// ~/.cache/covergenre/images).
+    /// ~/.cache/covergenre/images); a base model's outputs per cover are cached in its
+    /// base-outputs folder.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Music library: learn the owner's genres from this covergenre model's outputs
+    /// [default: the shipped model]. Its genres are mapped to the owner's from the tagged
+    /// albums (no genre map needed); genres it lacks are learned.
+    #[arg(long, value_name = "MODEL.onnx")]
+    pub base: Option<PathBuf>,
 }
 
 /// `--format` of `--inspect`.
@@ -265,6 +280,7 @@ impl TrainArgs {
             resume: self.resume,
             cache_dir: self.cache_dir.clone(),
             command: command_line(),
+            base: self.base.clone(),
         }
     }
 }

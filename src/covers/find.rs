@@ -1,9 +1,11 @@
 //! Finding covers: image files under folders, or one cover per album of a music library.
 
-use super::{Source, Sources};
+use super::{CoverChoice, Source, SourceKind, Sources};
 use crate::data::albums::{self, walk_failure, Album};
+use crate::data::cover_names::CoverRule;
 use crate::failure::Failure;
 use crate::files::{is_hidden, is_image_file_name, walk};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 
 /// Every image under `paths`, in a stable order. A file named on the command line is tried
@@ -36,7 +38,8 @@ fn sources_under(path: PathBuf) -> Sources {
 }
 
 /// One source per album under `root` ([`crate::data::albums`] says what an album is): its
-/// cover file, else the picture embedded in its tracks (read when decoding, in parallel).
+/// best front cover, falling back on the next ones and then on the picture embedded in its
+/// tracks (read when decoding, in parallel).
 pub fn album_sources(root: PathBuf) -> Sources {
     match std::fs::metadata(&root) {
         Err(e) => Box::new(std::iter::once(Err(Failure::new(
@@ -51,13 +54,27 @@ pub fn album_sources(root: PathBuf) -> Sources {
     }
 }
 
-/// The cover source of an album.
+/// The cover source of an album: its front covers in order, then its embedded picture.
 pub fn album_source(album: Album) -> Source {
-    match album.cover_file {
-        Some(cover) => Source {
-            path: album.folder,
-            kind: super::SourceKind::File(cover),
-        },
-        None => Source::embedded(album.folder, album.tracks),
+    let mut candidates: VecDeque<(SourceKind, CoverRule)> = album
+        .covers
+        .into_iter()
+        .map(|cover| (SourceKind::File(cover.path), cover.rule))
+        .collect();
+    let embedded = SourceKind::Embedded {
+        audio_files: album.tracks,
+    };
+    candidates.push_back((embedded, CoverRule::Embedded));
+    let (kind, rule) = candidates
+        .pop_front()
+        .expect("the embedded picture is always a candidate");
+    Source {
+        path: album.folder,
+        kind,
+        choice: Some(CoverChoice {
+            rule,
+            next: candidates,
+            passed_over: Vec::new(),
+        }),
     }
 }

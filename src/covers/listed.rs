@@ -5,8 +5,9 @@
 //! instead of the cover found in FOLDER. Lines are paths as bytes, so names need not be UTF-8;
 //! a trailing `\r` is dropped and blank lines are skipped.
 
-use super::{find, Source, SourceKind, Sources};
+use super::{find, CoverChoice, Source, SourceKind, Sources};
 use crate::data::albums;
+use crate::data::cover_names::CoverRule;
 use crate::failure::Failure;
 use anyhow::{Context, Result};
 use std::io::Read;
@@ -60,6 +61,11 @@ pub fn listed_sources(albums: Vec<ListedAlbum>) -> Sources {
         Some(cover) => Ok(Source {
             path: album.folder,
             kind: SourceKind::File(cover),
+            choice: Some(CoverChoice {
+                rule: CoverRule::Listed,
+                next: Default::default(),
+                passed_over: Vec::new(),
+            }),
         }),
         None => folder_album(&album.folder),
     }))

@@ -8,7 +8,7 @@
 //!
 //! A JPEG at least twice the output size on both sides is decoded at the largest reduction
 //! (1/2, 1/4 or 1/8, see [`jpeg_scale_denominator`]) that stays at or above the output size,
-//! by libjpeg-turbo's scaled IDCT ([`super::turbo`]), then resized as usual: a 1000 px cover
+//! by libjpeg-turbo's scaled IDCT (`data::turbo`), then resized as usual: a 1000 px cover
 //! becomes 250 px inside the decoder for a 224 px model, a quarter of the work of a full decode.
 //! Without libjpeg-turbo (or with `COVERGENRE_JPEG_SCALING=off`) it is decoded at full size.
 

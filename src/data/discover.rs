@@ -74,7 +74,7 @@ pub fn discover(root: &Path, options: &DiscoverOptions) -> Result<Dataset> {
         let hint = match found.layout {
             Layout::GenreFolders => {
                 " (and no audio files: a music library is a folder of album folders holding \
-                 mp3, flac, m4a or ogg tracks)"
+                 mp3, flac, m4a, ogg, opus, aiff, wav, ape, wv or mpc tracks)"
             }
             _ => "",
         };
@@ -370,7 +370,7 @@ fn read_study_split(
         .collect())
 }
 
-/// Labels from an npy file: shape [N] of integer ids, or [N, genre_count] one-hot rows
+/// Labels from an npy file: shape `[N]` of integer ids, or `[N, genre_count]` one-hot rows
 /// (any integer or float dtype, C or Fortran order).
 pub fn read_npy_labels(path: &Path, genre_count: usize) -> Result<Vec<usize>> {
     let file =

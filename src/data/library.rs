@@ -2,8 +2,9 @@
 //! labels, in the owner's own words, and the rest of the library is what the model then tags.
 //!
 //! - **Albums** are found as everywhere else ([`super::albums`]: disc folders, art folders).
-//!   An album's cover is its cover file, else the picture embedded in its first track that has
-//!   one (read from the tags alone).
+//!   An album's cover is its best front cover ([`super::cover_names`]) whose header reads as
+//!   an image (a candidate that does not gives way to the next, and `--inspect` says so),
+//!   else the picture embedded in its first track that has one (read from the tags alone).
 //! - **Label**: the genre field of its tracks (the standard field, or `--field NAME`), its first
 //!   value when it holds several; tracks that disagree give the majority value (ties are listed
 //!   and take the first track's). Albums with no genre are unlabelled: counted, listed, never
@@ -17,6 +18,7 @@
 //! Nothing in the library is written.
 
 use super::albums::{albums, Album};
+use super::cover_names::{CoverRule, PassedOver};
 use super::vocabulary::{first_value, normalise, GenreMap, Vocabulary};
 use super::{Dataset, Layout, Sample, Split};
 use crate::audio::fields::{self, Field};
@@ -79,12 +81,30 @@ pub struct LibrarySummary {
     pub ties: Vec<Tie>,
     /// Tracks whose tags could not be read (the album goes on with the others).
     pub unreadable_tracks: Vec<Failure>,
+    /// Audio files in formats covergenre cannot read genres from (`.wma`, `.dsf`).
+    pub untaggable_tracks: usize,
+    /// Albums per step of the front-cover rule that chose their cover (`cover-name`, ...).
+    pub cover_rules: BTreeMap<String, usize>,
+    /// Each album's cover and the rule that chose it (JSON only).
+    pub covers: Vec<AlbumCover>,
     /// Bytes read from the audio files while reading tags (Linux; `None` elsewhere): the tag
     /// regions, never the audio.
     pub tag_bytes_read: Option<u64>,
     /// Total size of the tracks, for comparison.
     pub audio_bytes: u64,
     pub seconds: f64,
+}
+
+/// The cover of one album of a library, and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlbumCover {
+    pub album: PathBuf,
+    /// The image file, or the track whose embedded picture is used.
+    pub cover: PathBuf,
+    pub rule: CoverRule,
+    /// Candidates before it whose header does not read as an image, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed_over: Vec<PassedOver>,
 }
 
 /// One genre of the vocabulary with its albums per split.
@@ -109,11 +129,12 @@ struct ReadAlbum {
     album: PathBuf,
     relative: PathBuf,
     /// The cover file or the track whose tags hold the picture; `Err`: why there is none.
-    cover: Result<PathBuf, String>,
+    cover: Result<AlbumCover, String>,
     value: Option<String>,
     tie: Option<Tie>,
     unreadable: Vec<Failure>,
     tracks: usize,
+    untaggable: usize,
     audio_bytes: u64,
 }
 
@@ -158,7 +179,7 @@ pub fn discover_library(root: &Path, options: &LibraryOptions, seed: u64) -> Res
     let mut labelled = Vec::new();
     for album in read.iter().filter(|a| a.value.is_some()) {
         let cover = match &album.cover {
-            Ok(cover) => cover,
+            Ok(cover) => &cover.cover,
             Err(reason) => {
                 skipped.push(Failure::new(&album.album, reason.clone()));
                 continue;
@@ -216,13 +237,14 @@ fn read_album(root: &Path, album: &Album, field: &Field) -> ReadAlbum {
         tie,
         unreadable,
         tracks: album.tracks.len(),
+        untaggable: album.untaggable.len(),
         audio_bytes,
     }
 }
 
 /// The album's value: the most common among its tracks (compared normalised, spelled as most
 /// tracks spell it); a tie takes the earliest track's and is reported.
-fn majority(album: &Path, values: &[String]) -> (Option<String>, Option<Tie>) {
+pub(crate) fn majority(album: &Path, values: &[String]) -> (Option<String>, Option<Tie>) {
     // Normalised value -> (tracks, first track index, spelling -> tracks).
     let mut counts: BTreeMap<String, (usize, usize, BTreeMap<&str, usize>)> = BTreeMap::new();
     for (index, value) in values.iter().enumerate() {
@@ -254,20 +276,44 @@ fn majority(album: &Path, values: &[String]) -> (Option<String>, Option<Tie>) {
     (Some(chosen), tie)
 }
 
-/// The cover file, else the first track whose tags hold a picture (only tags are read).
-fn cover_of(album: &Album) -> Result<PathBuf, String> {
-    if let Some(file) = &album.cover_file {
-        return Ok(file.clone());
+/// The best front cover whose header reads as an image (the pixels are decoded later, and
+/// cached), else the first track whose tags hold a picture (only tags are read).
+fn cover_of(album: &Album) -> Result<AlbumCover, String> {
+    let mut passed_over = Vec::new();
+    for candidate in &album.covers {
+        match image::image_dimensions(&candidate.path) {
+            Ok(_) => {
+                return Ok(AlbumCover {
+                    album: album.folder.clone(),
+                    cover: candidate.path.clone(),
+                    rule: candidate.rule,
+                    passed_over,
+                })
+            }
+            Err(e) => passed_over.push(PassedOver {
+                file: candidate.path.display().to_string(),
+                reason: format!("cover file {}: {e}", candidate.path.display()),
+            }),
+        }
     }
     for track in &album.tracks {
         if let Ok(read) = crate::audio::read_tag_picture(track) {
             if read.picture.is_some() {
-                return Ok(track.clone());
+                return Ok(AlbumCover {
+                    album: album.folder.clone(),
+                    cover: track.clone(),
+                    rule: CoverRule::Embedded,
+                    passed_over,
+                });
             }
         }
     }
+    let files = match passed_over.len() {
+        0 => "no cover image file".to_string(),
+        n => format!("{n} cover image file(s) that cannot be read"),
+    };
     Err(format!(
-        "no cover: no cover image file, and none of its {} audio file(s) has an embedded picture",
+        "no cover: {files}, and none of its {} audio file(s) has an embedded picture",
         album.tracks.len()
     ))
 }
@@ -298,10 +344,22 @@ fn summarise(
             .collect(),
         ties: read.iter().filter_map(|a| a.tie.clone()).collect(),
         unreadable_tracks: read.iter().flat_map(|a| a.unreadable.clone()).collect(),
+        untaggable_tracks: read.iter().map(|a| a.untaggable).sum(),
+        cover_rules: cover_rules(read),
+        covers: read.iter().filter_map(|a| a.cover.clone().ok()).collect(),
         tag_bytes_read: None,
         audio_bytes: read.iter().map(|a| a.audio_bytes).sum(),
         seconds: 0.0,
     }
+}
+
+/// Albums per step of the front-cover rule that chose their cover.
+fn cover_rules(read: &[ReadAlbum]) -> BTreeMap<String, usize> {
+    let mut rules = BTreeMap::new();
+    for cover in read.iter().filter_map(|a| a.cover.as_ref().ok()) {
+        *rules.entry(cover.rule.name().to_string()).or_default() += 1;
+    }
+    rules
 }
 
 /// A library that cannot train a classifier is an error saying what was found and what to do.
@@ -310,7 +368,7 @@ fn check_usable(root: &Path, summary: &LibrarySummary, vocabulary: &Vocabulary) 
     if summary.albums == 0 {
         bail!(
             "{shown}: no albums found (a music library holds folders of audio files: {})",
-            crate::files::AUDIO_EXTENSIONS.join(", ")
+            crate::files::TAGGABLE_AUDIO_EXTENSIONS.join(", ")
         );
     }
     let with_genre = summary.albums - summary.unlabelled.len();
@@ -397,7 +455,7 @@ fn stable_splits(
 }
 
 /// Bytes this process has read through read(2) and friends so far (Linux `/proc/self/io`).
-fn bytes_read_by_this_process() -> Option<u64> {
+pub fn bytes_read_by_this_process() -> Option<u64> {
     let io = std::fs::read_to_string("/proc/self/io").ok()?;
     io.lines()
         .find_map(|l| l.strip_prefix("rchar:"))

@@ -1,12 +1,17 @@
 //! The data layer: which covers exist, which genre and split each belongs to, and their pixels.
 //!
-//! - [`discover`]: finds a labelled dataset in any supported layout.
+//! - [`discover`](mod@discover): finds a labelled dataset in any supported layout.
 //! - [`albums`]: albums as music libraries lay them out (disc folders, art folders), their
 //!   cover files and tracks.
+//! - [`artists`]: who an album's artist is (album-artist tag, the artist most tracks share,
+//!   the `Artist/Album` folder), compilations having none.
+//! - [`cover_names`]: the front-cover rule on an album's image names.
 //! - [`library`]: a music library as a labelled dataset (its albums' covers, labelled by the
 //!   genres their tracks carry; splits by a stable hash of the album's path).
 //! - [`decode`]: file -> RGB u8 HWC at the model's input size (EXIF orientation, alpha on white).
 //!   Big JPEGs are decoded at reduced size through `turbo` (libjpeg-turbo, loaded at run time).
+//! - [`base_outputs`]: a base model's outputs per cover cached on disk, keyed by the bytes of
+//!   cover and model (learning from a library runs the base model once per cover).
 //! - [`cache`]: decoded images cached as u8 on disk and in memory, keyed by file identity and size.
 //! - [`split`]: seeded, stratified splits.
 //! - [`vocabulary`]: the owner's genre values folded into classes (spellings, the genre map,
@@ -16,7 +21,10 @@
 //! listed rather than fatal.
 
 pub mod albums;
+pub mod artists;
+pub mod base_outputs;
 pub mod cache;
+pub mod cover_names;
 pub mod decode;
 pub mod discover;
 pub mod library;
@@ -98,6 +106,27 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Dataset root name, layout and covers per split: enough to tell which data a shipped
+    /// model saw, without paths from the training machine.
+    pub fn training_data_summary(&self) -> serde_json::Value {
+        let root = self
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.root.display().to_string());
+        let splits: serde_json::Map<String, serde_json::Value> = self
+            .splits
+            .iter()
+            .map(|(split, samples)| (format!("{split:?}").to_lowercase(), samples.len().into()))
+            .collect();
+        serde_json::json!({
+            "dataset": root,
+            "layout": format!("{:?}", self.layout),
+            "generated_splits": self.generated_splits,
+            "covers_per_split": splits,
+        })
+    }
+
     pub fn split(&self, split: Split) -> &[Sample] {
         self.splits.get(&split).map(Vec::as_slice).unwrap_or(&[])
     }

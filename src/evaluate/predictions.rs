@@ -221,6 +221,8 @@ fn record(path: PathBuf, top: Vec<Ranked>, field: impl Fn(&str) -> Option<String
         genre,
         probability,
         top,
+        cover: None,
+        artist: None,
     }
 }
 

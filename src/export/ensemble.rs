@@ -21,6 +21,7 @@
 //! Like [`super::temperature`], this edits graphs with the project's own prost messages, so
 //! only models written by covergenre are accepted.
 
+use super::onnx::{class_softmax, node_proto};
 use super::proto::{
     attribute_type, data_type, AttributeProto, GraphProto, ModelProto, NodeProto,
     StringStringEntryProto, TensorProto,
@@ -147,34 +148,13 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
     }
     // probabilities = softmax(log(mean)) = mean: the ensemble ends in the same Softmax as a
     // single model, so it can be calibrated like one (crate::export::temperature).
-    let mean = "ensemble/mean_probabilities".to_string();
-    for (op, input, output) in [
-        ("Mean", member_probabilities, mean.clone()),
-        ("Log", vec![mean], LOGITS_NAME.to_string()),
-        (
-            "Softmax",
-            vec![LOGITS_NAME.to_string()],
-            PROBABILITIES_NAME.to_string(),
-        ),
-    ] {
-        graph.node.push(NodeProto {
-            input,
-            output: vec![output],
-            name: format!("ensemble/{op}"),
-            op_type: op.into(),
-            attribute: if op == "Softmax" {
-                vec![AttributeProto {
-                    name: "axis".into(),
-                    i: 1,
-                    r#type: attribute_type::INT,
-                    ..Default::default()
-                }]
-            } else {
-                vec![]
-            },
-            domain: String::new(),
-        });
-    }
+    let mean = "ensemble/mean_probabilities";
+    let members: Vec<&str> = member_probabilities.iter().map(String::as_str).collect();
+    graph.node.extend([
+        node_proto("Mean", &members, mean, "ensemble/Mean".into(), vec![]),
+        node_proto("Log", &[mean], LOGITS_NAME, "ensemble/Log".into(), vec![]),
+        class_softmax(LOGITS_NAME, PROBABILITIES_NAME, "ensemble/Softmax".into()),
+    ]);
     graph.input = input;
     graph.output = outputs;
     graph.name = "covergenre-ensemble".into();

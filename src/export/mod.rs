@@ -6,6 +6,7 @@
 //! - [`onnx`]: the graph, built from the same [`ModelSpec`] the tch model is built from.
 //! - [`temperature`]: temperature scaling baked into a written model (softmax of logits / T).
 //! - [`ensemble`]: several written models as one file averaging their probabilities.
+//! - [`owner`]: a base model with an owner's head on its outputs, as one file.
 //!
 //! The model contract: input `image`, uint8 [N, H, W, 3] RGB resized to the spec's size;
 //! outputs `probabilities` and `logits`, float [N, C]; metadata_props as in [`crate::metadata`].
@@ -21,6 +22,7 @@ use std::path::Path;
 
 pub mod ensemble;
 pub mod onnx;
+pub mod owner;
 pub mod proto;
 pub mod temperature;
 

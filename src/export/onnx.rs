@@ -1,7 +1,7 @@
 //! Builds the ONNX graph of a [`ModelSpec`] walking the same layer list as the tch builder.
 //!
 //! The graph takes the raw resized image (uint8 NHWC) and does the preprocessing itself
-//! (Cast, Transpose to NCHW, per-channel Mul and Add from [`Normalisation::affine`]), so an
+//! (Cast, Transpose to NCHW, per-channel Mul and Add from [`crate::preprocess::Normalisation::affine`]), so an
 //! outside user only has to resize. Training-only layers are left out and each BatchNorm that
 //! follows a Conv is folded into that Conv's weights.
 
@@ -448,12 +448,9 @@ impl<'w> GraphBuilder<'w> {
     /// Names the logits and adds the softmax.
     fn outputs(&mut self, logits: String) {
         self.node("Identity", &[&logits], LOGITS_NAME, vec![]);
-        self.node(
-            "Softmax",
-            &[LOGITS_NAME],
-            PROBABILITIES_NAME,
-            vec![int("axis", 1)],
-        );
+        let name = format!("{PROBABILITIES_NAME}/Softmax");
+        self.nodes
+            .push(class_softmax(LOGITS_NAME, PROBABILITIES_NAME, name));
     }
 
     /// Looks a trained parameter up and checks its shape.
@@ -482,14 +479,9 @@ impl<'w> GraphBuilder<'w> {
     }
 
     fn node(&mut self, op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) {
-        self.nodes.push(NodeProto {
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.into()],
-            name: format!("{output}/{op}"),
-            op_type: op.into(),
-            attribute,
-            domain: String::new(),
-        });
+        let name = format!("{output}/{op}");
+        self.nodes
+            .push(node_proto(op, inputs, output, name, attribute));
     }
 }
 
@@ -518,6 +510,11 @@ enum Dim {
     Fixed(usize),
 }
 
+/// A float [N, classes] graph output (`probabilities`, `logits`), for graphs edited elsewhere.
+pub(crate) fn class_output_info(name: &str, classes: usize) -> ValueInfoProto {
+    tensor_info(name, data_type::FLOAT, &[Dim::Batch, Dim::Fixed(classes)])
+}
+
 fn tensor_info(name: &str, elem_type: i32, dims: &[Dim]) -> ValueInfoProto {
     use tensor_shape_proto::{dimension::Value as D, Dimension};
     let dim = dims
@@ -538,6 +535,37 @@ fn tensor_info(name: &str, elem_type: i32, dims: &[Dim]) -> ValueInfoProto {
             })),
         }),
     }
+}
+
+/// One graph node of one output: every writer of this crate (a spec's graph, an ensemble, an
+/// owner's head) makes its nodes here.
+pub(crate) fn node_proto(
+    op: &str,
+    inputs: &[&str],
+    output: &str,
+    name: String,
+    attribute: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name,
+        op_type: op.into(),
+        attribute,
+        domain: String::new(),
+    }
+}
+
+/// The softmax over the class axis that ends every covergenre model (`probabilities =
+/// softmax(logits)`, the contract).
+pub(crate) fn class_softmax(logits: &str, probabilities: &str, name: String) -> NodeProto {
+    node_proto(
+        "Softmax",
+        &[logits],
+        probabilities,
+        name,
+        vec![int("axis", 1)],
+    )
 }
 
 fn int(name: &str, i: i64) -> AttributeProto {

@@ -1,6 +1,6 @@
 //! How much memory a run takes, and the batch size that keeps it under a budget.
 //!
-//! Measured with `covergenre-classify` (README "Classifying", benches/README.md): peak RSS is a
+//! Measured with `covergenre-classify` (docs/classify.md "Memory", benches/README.md): peak RSS is a
 //! fixed part (the program, onnxruntime, the model's weights and their prepacked copies) plus
 //! a part that grows linearly with the batch: onnxruntime's activations, which for an
 //! EfficientNet are dominated by the first blocks at half the input size (96 channels of

@@ -26,6 +26,11 @@ static SHIPPED_MODEL: &[u8] = include_bytes!(concat!(
     "/models/covergenre.onnx"
 ));
 
+/// The shipped model's ONNX bytes (the base a library learns from unless `--base` names one).
+pub fn shipped_model_bytes() -> &'static [u8] {
+    SHIPPED_MODEL
+}
+
 /// What messages call the shipped model.
 pub const SHIPPED_MODEL_NAME: &str = "the built-in model";
 

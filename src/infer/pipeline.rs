@@ -77,7 +77,9 @@ pub trait Decoder: Sync {
     /// Bytes of one decoded image (height * width * 3).
     fn image_len(&self) -> usize;
     /// The pixels, or the reason they cannot be had (without the path: the pipeline adds it).
-    fn decode(&self, source: &Self::Source) -> Result<Vec<u8>, String>;
+    /// A decoder may record on the source what it read (which of several candidate files
+    /// decoded); the source is delivered with its result.
+    fn decode(&self, source: &mut Self::Source) -> Result<Vec<u8>, String>;
     /// Width in pixels of a decoded image, needed to mirror it for test-time augmentation.
     /// `None` (the default) means the decoder cannot say, and a `tta` run is refused.
     fn image_width(&self) -> Option<usize> {
@@ -230,7 +232,7 @@ fn decode_jobs<D: Decoder>(
 ) {
     for (index, item) in jobs {
         let decoded = match item {
-            Ok(source) => match decoder.decode(&source) {
+            Ok(mut source) => match decoder.decode(&mut source) {
                 Ok(pixels) => Decoded::Image(source, pixels),
                 Err(reason) => Decoded::Failed(Failure::new(source.path(), reason)),
             },
@@ -457,7 +459,7 @@ mod tests {
         fn image_len(&self) -> usize {
             self.len
         }
-        fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+        fn decode(&self, source: &mut Source) -> Result<Vec<u8>, String> {
             let stem = source
                 .path
                 .file_stem()
@@ -747,7 +749,7 @@ mod tests {
         fn image_width(&self) -> Option<usize> {
             self.width_known.then_some(2)
         }
-        fn decode(&self, source: &Source) -> Result<Vec<u8>, String> {
+        fn decode(&self, source: &mut Source) -> Result<Vec<u8>, String> {
             let stem = source.path.file_stem().unwrap().to_string_lossy();
             let (a, b) = stem.split_once('_').ok_or("not a two-pixel name")?;
             let (a, b): (u8, u8) = (a.parse().unwrap(), b.parse().unwrap());

@@ -26,6 +26,10 @@ pub struct Card<'a> {
     pub stages: &'a [Stage],
     pub dev: Option<&'a EvalReport>,
     pub test: Option<&'a EvalReport>,
+    /// For a model learned from a base model: the recipes, the mapping, and the chosen model
+    /// beside the base through the mapping on test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<&'a super::learned::LearnedReport>,
     pub date: String,
 }
 
@@ -44,6 +48,7 @@ impl<'a> Card<'a> {
             stages: &summary.stages,
             dev: None,
             test: None,
+            learned: None,
             date: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
         }
     }
@@ -66,6 +71,10 @@ impl<'a> Card<'a> {
         );
         if let Some(library) = self.library {
             vocabulary(&mut out, library);
+        }
+        if let Some(learned) = self.learned {
+            out.push_str(&learned.markdown());
+            out.push('\n');
         }
         stages(&mut out, self.stages);
         for (title, report) in [

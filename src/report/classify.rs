@@ -8,13 +8,16 @@
 //!   always the model's best guess.
 //! - JSONL: one `{"path","genre","probability","top":[{"genre","name","probability"},...]}` per
 //!   line; `name` is the genre's display name in the model (what `--tag` writes by default).
+//!   In library mode each also has `"cover":{"file","rule","passed_over"}`: the file the
+//!   album's cover came from, the step of the front-cover rule that chose it, and candidates
+//!   passed over because they could not be decoded.
 //! - JSON: `{"results":[records...],"failures":[{"path","reason"}],"summary":{...}}`.
 //! - Table: path, genre, probability and the top-k, for people.
 //!
 //! Failures are not rows of the CSV/JSONL/table (they go to stderr), so every row is a prediction.
 
 use super::table::{new_table, TableStyle};
-use crate::covers::Source;
+use crate::covers::{CoverUsed, Source};
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::infer::pipeline::Classified;
@@ -81,6 +84,14 @@ pub struct Record {
     pub probability: f32,
     /// The top-k genres, most probable first.
     pub top: Vec<Ranked>,
+    /// Library mode: the cover the album's result came from, the rule that chose it, and
+    /// candidates passed over because they could not be decoded (JSON and JSONL only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover: Option<CoverUsed>,
+    /// With `--artist-context`: what the album's artist said ([`crate::artist_list`]); the
+    /// genres above are then the combined ones (JSON and JSONL only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<crate::artist_context::Said>,
 }
 
 impl Record {
@@ -107,6 +118,8 @@ impl Record {
             genre,
             probability,
             top,
+            cover: item.source.cover_used(),
+            artist: None,
         }
     }
 }

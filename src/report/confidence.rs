@@ -3,7 +3,7 @@
 //! coverage/precision table per `--min-confidence` threshold, and paired differences between
 //! models.
 
-use super::table::{fraction, model_label};
+use super::labels::{fraction, model_label};
 use super::{EvalReport, PairedDifference};
 use crate::calibration::{Interval, Intervals, ECE_BINS};
 

@@ -18,7 +18,7 @@
 //! - Markdown: headings and pipe tables, for a CI job summary.
 
 use super::confidence::{self, Grid};
-use super::table::{fraction, model_label};
+use super::labels::{fraction, model_label};
 use super::{paired_differences, EvalReport};
 use crate::metrics::{Metric, Summary};
 use anyhow::{Context, Result};

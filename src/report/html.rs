@@ -45,6 +45,46 @@ pub struct Card {
     /// With `--tag`: the album's entry of the plan as data (`tag::document::AlbumEntry`:
     /// key, tracks and their stamps, top genres as written), so the page can record decisions.
     pub plan: Option<serde_json::Value>,
+    /// With `--tag` and the artist context, for an album with an artist: what the page needs
+    /// to propose it anew when another album of its artist is decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artist_context: Option<ArtistCard>,
+}
+
+/// One album's part of the artist context on the review page (see [`ArtistRule`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ArtistCard {
+    /// The cover's calibrated probabilities, one per model genre (`None`: not classified).
+    pub cover: Option<Vec<f32>>,
+    /// The artist's other albums with a genre, per model genre, and in all (genres the
+    /// model does not know included), as the plan counted them.
+    pub counts: Vec<usize>,
+    pub total: usize,
+    /// The album's own genre as its artist's other albums count it (its spelling; the model
+    /// genre it is), which a decision on the page replaces.
+    pub genre: Option<String>,
+    pub class: Option<usize>,
+}
+
+/// How the review page proposes an album anew after a decision on another album of its
+/// artist: the rule of [`crate::artist_context::combine`] at the library's `weight`, then the
+/// plan's own choice of genres.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ArtistRule {
+    /// The library's artist weight (the agreement's).
+    pub weight: f64,
+    /// Per model genre, the value written for it.
+    pub values: Vec<String>,
+    /// A folded genre name ([`crate::genres::normalise`]) -> its model genre.
+    pub classes: std::collections::BTreeMap<String, usize>,
+    /// The top genres a plan keeps.
+    pub top_k: usize,
+    /// `--max-genres`, `--min-genre-probability` and the separator of joined genres.
+    pub max_genres: usize,
+    pub min_probability: f32,
+    pub separator: Option<String>,
+    /// `--min-confidence` in force: under it a card is uncertain.
+    pub threshold: f32,
 }
 
 impl Card {
@@ -60,6 +100,7 @@ impl Card {
             predicted: None,
             thumb: None,
             plan: None,
+            artist_context: None,
         }
     }
 }
@@ -85,6 +126,9 @@ pub struct Page {
     /// With `--tag`: the plan's identifier; decisions made on the page are kept in the
     /// browser under it and saved with it.
     pub plan: Option<String>,
+    /// With `--tag` and the artist context: how proposals are made anew on the page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artists: Option<ArtistRule>,
 }
 
 /// Where a cover's thumbnail comes from.
@@ -136,7 +180,9 @@ pub fn thumbnail(kind: &SourceKind) -> Result<Vec<u8>> {
     let bytes = match kind {
         SourceKind::File(path) => std::fs::read(path)?,
         SourceKind::Embedded { audio_files } => {
-            embedded_picture(audio_files).map_err(anyhow::Error::msg)?
+            embedded_picture(audio_files)
+                .map_err(anyhow::Error::msg)?
+                .bytes
         }
     };
     let rgb = decode_to_rgb(&bytes, &limits)?;
@@ -194,9 +240,11 @@ mod tests {
                 predicted: None,
                 thumb: None,
                 plan: None,
+                artist_context: None,
             }],
             evaluation: None,
             plan: None,
+            artists: None,
         };
         let html = render(&page).unwrap();
         assert!(!html.contains("</script><script>alert"), "{html}");
@@ -215,6 +263,8 @@ pub struct Collector {
     sources: Vec<ThumbSource>,
     /// The plan's identifier, with `--tag` (see [`Page::plan`]).
     pub plan: Option<String>,
+    /// With `--tag` and the artist context (see [`Page::artists`]).
+    pub artists: Option<ArtistRule>,
 }
 
 impl Collector {
@@ -234,6 +284,7 @@ impl Collector {
             predicted: record.top.first().map(|r| r.genre.clone()),
             thumb: None,
             plan: None,
+            artist_context: None,
         });
     }
 
@@ -260,6 +311,7 @@ impl Collector {
             cards: self.cards,
             evaluation,
             plan: self.plan,
+            artists: self.artists,
         };
         write(page_path, page, self.sources)
     }
@@ -318,6 +370,7 @@ pub fn write_evaluation(
             macro_f1: report.summary.macro_f1,
         }),
         plan: None,
+        artists: None,
     };
     let mut sources = Vec::with_capacity(covers.len());
     for cover in covers {
@@ -348,6 +401,7 @@ pub fn write_evaluation(
             predicted: Some(predicted),
             thumb: None,
             plan: None,
+            artist_context: None,
         });
     }
     for failure in &report.failures {

@@ -35,6 +35,20 @@ pub struct InspectReport {
     /// this library are measured on (JSON only; the splits stay put as albums are added).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_out: Option<BTreeMap<String, Vec<PathBuf>>>,
+    /// A music library: how many of its labelled covers have the base model's outputs cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_outputs: Option<BaseOutputsCached>,
+}
+
+/// How many covers the base-output cache holds for the base model a library learns from.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseOutputsCached {
+    /// The base model ("the built-in model", or the `--base` file).
+    pub base: String,
+    pub cached: usize,
+    pub covers: usize,
+    /// The cache folder.
+    pub folder: PathBuf,
 }
 
 impl InspectReport {
@@ -53,6 +67,7 @@ impl InspectReport {
             skipped: dataset.skipped.clone(),
             library: dataset.library.clone(),
             held_out: dataset.library.as_ref().map(|_| held_out(dataset)),
+            base_outputs: None,
         }
     }
 
@@ -81,6 +96,15 @@ impl InspectReport {
         text.push_str(&self.counts_table().to_string());
         if let Some(library) = &self.library {
             text.push_str(&library_details(library));
+        }
+        if let Some(cached) = &self.base_outputs {
+            text.push_str(&format!(
+                "Base model outputs cached for {} of {} labelled covers ({}, in {}).\n",
+                cached.cached,
+                cached.covers,
+                cached.base,
+                cached.folder.display()
+            ));
         }
         if self.skipped.is_empty() {
             text.push_str("No files skipped.\n");
@@ -168,6 +192,7 @@ fn library_overview(library: &LibrarySummary) -> String {
         "{} albums ({} tracks), {} labelled by their {} field and trained on{read}\n",
         library.albums, library.tracks, library.labelled, library.field
     );
+    text.push_str(&cover_rules_line(library));
     text.push_str(&format!(
         "Genres (at least {} albums each; spellings folded into each, with their albums):\n",
         library.min_albums
@@ -176,6 +201,20 @@ fn library_overview(library: &LibrarySummary) -> String {
         text.push_str(&format!("  {}\n", genre_line(genre)));
     }
     text
+}
+
+/// Which step of the front-cover rule chose the albums' covers (each album's cover and rule
+/// are in the JSON report).
+fn cover_rules_line(library: &LibrarySummary) -> String {
+    if library.cover_rules.is_empty() {
+        return String::new();
+    }
+    let rules: Vec<String> = library
+        .cover_rules
+        .iter()
+        .map(|(rule, n)| format!("{rule} {n}"))
+        .collect();
+    format!("Covers chosen by: {} albums\n", rules.join(", "))
 }
 
 /// What was left out: small genres, dropped values, unlabelled albums, ties, bad tracks.
@@ -221,6 +260,20 @@ fn library_details(library: &LibrarySummary) -> String {
                 tie.chosen
             ));
         }
+    }
+    let passed_over: Vec<&crate::data::cover_names::PassedOver> =
+        library.covers.iter().flat_map(|c| &c.passed_over).collect();
+    if !passed_over.is_empty() {
+        text.push_str("Cover files passed over (the next candidate is used):\n");
+        for passed in passed_over {
+            text.push_str(&format!("  {}\n", passed.reason));
+        }
+    }
+    if library.untaggable_tracks > 0 {
+        text.push_str(&format!(
+            "Tracks in formats covergenre cannot read genres from (never labels): {}\n",
+            library.untaggable_tracks
+        ));
     }
     if !library.unreadable_tracks.is_empty() {
         text.push_str(&format!(

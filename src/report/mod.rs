@@ -2,7 +2,7 @@
 //! renderings — prettytable text ([`table`]), JSON/CSV/markdown ([`formats`]) and the confusion
 //! heatmap ([`plot`]). Renderers only read an [`EvalReport`]; the numbers come from
 //! [`crate::metrics`], so every format shows the same ones. [`classify`] renders classify's
-//! per-cover results; [`html`] the self-contained review page. Training's renderings live here
+//! per-cover results and [`digest`] the short account of a run for people; [`html`] the self-contained review page. Training's renderings live here
 //! too: the dataset table of `--inspect` ([`inspect`]), the variant ranking ([`training`]) and
 //! the training curves ([`curves`]) and the model card a run writes beside its winner ([`card`]). Every terminal table is made by [`table::new_table`] in one
 //! of the toolkit's [`table::TableStyle`]s.
@@ -11,9 +11,12 @@ pub mod card;
 pub mod classify;
 pub mod confidence;
 pub mod curves;
+pub mod digest;
 pub mod formats;
 pub mod html;
 pub mod inspect;
+pub mod labels;
+pub mod learned;
 pub mod plot;
 pub mod table;
 pub mod training;

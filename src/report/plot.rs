@@ -94,7 +94,7 @@ fn draw<'a>(root: &Area<'a>, report: &EvalReport) -> DrawResult<'a> {
     let (width, _) = heatmap_size(report.genres.len());
     let title = format!(
         "{}: confusion on {} covers (row-normalised)",
-        super::table::model_label(&report.model),
+        super::labels::model_label(&report.model),
         report.total
     );
     let centre = |style: TextStyle<'static>| style.pos(Pos::new(HPos::Center, VPos::Center));
@@ -221,7 +221,7 @@ fn draw_reliability<'a>(root: &Area<'a>, report: &EvalReport) -> DrawResult<'a> 
     let calibration = &report.calibration;
     let title = format!(
         "{}: reliability on {} covers, ECE {:.4}",
-        super::table::model_label(&report.model),
+        super::labels::model_label(&report.model),
         report.total,
         calibration.expected_calibration_error
     );

@@ -3,28 +3,15 @@
 //! and the most confident mistakes. Several reports (`--compare`) share one metrics table.
 
 use super::confidence::{self, Grid};
+use super::labels::{fraction, model_label};
 use super::{paired_differences, EvalReport};
 use crate::metrics::{Metric, Summary};
 use prettytable::{format, Cell, Row, Table};
 use std::fmt::Write;
-use std::path::Path;
-
-/// Four decimals: enough to tell models apart, short enough for wide tables.
-pub fn fraction(value: f64) -> String {
-    format!("{value:.4}")
-}
 
 /// A metric that may be unknown (top-3 from a short ranking) shows as "n/a".
 fn optional_fraction(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_string(), fraction)
-}
-
-/// The label a model gets in column headers: its file name without the extension.
-pub fn model_label(model: &str) -> String {
-    Path::new(model)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| model.to_string())
 }
 
 /// The looks of the toolkit's terminal tables, one per kind of output (each prints as it always

@@ -436,7 +436,7 @@ pub fn lite0_checkpoint_modules() -> Vec<CheckpointModule> {
     lite0_layout().modules
 }
 
-/// `effnet-lite0`: the ImageNet backbone with a new genre head (see [`effnet_spec`]).
+/// `effnet-lite0`: the ImageNet backbone with a new genre head (see `effnet_spec`).
 pub fn effnet_lite0() -> ModelSpec {
     Backbone::Lite0.spec()
 }

@@ -105,9 +105,9 @@ pub const BATCH_NORM_MOMENTUM: f64 = 0.01;
 /// Parameter names are shared by the tch builder, checkpoints and the ONNX writer: the layer's
 /// index path joined by dots ("3", or "5.2" for layer 2 inside the residual at index 5),
 /// then the PyTorch parameter name:
-/// - Conv: `weight` [out, in/groups, k, k], `bias` [out] (when `bias`)
-/// - BatchNorm: `weight`, `bias`, `running_mean`, `running_var` (each [channels])
-/// - Dense / Logits: `weight` [out, in], `bias` [out]
+/// - Conv: `weight` `[out, in/groups, k, k]`, `bias` `[out]` (when `bias`)
+/// - BatchNorm: `weight`, `bias`, `running_mean`, `running_var` (each `[channels]`)
+/// - Dense / Logits: `weight` `[out, in]`, `bias` `[out]`
 pub fn param_prefix(path: &[usize]) -> String {
     path.iter()
         .map(|i| i.to_string())
@@ -455,7 +455,7 @@ fn conv_bn_relu(out: usize, stride: usize) -> [Layer; 3] {
 
 /// Ours, the from-scratch model to beat. Expected on covers-v1 with these defaults (seed 42, bf16,
 /// 2 threads, ~4 min): best dev macro-F1 0.199 at epoch 20; test accuracy 0.380, macro-F1 0.200
-/// (the study's `baseline`: 0.277 / 0.132). See the README's Results.
+/// (the study's `baseline`: 0.277 / 0.132). See docs/results.md.
 fn compact() -> ModelSpec {
     let mut layers = Vec::new();
     // A stride-2 stem keeps the CPU cost low at 128x128; every later stage halves the size.

@@ -158,7 +158,7 @@ impl Decision {
         count: &GenresPerAlbum,
     ) -> Result<AlbumPlan, String> {
         let tracks = crate::data::albums::album_tracks(folder)
-            .map_err(|e| format!("cannot read the album: {e}"))?;
+            .map_err(|failure| format!("cannot read the album: {}", failure.reason))?;
         let values = match self.action {
             Action::Apply => count.values(self.genres.clone()),
             Action::Skip => Vec::new(),

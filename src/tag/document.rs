@@ -9,6 +9,7 @@
 
 use super::plan::{AlbumPlan, Candidate, Summary, TrackAction, TrackPlan};
 use crate::audio::fields::Field;
+use crate::covers::CoverUsed;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,9 @@ pub struct PlanDocument {
     pub min_confidence: f32,
     pub albums: Vec<AlbumEntry>,
     pub summary: Summary,
+    /// What the artist context measured (absent with `--no-artist-context`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artists: Option<super::artists::ArtistSummary>,
 }
 
 /// One album of the plan (a line of `--format jsonl`).
@@ -44,7 +48,8 @@ pub struct AlbumEntry {
     pub action: String,
     /// Why the album is skipped (`low confidence`, `existing genre`, `no cover`, ...).
     pub reason: Option<String>,
-    /// More about the reason (why no cover could be read).
+    /// More about the reason (why no cover could be read, which formats cannot be tagged,
+    /// why the album cannot be read).
     pub detail: Option<String>,
     /// The values the plan writes, best first (empty when the album is skipped for want of a
     /// proposal).
@@ -54,6 +59,17 @@ pub struct AlbumEntry {
     /// The model's top genres, most probable first.
     pub top: Vec<TopGenre>,
     pub tracks: Vec<TrackEntry>,
+    /// The cover the proposal came from: its file, the step of the front-cover rule that chose
+    /// it (`cover-name`, `album-name`, `only-image`, `embedded`, `listed`), and candidates
+    /// passed over because they could not be decoded. Absent when no cover was classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover: Option<CoverUsed>,
+    /// What the library says about the album's artist ([`crate::artist_context::Said`]): its
+    /// name, where the name came from (`album-artist`, `artist`, `folder`), the genres of its
+    /// other albums with genres, the weight used and the cover's own best genre. Absent for
+    /// compilations, albums without an artist, and with `--no-artist-context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<crate::artist_context::Said>,
 }
 
 /// One of the top genres: slug, the value written for it, probability.
@@ -138,10 +154,10 @@ impl AlbumEntry {
         let root = root_of(roots, &plan.folder).unwrap_or(&plan.folder);
         let (reason, detail) = match &plan.skip {
             None => (None, None),
-            Some(super::plan::SkipReason::NoCover(why)) => {
-                (Some("no cover".into()), Some(why.clone()))
-            }
-            Some(reason) => (Some(reason.key().to_string()), None),
+            Some(reason) => (
+                Some(reason.key().to_string()),
+                reason.detail().map(String::from),
+            ),
         };
         Self {
             album: relative_key(root, &plan.folder),
@@ -158,6 +174,8 @@ impl AlbumEntry {
                 .iter()
                 .map(|t| TrackEntry::of(&plan.folder, t))
                 .collect(),
+            cover: plan.cover.clone(),
+            artist: plan.artist.clone(),
         }
     }
 }
@@ -208,7 +226,13 @@ pub fn plan_id(albums: &[AlbumEntry]) -> String {
 }
 
 impl PlanDocument {
-    pub fn of(plans: &[AlbumPlan], roots: &[PathBuf], field: &Field, min_confidence: f32) -> Self {
+    pub fn of(
+        plans: &[AlbumPlan],
+        roots: &[PathBuf],
+        field: &Field,
+        min_confidence: f32,
+        artists: Option<&super::artists::ArtistSummary>,
+    ) -> Self {
         let albums: Vec<AlbumEntry> = plans.iter().map(|p| AlbumEntry::of(p, roots)).collect();
         Self {
             version: VERSION,
@@ -217,6 +241,7 @@ impl PlanDocument {
             min_confidence,
             albums,
             summary: Summary::of(plans),
+            artists: artists.cloned(),
         }
     }
 

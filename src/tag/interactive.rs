@@ -1,15 +1,15 @@
 //! The terminal review (`--tag --interactive`): the plan's albums in its order, one question
 //! per album with a proposal, each decided album written at once.
 //!
-//! This module is the decisions, not the terminal: it talks to a [`Console`] (the real one is
-//! [`super::terminal::Terminal`]; tests script one), so the question, the answers and what
-//! each answer writes are testable without a terminal.
+//! This module is the decisions, not the terminal: it talks to a [`Console`]
+//! ([`super::console`]: the real one is [`super::terminal::Terminal`]; tests script one), so
+//! the question, the answers and what each answer writes are testable without a terminal.
 //!
 //! - Asked: every album with a proposal and tracks, whether it already has a genre (`existing
 //!   genre`) or is under `--min-confidence` (`low confidence`: then Enter alone skips instead
 //!   of applying). Not asked, listed as the plan lists them: no cover, no audio files, already
 //!   tagged, and albums this review's journal shows were decided before.
-//! - An answer is one key and Enter ([`Question::parse`]): `a` the proposal, `1`-`3` that genre
+//! - An answer is one key and Enter ([`super::question`]): `a` the proposal, `1`-`3` that genre
 //!   of the top 3, `e` a genre typed with Tab completion, `s` skip, `k` keep the existing
 //!   genre, `b` stop at once.
 //! - A written album is a [`Decision`] (the one type of the owner's decisions) carrying the
@@ -21,165 +21,24 @@
 //!   tracks left alone get entries whose old and new values are the same, which undo counts as
 //!   already as before); skipped ones are not, so they are asked again.
 
-use super::decisions::{Action, Decision, MAX_GENRE_CHARS};
+use super::by_artist::{ArtistReview, FollowUp, SameForArtist};
+use super::console::{Album, Console};
+use super::decisions::{Action, Decision};
 use super::document::{self, Stamp};
 use super::journal::{self, Entry};
-use super::plan::{self, AlbumPlan, GenreStyle, SkipReason, TrackAction, TrackPlan};
+use super::plan::{self, AlbumPlan, SkipReason, TrackAction, TrackPlan};
+use super::question::{ask, cover_path, describe, merged_completions, Choice};
 use super::TagOptions;
 use crate::audio::fields::{self, Values};
 use crate::covers::SourceKind;
-use crate::genres::GenreSet;
 use anyhow::Result;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The review's journal when `--journal` names none, in the current folder: the same file
 /// for every review started there, so running the same command again goes on.
 pub const DEFAULT_JOURNAL: &str = "covergenre-review.jsonl";
-
-/// The question's highest pick (`1-3 pick`).
-const PICKS: usize = 3;
-
-/// What the review needs of a terminal.
-pub trait Console {
-    /// Shows lines of text.
-    fn print(&mut self, text: &str) -> Result<()>;
-    /// Draws the album's cover (or nothing, without previews).
-    fn cover(&mut self, cover: &SourceKind) -> Result<()>;
-    /// One line typed after `prompt`; `None` at the end of input (Ctrl-D, Ctrl-C).
-    fn ask(&mut self, prompt: &str) -> Result<Option<String>>;
-    /// [`Console::ask`] with Tab completing from `completions`.
-    fn ask_genre(&mut self, prompt: &str, completions: &[String]) -> Result<Option<String>>;
-}
-
-/// One album of the plan, with its cover (`None`: none could be classified).
-pub struct Album {
-    pub plan: AlbumPlan,
-    pub cover: Option<SourceKind>,
-}
-
-/// One key of the question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Apply,
-    /// The n-th (from 1) of the top genres.
-    Pick(usize),
-    Enter,
-    Skip,
-    Keep,
-    Abort,
-}
-
-/// What the question offers for one album.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Question {
-    /// The value `a` writes.
-    pub proposal: String,
-    /// How many of the top genres can be picked.
-    pub picks: usize,
-    /// Whether `k` is offered (a track has a genre).
-    pub keep: bool,
-    /// What Enter alone answers: apply, or skip under `--min-confidence`.
-    pub default: Answer,
-}
-
-impl Question {
-    /// The question about `plan`; `None` when it has no proposal.
-    pub fn of(plan: &AlbumPlan) -> Option<Self> {
-        if plan.values.is_empty() {
-            return None;
-        }
-        let proposal = fields::show(&plan.values);
-        let keep = plan.tracks.iter().any(|t| fields::has_value(&t.current));
-        let default = if plan.skip == Some(SkipReason::LowConfidence) {
-            Answer::Skip
-        } else {
-            Answer::Apply
-        };
-        Some(Self {
-            proposal,
-            picks: plan.top.len().min(PICKS),
-            keep,
-            default,
-        })
-    }
-
-    /// The question line, beets-style: the capital letter is the key, the default is in
-    /// brackets (`[A]pply Metal, 1-3 pick, Enter a genre, Skip, Keep existing, aBort?`).
-    pub fn line(&self) -> String {
-        let marked = |answer: Answer, word: &str| {
-            if self.default == answer {
-                let (key, rest) = word.split_at(1);
-                format!("[{key}]{rest}")
-            } else {
-                word.to_string()
-            }
-        };
-        let mut parts = vec![format!(
-            "{} {}",
-            marked(Answer::Apply, "Apply"),
-            self.proposal
-        )];
-        match self.picks {
-            0 => {}
-            1 => parts.push("1 pick".into()),
-            n => parts.push(format!("1-{n} pick")),
-        }
-        parts.push("Enter a genre".into());
-        parts.push(marked(Answer::Skip, "Skip"));
-        if self.keep {
-            parts.push("Keep existing".into());
-        }
-        parts.push("aBort?".into());
-        parts.join(", ")
-    }
-
-    /// The answer a typed line means, or the hint to show before asking again.
-    pub fn parse(&self, line: &str) -> Result<Answer, String> {
-        let typed = line.trim().to_lowercase();
-        match typed.as_str() {
-            "" => Ok(self.default),
-            "a" => Ok(Answer::Apply),
-            "e" => Ok(Answer::Enter),
-            "s" => Ok(Answer::Skip),
-            "b" => Ok(Answer::Abort),
-            "k" if self.keep => Ok(Answer::Keep),
-            "k" => Err(format!("no track has a genre to keep; {}", self.hint())),
-            _ => match typed.parse::<usize>() {
-                Ok(n) if (1..=self.picks).contains(&n) => Ok(Answer::Pick(n)),
-                _ => Err(format!("{typed:?} is not an answer; {}", self.hint())),
-            },
-        }
-    }
-
-    fn hint(&self) -> String {
-        let picks = match self.picks {
-            0 => String::new(),
-            1 => ", 1 (pick)".into(),
-            n => format!(", 1-{n} (pick)"),
-        };
-        let keep = if self.keep { ", k (keep existing)" } else { "" };
-        let default = if self.default == Answer::Skip {
-            "s"
-        } else {
-            "a"
-        };
-        format!(
-            "type one key, then Enter: a (apply){picks}, e (enter a genre), s (skip){keep}, b (abort); Enter alone: {default}"
-        )
-    }
-}
-
-/// What the owner decided for one album.
-#[derive(Debug, Clone, PartialEq)]
-enum Choice {
-    /// The genres to write, best first.
-    Write(Values),
-    Skip,
-    Keep,
-    Abort,
-}
 
 /// Counts of a review, for its closing lines.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -225,10 +84,13 @@ pub struct Review<'a> {
 }
 
 impl Review<'_> {
-    /// Goes through `albums` in order, asking about each album with a proposal.
+    /// Goes through `albums` in order, asking about each album with a proposal; with
+    /// `artists`, one more question after an answer that tags an album of an artist with
+    /// more albums to ask ([`super::by_artist`]).
     pub fn run(
         &self,
         albums: Vec<Album>,
+        mut artists: Option<&mut ArtistReview<'_>>,
         console: &mut dyn Console,
         log: &mut dyn Write,
     ) -> Result<Outcome> {
@@ -252,7 +114,14 @@ impl Review<'_> {
         };
         let mut asked = 0;
         let mut stopped = false;
-        for album in albums {
+        let mut same: Option<SameForArtist> = None;
+        let mut queue: VecDeque<Album> = albums.into();
+        while let Some(album) = queue.pop_front() {
+            let key = artists.as_ref().and_then(|a| a.key(&album));
+            if same.as_ref().is_some_and(|s| Some(&s.key) != key.as_ref()) {
+                same = None;
+            }
+            let context = album.context;
             let mut plan = album.plan;
             if stopped {
                 // Nothing more is asked or shown; albums the review would ask about are
@@ -270,6 +139,18 @@ impl Review<'_> {
                 plan.skip = Some(SkipReason::DecidedBefore);
                 outcome.counts.not_asked += 1;
                 console.print(&listing(&plan, &self.tag.field))?;
+            } else if let Some(same) = same.as_ref().filter(|_| !has_genre(&plan)) {
+                console.print(&format!(
+                    "\n{} ({} track(s)): the same as decided for its artist",
+                    plan.folder.display(),
+                    plan.tracks.len()
+                ))?;
+                let decided = Decided {
+                    genres: same.genres.clone(),
+                    stamps: stamps(&plan),
+                    journal: &mut journal,
+                };
+                plan = self.write(plan, decided, &mut outcome, console, log)?;
             } else {
                 asked += 1;
                 self.show(&plan, album.cover.as_ref(), (asked, to_ask), console)?;
@@ -293,11 +174,24 @@ impl Review<'_> {
                     }
                     Choice::Write(genres) => {
                         let decided = Decided {
-                            genres,
+                            genres: genres.clone(),
                             stamps,
                             journal: &mut journal,
                         };
                         plan = self.write(plan, decided, &mut outcome, console, log)?;
+                        if let (Some(review), Some(key)) = (artists.as_deref_mut(), key) {
+                            review.decided(context, &genres, &mut queue);
+                            let still = |a: &Album| {
+                                askable(&a.plan)
+                                    && !has_genre(&a.plan)
+                                    && !decided_before(&a.plan, &recorded)
+                            };
+                            match review.follow_up(&key, genres, &queue, still, console)? {
+                                FollowUp::Same(answer) => same = Some(answer),
+                                FollowUp::EachAlone => {}
+                                FollowUp::Abort => stopped = true,
+                            }
+                        }
                     }
                 }
             }
@@ -366,8 +260,8 @@ impl Review<'_> {
         );
         let (entries, writes) = self.decided_entries(&plan);
         let first = journal.append(&entries)?;
-        super::report_track_problems(std::slice::from_ref(&plan), log)?;
-        let mut writer = super::Writer::new(self.tag, journal);
+        super::writing::report_track_problems(std::slice::from_ref(&plan), log)?;
+        let mut writer = super::writing::Writer::new(self.tag, journal);
         let values = plan.values.clone();
         for (track, entry) in writes {
             writer.write(&mut plan.tracks[track], &values, first + entry, log)?;
@@ -420,7 +314,7 @@ impl Review<'_> {
     }
 
     fn entry(&self, plan: &AlbumPlan, track: &TrackPlan, new: Values) -> Entry {
-        super::journal_entry(track, &plan.folder, self.roots, &self.tag.field, new)
+        super::writing::journal_entry(track, &plan.folder, self.roots, &self.tag.field, new)
     }
 
     /// The closing lines: what was done and how to undo it or go on.
@@ -441,58 +335,6 @@ impl Review<'_> {
     }
 }
 
-/// Asks until the answer is a decision (unknown answers get a hint; an empty typed genre
-/// goes back to the question; the end of input is `b`).
-fn ask(plan: &AlbumPlan, completions: &[String], console: &mut dyn Console) -> Result<Choice> {
-    let Some(question) = Question::of(plan) else {
-        return Ok(Choice::Skip);
-    };
-    let prompt = format!("{} ", question.line());
-    loop {
-        let Some(line) = console.ask(&prompt)? else {
-            return Ok(Choice::Abort);
-        };
-        let answer = match question.parse(&line) {
-            Ok(answer) => answer,
-            Err(hint) => {
-                console.print(&format!("  {hint}"))?;
-                continue;
-            }
-        };
-        match answer {
-            Answer::Apply => return Ok(Choice::Write(plan.values.clone())),
-            Answer::Pick(n) => return Ok(Choice::Write(vec![plan.top[n - 1].value.clone()])),
-            Answer::Skip => return Ok(Choice::Skip),
-            Answer::Keep => return Ok(Choice::Keep),
-            Answer::Abort => return Ok(Choice::Abort),
-            Answer::Enter => {
-                let typed = "genre (Tab completes; an empty line goes back): ";
-                let Some(genre) = console.ask_genre(typed, completions)? else {
-                    return Ok(Choice::Abort);
-                };
-                match typed_genre(&genre) {
-                    Ok(Some(genre)) => return Ok(Choice::Write(vec![genre])),
-                    Ok(None) => {}
-                    Err(problem) => console.print(&format!("  {problem}"))?,
-                }
-            }
-        }
-    }
-}
-
-/// A typed genre, trimmed; `None` for an empty line; an error for one too long.
-fn typed_genre(line: &str) -> Result<Option<String>, String> {
-    let genre = line.trim();
-    let chars = genre.chars().count();
-    match chars {
-        0 => Ok(None),
-        n if n > MAX_GENRE_CHARS => Err(format!(
-            "a genre of {n} characters is too long (at most {MAX_GENRE_CHARS})"
-        )),
-        _ => Ok(Some(genre.to_string())),
-    }
-}
-
 /// Whether the review asks about the album: it has a proposal and tracks, and is not
 /// already tagged with it.
 fn askable(plan: &AlbumPlan) -> bool {
@@ -502,6 +344,13 @@ fn askable(plan: &AlbumPlan) -> bool {
             plan.skip,
             None | Some(SkipReason::LowConfidence) | Some(SkipReason::HasGenre)
         )
+}
+
+/// Whether a track of the album already has a genre: such albums are asked one by one
+/// even after `y` (the owner's own genres are never overwritten by one answer for another
+/// album).
+fn has_genre(plan: &AlbumPlan) -> bool {
+    plan.skip == Some(SkipReason::HasGenre)
 }
 
 /// Per track, the values a journal last recorded for it in `field`.
@@ -523,7 +372,7 @@ fn decided_before(plan: &AlbumPlan, recorded: &HashMap<PathBuf, Values>) -> bool
         && plan.tracks.iter().all(|t| {
             !matches!(t.action, TrackAction::Fail(_))
                 && recorded
-                    .get(&super::journal_path_of(t))
+                    .get(&super::writing::journal_path_of(t))
                     .is_some_and(|values| fields::holds(&t.current, values))
         })
 }
@@ -542,101 +391,6 @@ fn listing(plan: &AlbumPlan, field: &crate::audio::fields::Field) -> String {
     String::from_utf8_lossy(&text).trim_end().to_string()
 }
 
-/// The album as the question shows it: folder, existing genres, top genres, proposal.
-pub fn describe(plan: &AlbumPlan, (n, of): (usize, usize), min_confidence: f32) -> String {
-    let top = plan
-        .top
-        .iter()
-        .take(PICKS)
-        .enumerate()
-        .map(|(i, c)| format!("{}. {} {:.3}", i + 1, c.value, c.probability))
-        .collect::<Vec<_>>()
-        .join("   ");
-    let proposal = plan::proposed(plan);
-    let probability = plan.probability.unwrap_or(0.0);
-    let low = if plan.skip == Some(SkipReason::LowConfidence) {
-        format!("   [low confidence: under --min-confidence {min_confidence:.2}; Enter skips]")
-    } else {
-        String::new()
-    };
-    format!(
-        "\n({n}/{of}) {} ({} track(s))\n  existing genre: {}\n  top {}: {top}\n  proposal: {proposal} ({probability:.3}){low}",
-        plan.folder.display(),
-        plan.tracks.len(),
-        existing(plan),
-        plan.top.len().min(PICKS)
-    )
-}
-
-/// The tracks' existing values: one value, or each with how many tracks carry it.
-fn existing(plan: &AlbumPlan) -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for track in &plan.tracks {
-        let value = if fields::has_value(&track.current) {
-            fields::show(&track.current)
-        } else {
-            "(none)".into()
-        };
-        *counts.entry(value).or_default() += 1;
-    }
-    match counts.len() {
-        0 | 1 => counts
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_else(|| "(none)".into()),
-        _ => counts
-            .iter()
-            .map(|(value, n)| format!("{value} ({n} of {} tracks)", plan.tracks.len()))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
-/// Where the cover shown comes from.
-fn cover_path(cover: &SourceKind) -> String {
-    match cover {
-        SourceKind::File(path) => path.display().to_string(),
-        SourceKind::Embedded { audio_files } => match audio_files.first() {
-            Some(first) => format!("the picture embedded in {}", first.display()),
-            None => "an embedded picture".into(),
-        },
-    }
-}
-
-/// The values the model's genres are written as.
-pub fn model_values(genres: &GenreSet, style: GenreStyle) -> Vec<String> {
-    genres
-        .iter()
-        .map(|g| plan::genre_value(&g.slug, style, genres))
-        .collect()
-}
-
-/// `extra` and every genre the library's tracks already carry, sorted, once each.
-fn merged_completions(extra: &[String], plans: &[&AlbumPlan]) -> Vec<String> {
-    let existing = plans
-        .iter()
-        .flat_map(|p| &p.tracks)
-        .flat_map(|t| t.current.iter().cloned());
-    let all: BTreeSet<String> = extra
-        .iter()
-        .cloned()
-        .chain(existing)
-        .filter(|g| !g.trim().is_empty())
-        .collect();
-    all.into_iter().collect()
-}
-
-/// The completions of a typed beginning: those starting with it, case aside.
-pub fn complete<'a>(typed: &str, completions: &'a [String]) -> Vec<&'a str> {
-    let typed = typed.to_lowercase();
-    completions
-        .iter()
-        .filter(|c| c.to_lowercase().starts_with(&typed))
-        .map(String::as_str)
-        .collect()
-}
-
 /// `text` as a shell word (quoted when it holds anything but plain characters).
 fn quoted(text: &str) -> String {
     let plain = text
@@ -653,104 +407,10 @@ fn quoted(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::audio::fields::Field;
-    use crate::tag::plan::Candidate;
+    use crate::tag::plan::GenreStyle;
+    use crate::tag::question::tests::album;
     use crate::tag::threshold::{Origin, Threshold};
     use std::collections::VecDeque;
-
-    fn candidate(value: &str, probability: f32) -> Candidate {
-        Candidate {
-            genre: value.to_lowercase(),
-            value: value.into(),
-            probability,
-        }
-    }
-
-    fn album(folder: &str, current: Option<&str>, skip: Option<SkipReason>) -> AlbumPlan {
-        AlbumPlan {
-            folder: PathBuf::from(folder),
-            genre: Some("metal".into()),
-            probability: Some(0.7),
-            values: vec!["Metal".into()],
-            top: vec![
-                candidate("Metal", 0.7),
-                candidate("Rock", 0.2),
-                candidate("Punk", 0.1),
-            ],
-            tracks: vec![TrackPlan {
-                path: PathBuf::from(folder).join("01.mp3"),
-                current: current.map(String::from).into_iter().collect(),
-                action: TrackAction::Write,
-                identity: None,
-                write_to: None,
-                method: crate::tag::safe_write::Method::Replace,
-            }],
-            skip,
-        }
-    }
-
-    #[test]
-    fn the_question_marks_the_default_and_offers_keep_only_with_a_genre() {
-        let plain = Question::of(&album("/m/A", None, None)).unwrap();
-        assert_eq!(
-            plain.line(),
-            "[A]pply Metal, 1-3 pick, Enter a genre, Skip, aBort?"
-        );
-        let tagged = Question::of(&album("/m/A", Some("Jazz"), Some(SkipReason::HasGenre)));
-        assert_eq!(
-            tagged.unwrap().line(),
-            "[A]pply Metal, 1-3 pick, Enter a genre, Skip, Keep existing, aBort?"
-        );
-        let unsure = Question::of(&album("/m/A", None, Some(SkipReason::LowConfidence))).unwrap();
-        assert_eq!(
-            unsure.line(),
-            "Apply Metal, 1-3 pick, Enter a genre, [S]kip, aBort?"
-        );
-        assert_eq!(unsure.parse(""), Ok(Answer::Skip));
-    }
-
-    #[test]
-    fn answers_are_one_key_case_aside_and_others_get_a_hint() {
-        let question = Question::of(&album("/m/A", Some("Jazz"), None)).unwrap();
-        for (typed, answer) in [
-            ("a", Answer::Apply),
-            (" A ", Answer::Apply),
-            ("", Answer::Apply),
-            ("2", Answer::Pick(2)),
-            ("3", Answer::Pick(3)),
-            ("E", Answer::Enter),
-            ("s", Answer::Skip),
-            ("K", Answer::Keep),
-            ("b", Answer::Abort),
-        ] {
-            assert_eq!(question.parse(typed), Ok(answer), "{typed:?}");
-        }
-        for typed in ["4", "0", "x", "apply", "ä"] {
-            let hint = question.parse(typed).unwrap_err();
-            assert!(hint.contains("type one key, then Enter"), "{typed}: {hint}");
-        }
-        let bare = Question::of(&album("/m/A", None, None)).unwrap();
-        assert!(bare
-            .parse("k")
-            .unwrap_err()
-            .contains("no track has a genre"));
-    }
-
-    #[test]
-    fn completion_is_by_beginning_case_aside() {
-        let genres: Vec<String> = ["Jazz", "Metal", "Shoegaze", "shoe-pop"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(complete("sho", &genres), ["Shoegaze", "shoe-pop"]);
-        assert_eq!(complete("J", &genres), ["Jazz"]);
-        assert!(complete("x", &genres).is_empty());
-    }
-
-    #[test]
-    fn typed_genres_are_trimmed_and_bounded() {
-        assert_eq!(typed_genre("  Shoegaze "), Ok(Some("Shoegaze".into())));
-        assert_eq!(typed_genre("   "), Ok(None));
-        assert!(typed_genre(&"x".repeat(201)).is_err());
-    }
 
     #[test]
     fn an_album_is_decided_before_when_every_track_carries_what_the_journal_recorded() {
@@ -812,6 +472,7 @@ mod tests {
             },
             hardlinks: crate::tag::links::Hardlinks::Skip,
             genres: Default::default(),
+            artist_context: true,
         }
     }
 
@@ -835,13 +496,19 @@ mod tests {
             album("/m/D", None, None),
         ]
         .into_iter()
-        .map(|plan| Album { plan, cover: None })
+        .map(|plan| Album {
+            plan,
+            cover: None,
+            context: None,
+        })
         .collect();
         let mut console = Scripted {
             answers: ["x", "e", "  ", "s"].into(),
             shown: String::new(),
         };
-        let outcome = review.run(albums, &mut console, &mut Vec::new()).unwrap();
+        let outcome = review
+            .run(albums, None, &mut console, &mut Vec::new())
+            .unwrap();
         let shown = &console.shown;
         assert!(shown.contains("\"x\" is not an answer"), "{shown}");
         assert_eq!(

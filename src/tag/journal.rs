@@ -1,9 +1,14 @@
 //! The journal of a tagging run: one JSON object per line, one line per file and field, with
 //! the value before and after. The planned changes are written (atomically) before any audio
-//! file is touched, so whatever happens to the run, [`super::undo`] can put every old value
+//! file is touched, so whatever happens to the run, [`super::undo()`] can put every old value
 //! back. Then, as each file is written, a line is appended saying so, with what identifies the
 //! file written ([`Identity`]): the journal says exactly which files a run wrote, and undo
 //! notices a file replaced since.
+//!
+//! Before each file is replaced, a line keeps what gives it back byte for byte
+//! ([`Restore`]: the few original bytes the edit replaced, never the file), flushed to disk
+//! first: undo restores the exact bytes where the file still holds what the run wrote, and
+//! the old values otherwise (and for journals of earlier versions, which hold values only).
 //!
 //! The terminal review appends instead ([`Journal::resume`], [`Journal::append`]): each decided
 //! album's entries are appended and flushed before its files are written, one journal for the
@@ -15,6 +20,7 @@
 //! the command line, still read: a relative path is taken relative to the journal's folder
 //! when the file is there, else relative to the current folder ([`Entry::resolve`]).
 
+use super::restore::{Restore, SavedSplice};
 use super::safe_write::Identity;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -72,11 +78,21 @@ pub struct WrittenLine {
     pub identity: Identity,
 }
 
+/// The line appended, before the file of entry `restore` is replaced, with what gives it
+/// back byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreLine {
+    pub restore: usize,
+    pub length: u64,
+    pub splices: Vec<SavedSplice>,
+}
+
 /// Any line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Line {
     Written(WrittenLine),
+    Restore(RestoreLine),
     Entry(Entry),
 }
 
@@ -207,11 +223,28 @@ impl Journal {
     /// Records that the file of entry `index` is written and is now `identity`; flushed to
     /// disk, so the journal never says less than what was written.
     pub fn written(&mut self, index: usize, identity: Identity) -> Result<()> {
-        let line = WrittenLine {
+        self.add_line(&Line::Written(WrittenLine {
             written: index,
             identity,
-        };
-        let mut text = serde_json::to_string(&line)?;
+        }))
+    }
+
+    /// Keeps what gives the file of entry `index` back byte for byte, flushed to disk before
+    /// the file is replaced; a restore too big for a journal ([`Restore::fits_a_journal`]) is
+    /// not kept (that file is undone by its values).
+    pub fn restore(&mut self, index: usize, restore: &Restore) -> Result<()> {
+        if !restore.fits_a_journal() {
+            return Ok(());
+        }
+        self.add_line(&Line::Restore(RestoreLine {
+            restore: index,
+            length: restore.length,
+            splices: restore.splices.clone(),
+        }))
+    }
+
+    fn add_line(&mut self, line: &Line) -> Result<()> {
+        let mut text = serde_json::to_string(line)?;
         text.push('\n');
         self.file
             .write_all(text.as_bytes())
@@ -231,6 +264,9 @@ pub struct Contents {
     /// Entry index -> the identity of the file as written (journals of earlier versions have
     /// none, nor files a killed run never reached).
     pub written: BTreeMap<usize, Identity>,
+    /// Entry index -> what gives its file back byte for byte (none in journals of earlier
+    /// versions, nor for writes that replaced too much to keep).
+    pub restores: BTreeMap<usize, Restore>,
 }
 
 /// Reads a journal back; a whole line that is neither an entry nor a written line is an
@@ -257,6 +293,13 @@ fn read_complete(path: &Path) -> Result<(Contents, u64)> {
             Ok(Line::Written(written)) => {
                 contents.written.insert(written.written, written.identity);
             }
+            Ok(Line::Restore(line)) => {
+                let restore = Restore {
+                    length: line.length,
+                    splices: line.splices,
+                };
+                contents.restores.insert(line.restore, restore);
+            }
             Err(_) if !whole => break,
             Err(e) => {
                 return Err(anyhow::Error::new(e).context(format!(
@@ -280,6 +323,7 @@ pub fn default_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tag::restore::{MAX_KEPT, MAX_SPLICES};
 
     fn identity(inode: u64) -> Identity {
         Identity {
@@ -304,10 +348,38 @@ mod tests {
         entry.root = Some(dir.path().to_path_buf());
         let other = Entry::new(&dir.path().join("b.flac"), &Field::Standard, vec![], vec![]);
         let mut journal = Journal::create(&path, &[entry.clone(), other.clone()]).unwrap();
+        let restore = Restore {
+            length: 10,
+            splices: vec![SavedSplice {
+                start: 2,
+                end: 4,
+                bytes: b"Jazz".to_vec(),
+                written: "ab".repeat(32),
+            }],
+        };
+        journal.restore(1, &restore).unwrap();
         journal.written(1, identity(7)).unwrap();
+        let too_big = Restore {
+            length: 10,
+            splices: vec![SavedSplice {
+                bytes: vec![0; MAX_KEPT + 1],
+                ..restore.splices[0].clone()
+            }],
+        };
+        journal.restore(0, &too_big).unwrap();
+        let too_many = Restore {
+            length: 10,
+            splices: vec![restore.splices[0].clone(); MAX_SPLICES + 1],
+        };
+        journal.restore(0, &too_many).unwrap();
         let contents = read(&path).unwrap();
         assert_eq!(contents.entries, vec![entry, other]);
         assert_eq!(contents.written, BTreeMap::from([(1, identity(7))]));
+        assert_eq!(
+            contents.restores,
+            BTreeMap::from([(1, restore)]),
+            "not those too big or in too many places"
+        );
     }
 
     fn entry(file: &str) -> Entry {

@@ -2,22 +2,29 @@
 //!
 //! 1. [`plan`]: classify every album (classify's `--library` mode) and propose, per track,
 //!    `existing -> proposed`, or say why the album is skipped. Nothing is written.
+//!    [`artists`] lets each album's artist's other albums weigh in the proposal.
 //!    [`links::place_tracks`] decides where each track is written (through symlinks, hard
 //!    links skipped or written in place).
-//! 2. [`apply`]: take the [`lock`] of each root, write a [`journal`] (atomically, before
-//!    anything else), then each file through [`safe_write::rewrite`] (copy beside it, edit,
+//! 2. `apply` ([`writing`]): take the [`lock`] of each root, write a [`journal`] (atomically,
+//!    before anything else), then each file through [`safe_write::rewrite`] (copy beside it, edit,
 //!    flush, rename; or in place after a backup), appending to the journal as each is written.
 //!    A full disk or a file system turned read-only stops the writing.
-//! 3. [`undo`]: put the journal's old values back; safe to interrupt and rerun.
+//! 3. [`undo()`]: give each file back byte for byte where it holds what the run wrote, else put
+//!    its old values back; safe to interrupt and rerun.
 //!
 //! Instead of 2, the owner may decide: on the review page (a [`decisions`] file, applied by
-//! [`run_decisions`]) or in the terminal, album by album ([`run_interactive`]: the question
-//! loop in [`interactive`], the terminal it runs on in [`terminal`]); each decided album is
-//! written by the same writer, its journal entries first.
+//! [`run_decisions`]) or in the terminal, album by album ([`run_interactive`]: the review
+//! loop in [`interactive`], its question in [`question`], the albums and console both work
+//! with in [`console`], the terminal it runs on in [`terminal`], one decision per artist in
+//! [`by_artist`]); each decided album is written by the same writer, its journal entries
+//! first.
 //!
 //! Temporary copies a killed run left behind are removed by the next run and by undo, and
 //! backups of a killed in-place write are put back first.
 
+pub mod artists;
+pub mod by_artist;
+pub mod console;
 pub mod decisions;
 pub mod document;
 pub mod interactive;
@@ -25,11 +32,17 @@ pub mod journal;
 pub mod links;
 pub mod lock;
 pub mod plan;
+pub mod question;
+pub mod restore;
 pub mod safe_write;
 pub mod terminal;
 pub mod threshold;
+pub mod undo;
+pub mod writing;
 
-use crate::audio::fields::{self, Field};
+pub use undo::{undo, UndoSummary};
+
+use crate::audio::fields::Field;
 use crate::classify::{classify_observed, ClassifyOptions, ModelView, Observed};
 use crate::covers::SourceKind;
 use crate::infer::pipeline::Predictor;
@@ -37,11 +50,11 @@ use crate::report::html::Collector;
 use anyhow::Result;
 use links::Hardlinks;
 use lock::RootLocks;
-use plan::{AlbumPlan, GenreStyle, GenresPerAlbum, PlanOptions, Summary, TrackAction, TrackPlan};
-use safe_write::{Method, WriteError, WriteOptions};
+use plan::{AlbumPlan, GenreStyle, GenresPerAlbum, PlanOptions, Summary};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use threshold::Threshold;
+use writing::{apply_if_asked, lock_if_writing, remove_stale_temps_under};
 
 /// How the plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +88,9 @@ pub struct TagOptions {
     pub hardlinks: Hardlinks,
     /// How many genres an album gets, and whether they are joined into one value.
     pub genres: GenresPerAlbum,
+    /// Let the artist's other albums weigh in the proposals ([`artists`]); off:
+    /// `--no-artist-context`.
+    pub artist_context: bool,
 }
 
 /// The result of a tagging run.
@@ -104,10 +120,18 @@ pub fn run<P: Predictor>(
         covers: _,
         roots,
         mut collector,
+        artists,
+        records: _,
     } = plan_library(model, options, tag, log)?;
-    let header = tag.threshold.line();
+    let summary = artists.as_ref().map(|a| &a.summary);
+    let mut header = vec![tag.threshold.line()];
+    header.extend(summary.iter().flat_map(|s| s.lines()));
     let output = options.output.as_deref();
-    write_plan_to(output, &plans, &roots, tag, &header, out, log)?;
+    let shown = Shown {
+        header: &header.join("\n"),
+        artists: summary,
+    };
+    write_plan_to(output, &plans, &roots, tag, &shown, out, log)?;
     let (summary, journal_path) = apply_if_asked(&mut plans, &roots, tag, log)?;
     if let Some(report) = &options.report {
         let entries: Vec<document::AlbumEntry> = plans
@@ -115,9 +139,21 @@ pub fn run<P: Predictor>(
             .map(|p| document::AlbumEntry::of(p, &roots))
             .collect();
         collector.plan = Some(document::plan_id(&entries));
-        for ((card, plan), entry) in collector.cards.iter_mut().zip(&plans).zip(entries) {
+        for (index, ((card, plan), entry)) in collector
+            .cards
+            .iter_mut()
+            .zip(&plans)
+            .zip(entries)
+            .enumerate()
+        {
             plan::annotate(card, plan);
             card.plan = Some(serde_json::to_value(entry)?);
+            card.artist_context = artists.as_ref().and_then(|a| a.page_card(index));
+        }
+        if let Some(artists) = &artists {
+            let plan_options = plan_options(tag, &genres);
+            let top_k = options.top_k.max(tag.genres.max);
+            collector.artists = Some(artists.page_rule(&plan_options, tag.threshold.value, top_k));
         }
         let title = crate::classify::report_title(options);
         collector.write(report, &format!("{title} (tag plan)"), &genres, None)?;
@@ -135,6 +171,11 @@ struct Planned {
     roots: Vec<PathBuf>,
     /// The review page's cards.
     collector: Collector,
+    /// The artist context of the run (`None`: `--no-artist-context`).
+    artists: Option<artists::Proposals>,
+    /// Each plan's record (`None`: not classified), combined with its artist's where that
+    /// weighed.
+    records: Vec<Option<crate::report::classify::Record>>,
 }
 
 /// Album keys are relative to these: the library roots and the listed album folders.
@@ -157,42 +198,43 @@ fn plan_library<P: Predictor>(
         remove_stale_temps_under(root, log);
     }
     let genres = model.genres.clone();
-    let plan_options = PlanOptions {
-        field: &tag.field,
-        style: tag.style,
-        overwrite: tag.overwrite,
-        genres: &genres,
-        count: &tag.genres,
-    };
+    let plan_options = plan_options(tag, &genres);
     // The plan is the output of a tagging run: classify's own records are not written, and
     // the threshold in force decides what is low confidence.
-    // --max-genres needs that many of the top genres.
+    // --max-genres needs that many of the top genres; the artist context every genre.
+    let top_k = options.top_k.max(tag.genres.max);
     let classify_options = ClassifyOptions {
         output: None,
         min_confidence: Some(tag.threshold.value),
-        top_k: options.top_k.max(tag.genres.max),
+        top_k: if tag.artist_context {
+            genres.len()
+        } else {
+            top_k
+        },
         ..options.clone()
     };
     let mut plans = Vec::new();
     let mut covers = Vec::new();
+    let mut records = Vec::new();
     let mut collector = Collector::default();
     let mut observe = |observed: Observed<'_>| {
-        let (plan, cover) = match observed {
+        let (plan, cover, record) = match observed {
             Observed::Classified(source, record) => {
                 collector.classified(source, record);
                 let folder = &source.path;
                 let plan =
                     plan::plan_classified(folder, record, album_tracks(folder), &plan_options);
-                (plan, Some(source.kind.clone()))
+                (plan, Some(source.kind.clone()), Some(record.clone()))
             }
             Observed::Failed(failure) => {
                 collector.failed(failure);
                 let plan = plan::plan_failed(failure, album_tracks(&failure.path), &tag.field);
-                (plan, None)
+                (plan, None, None)
             }
         };
         plans.push(plan);
         covers.push(cover);
+        records.push(record);
     };
     classify_observed(
         model,
@@ -201,13 +243,39 @@ fn plan_library<P: Predictor>(
         log,
         &mut observe,
     )?;
+    let artists = tag.artist_context.then(|| {
+        let threshold = tag.threshold.value;
+        let proposals = artists::propose(
+            &mut plans,
+            &mut records,
+            &roots,
+            &plan_options,
+            threshold,
+            top_k,
+        );
+        artists::show_on_cards(&mut collector.cards, &records);
+        proposals
+    });
     links::place_tracks(&mut plans, &roots, tag.hardlinks);
     Ok(Planned {
         plans,
         covers,
         roots,
         collector,
+        artists,
+        records,
     })
+}
+
+/// How albums are planned for a run with `tag` and a model of `genres`.
+fn plan_options<'a>(tag: &'a TagOptions, genres: &'a crate::genres::GenreSet) -> PlanOptions<'a> {
+    PlanOptions {
+        field: &tag.field,
+        style: tag.style,
+        overwrite: tag.overwrite,
+        genres,
+        count: &tag.genres,
+    }
 }
 
 /// Classifies every album, then asks the owner about each album with a proposal on
@@ -218,7 +286,7 @@ pub fn run_interactive<P: Predictor>(
     model: ModelView<'_, P>,
     options: &ClassifyOptions,
     tag: &TagOptions,
-    console: &mut dyn interactive::Console,
+    console: &mut dyn console::Console,
     log: &mut dyn Write,
 ) -> Result<TagRun> {
     // The question offers the top 3, whatever --top-k says.
@@ -226,26 +294,46 @@ pub fn run_interactive<P: Predictor>(
         top_k: options.top_k.max(3),
         ..options.clone()
     };
-    let completions = interactive::model_values(model.genres, tag.style);
+    let completions = question::model_values(model.genres, tag.style);
+    let genres = model.genres.clone();
     let _locks = RootLocks::take(&run_roots(&options), log)?;
     let planned = plan_library(model, &options, tag, log)?;
     let journal_path = tag
         .journal
         .clone()
         .unwrap_or_else(|| PathBuf::from(interactive::DEFAULT_JOURNAL));
-    let albums = planned
+    let with_context = planned.artists.is_some();
+    let mut albums: Vec<console::Album> = planned
         .plans
         .into_iter()
         .zip(planned.covers)
-        .map(|(plan, cover)| interactive::Album { plan, cover })
+        .enumerate()
+        .map(|(index, (plan, cover))| console::Album {
+            plan,
+            cover,
+            context: with_context.then_some(index),
+        })
         .collect();
+    let mut artists = planned.artists.map(|proposals| by_artist::ArtistReview {
+        proposals,
+        records: planned.records,
+        options: plan_options(tag, &genres),
+        threshold: tag.threshold.value,
+        top_k: options.top_k.max(tag.genres.max),
+    });
+    if let Some(artists) = &artists {
+        for line in artists.proposals.summary.lines() {
+            console.print(&line)?;
+        }
+        by_artist::order(&mut albums, artists);
+    }
     let review = interactive::Review {
         tag,
         journal: &journal_path,
         roots: &planned.roots,
         completions,
     };
-    let outcome = review.run(albums, console, log)?;
+    let outcome = review.run(albums, artists.as_mut(), console, log)?;
     let summary = Summary::of(&outcome.plans);
     writeln!(log, "{}", summary.line("tagged"))?;
     Ok(TagRun {
@@ -294,28 +382,13 @@ pub fn run_decisions(
     );
     let roots = [root.to_path_buf()];
     links::place_tracks(&mut plans, &roots, tag.hardlinks);
-    write_plan_to(None, &plans, &roots, tag, &header, out, log)?;
+    let shown = Shown {
+        header: &header,
+        artists: None,
+    };
+    write_plan_to(None, &plans, &roots, tag, &shown, out, log)?;
     let (summary, journal_path) = apply_if_asked(&mut plans, &roots, tag, log)?;
     finish(plans, summary, journal_path, refused.len(), tag, log)
-}
-
-/// With `tag.apply`, writes the plans (journal first); returns the summary of what was done
-/// (or would be) and the journal written.
-fn apply_if_asked(
-    plans: &mut [AlbumPlan],
-    roots: &[PathBuf],
-    tag: &TagOptions,
-    log: &mut dyn Write,
-) -> Result<(Summary, Option<PathBuf>)> {
-    report_track_problems(plans, log)?;
-    let summary = Summary::of(plans);
-    // A journal named by the user is written even when empty, so scripts can rely on it.
-    if tag.apply && (summary.tracks_tagged > 0 || tag.journal.is_some()) {
-        let path = tag.journal.clone().unwrap_or_else(journal::default_path);
-        let summary = apply(plans, roots, tag, &path, log)?;
-        return Ok((summary, Some(path)));
-    }
-    Ok((summary, None))
 }
 
 /// The summary lines, and the run's result.
@@ -340,35 +413,46 @@ fn finish(
     })
 }
 
+/// What a plan shows besides its albums: the header lines, and what the artist context
+/// measured.
+struct Shown<'a> {
+    header: &'a str,
+    artists: Option<&'a artists::ArtistSummary>,
+}
+
 /// [`write_plan`] to the file `output` (atomically) when given, else to `out`.
 fn write_plan_to(
     output: Option<&Path>,
     plans: &[AlbumPlan],
     roots: &[PathBuf],
     tag: &TagOptions,
-    header: &str,
+    shown: &Shown<'_>,
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<()> {
     match output {
         Some(path) => crate::util::write_atomic_with(path, |file| {
-            write_plan(plans, roots, tag, header, file, log)
+            write_plan(plans, roots, tag, shown, file, log)
         }),
-        None => write_plan(plans, roots, tag, header, out, log),
+        None => write_plan(plans, roots, tag, shown, out, log),
     }
 }
 
-/// Prints the plan in `tag.format`, the text after its `header` line; JSON lines have no
+/// Prints the plan in `tag.format`, the text after its header lines; JSON lines have no
 /// room for the header, so it goes to `log` there.
 fn write_plan(
     plans: &[AlbumPlan],
     roots: &[PathBuf],
     tag: &TagOptions,
-    header: &str,
+    shown: &Shown<'_>,
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<()> {
-    let data = || document::PlanDocument::of(plans, roots, &tag.field, tag.threshold.value);
+    let header = shown.header;
+    let data = || {
+        let threshold = tag.threshold.value;
+        document::PlanDocument::of(plans, roots, &tag.field, threshold, shown.artists)
+    };
     match tag.format {
         PlanFormat::Text => {
             writeln!(out, "{header}")?;
@@ -376,7 +460,9 @@ fn write_plan(
         }
         PlanFormat::Json => data().write(false, out)?,
         PlanFormat::Jsonl => {
-            writeln!(log, "covergenre-classify: {header}")?;
+            for line in header.lines() {
+                writeln!(log, "covergenre-classify: {line}")?;
+            }
             data().write(true, out)?;
         }
     }
@@ -384,367 +470,8 @@ fn write_plan(
     Ok(())
 }
 
-/// The audio files an album folder's tracks are (as library mode finds them).
-fn album_tracks(folder: &Path) -> Vec<PathBuf> {
-    crate::data::albums::album_tracks(folder).unwrap_or_default()
-}
-
-fn report_track_problems(plans: &[AlbumPlan], log: &mut dyn Write) -> Result<()> {
-    for track in plans
-        .iter()
-        .filter(|p| p.skip.is_none())
-        .flat_map(|p| &p.tracks)
-    {
-        match &track.action {
-            TrackAction::Skip(reason) => writeln!(
-                log,
-                "covergenre-classify: {}: {reason}, skipped",
-                track.path.display()
-            )?,
-            TrackAction::Fail(reason) => writeln!(
-                log,
-                "covergenre-classify: {}: {reason}",
-                track.path.display()
-            )?,
-            TrackAction::Write | TrackAction::Unchanged => {}
-        }
-    }
-    Ok(())
-}
-
-/// With `--apply`, the locks of the roots a run writes under (a second run refuses).
-fn lock_if_writing(roots: &[PathBuf], tag: &TagOptions, log: &mut dyn Write) -> Result<RootLocks> {
-    if tag.apply {
-        RootLocks::take(roots, log)
-    } else {
-        Ok(RootLocks::default())
-    }
-}
-
-/// The journal entry of writing `new` into `track` (an album of `roots`): the file as
-/// written (absolute, links resolved), its root, and how it is written.
-pub(crate) fn journal_entry(
-    track: &TrackPlan,
-    folder: &Path,
-    roots: &[PathBuf],
-    field: &Field,
-    new: fields::Values,
-) -> journal::Entry {
-    let target = journal_path_of(track);
-    let mut entry = journal::Entry::new(&target, field, track.current.clone(), new);
-    entry.root = document::root_of(roots, folder).and_then(|r| std::path::absolute(r).ok());
-    entry.in_place = track.method == Method::InPlace;
-    entry
-}
-
-/// How a journal names a track: the file written (absolute, links resolved).
-pub(crate) fn journal_path_of(track: &TrackPlan) -> PathBuf {
-    let target = match &track.write_to {
-        Some(target) => target.clone(),
-        None => std::fs::canonicalize(&track.path).unwrap_or_else(|_| track.path.clone()),
-    };
-    std::path::absolute(&target).unwrap_or(target)
-}
-
-/// Writes the journal, then every planned track; a track that fails is reported and marked
-/// failed, the others go on, unless the disk is full or the file system read-only: then
-/// nothing more is written. Returns the summary of what was done.
-fn apply(
-    plans: &mut [AlbumPlan],
-    roots: &[PathBuf],
-    tag: &TagOptions,
-    journal_path: &Path,
-    log: &mut dyn Write,
-) -> Result<Summary> {
-    let writes: Vec<(usize, usize)> = plans
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.skip.is_none())
-        .flat_map(|(a, p)| {
-            p.tracks
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.action == TrackAction::Write)
-                .map(move |(t, _)| (a, t))
-        })
-        .collect();
-    let entries: Vec<journal::Entry> = writes
-        .iter()
-        .map(|&(a, t)| {
-            let plan = &plans[a];
-            journal_entry(
-                &plan.tracks[t],
-                &plan.folder,
-                roots,
-                &tag.field,
-                plan.values.clone(),
-            )
-        })
-        .collect();
-    let mut journal = journal::Journal::create(journal_path, &entries)?;
-    writeln!(
-        log,
-        "covergenre-classify: journal of this run (undo with --undo): {}",
-        journal_path.display()
-    )?;
-    let mut writer = Writer::new(tag, &mut journal);
-    for (index, &(a, t)) in writes.iter().enumerate() {
-        let values = plans[a].values.clone();
-        writer.write(&mut plans[a].tracks[t], &values, index, log)?;
-    }
-    Ok(Summary::of(plans))
-}
-
-/// Writes tracks whose journal entries are on disk, recording each file written; after a
-/// full disk or a file system turned read-only it writes nothing more.
-pub(crate) struct Writer<'a> {
-    tag: &'a TagOptions,
-    journal: &'a mut journal::Journal,
-    /// Why the writing stopped, once it has.
-    stopped: Option<String>,
-}
-
-impl<'a> Writer<'a> {
-    pub(crate) fn new(tag: &'a TagOptions, journal: &'a mut journal::Journal) -> Self {
-        Self {
-            tag,
-            journal,
-            stopped: None,
-        }
-    }
-
-    /// Writes `values` into `track` (its journal entry is number `index`); a failure is
-    /// reported and marks the track, the run goes on.
-    pub(crate) fn write(
-        &mut self,
-        track: &mut TrackPlan,
-        values: &[String],
-        index: usize,
-        log: &mut dyn Write,
-    ) -> Result<()> {
-        if let Some(why) = &self.stopped {
-            track.action = TrackAction::Fail(format!("not written: {why}"));
-            return Ok(());
-        }
-        let options = WriteOptions {
-            touch: self.tag.touch,
-            method: track.method,
-            expected: track.identity,
-        };
-        let target = track.target().to_path_buf();
-        let field = &self.tag.field;
-        match safe_write::rewrite(&target, options, |file| fields::write(file, field, values)) {
-            Ok(written) => {
-                self.journal.written(index, written.identity)?;
-                report_attributes_not_kept(&target, &written.attributes_not_kept, log)?;
-            }
-            Err(WriteError::Changed(why)) => {
-                writeln!(
-                    log,
-                    "covergenre-classify: {}: changed during the run ({why}): left alone",
-                    target.display()
-                )?;
-                track.action = TrackAction::Skip(format!("changed during the run ({why})"));
-            }
-            Err(e) => {
-                writeln!(
-                    log,
-                    "covergenre-classify: {}: cannot tag: {e}",
-                    target.display()
-                )?;
-                if e.stops_the_run() {
-                    writeln!(
-                        log,
-                        "covergenre-classify: stopping: nothing more is written (the journal {} lists the files written; --undo and a rerun both work)",
-                        self.journal.path().display()
-                    )?;
-                    self.stopped = Some(format!("the run stopped ({e})"));
-                }
-                track.action = TrackAction::Fail(e.to_string());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Names the attributes a written file could not keep (never silently lost).
-fn report_attributes_not_kept(path: &Path, lost: &[String], log: &mut dyn Write) -> Result<()> {
-    if !lost.is_empty() {
-        writeln!(
-            log,
-            "covergenre-classify: {}: extended attribute(s) not kept: {}",
-            path.display(),
-            lost.join(", ")
-        )?;
-    }
-    Ok(())
-}
-
-/// Counts of an undo.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct UndoSummary {
-    pub restored: usize,
-    /// Already holding the old value (undone before, or never written by a killed run).
-    pub already: usize,
-    /// Changed by someone else since, or missing: left alone and reported.
-    pub conflicts: usize,
-    pub failed: usize,
-}
-
-/// Puts back every old value of a journal, newest change first. A file already holding its
-/// old value is left as it is, so an interrupted undo can simply be run again; a file
-/// replaced since the run wrote it, or holding another value, is reported and left alone.
-pub fn undo(journal_path: &Path, touch: bool, log: &mut dyn Write) -> Result<UndoSummary> {
-    let journal = journal::read(journal_path)?;
-    let mut roots: Vec<PathBuf> = journal
-        .entries
-        .iter()
-        .filter_map(|e| e.root.clone())
-        .collect();
-    roots.sort();
-    roots.dedup();
-    let _locks = RootLocks::take(&roots, log)?;
-    let resolved: Vec<Result<PathBuf, String>> = journal
-        .entries
-        .iter()
-        .map(|e| e.resolve(journal_path))
-        .collect();
-    let mut folders: Vec<PathBuf> = resolved
-        .iter()
-        .flatten()
-        .map(|path| crate::util::parent_folder(path).to_path_buf())
-        .collect();
-    folders.sort();
-    folders.dedup();
-    for folder in &folders {
-        clean_up_after_a_killed_run(folder, log);
-    }
-    let mut summary = UndoSummary::default();
-    for (index, entry) in journal.entries.iter().enumerate().rev() {
-        let path = match &resolved[index] {
-            Ok(path) => path.clone(),
-            Err(why) => {
-                writeln!(
-                    log,
-                    "covergenre-classify: {}: cannot undo: {why}",
-                    entry.file
-                )?;
-                summary.failed += 1;
-                continue;
-            }
-        };
-        let outcome = undo_entry(entry, &path, journal.written.get(&index), touch);
-        let shown = path.display();
-        match outcome {
-            UndoOutcome::Restored => summary.restored += 1,
-            UndoOutcome::Already => summary.already += 1,
-            UndoOutcome::Conflict(why) => {
-                writeln!(log, "covergenre-classify: {shown}: {why}: left alone")?;
-                summary.conflicts += 1;
-            }
-            UndoOutcome::Failed(why) => {
-                writeln!(log, "covergenre-classify: {shown}: cannot undo: {why}")?;
-                summary.failed += 1;
-            }
-        }
-    }
-    writeln!(
-        log,
-        "undo: restored {} file(s), {} already as before, {} changed since (left alone), {} failed",
-        summary.restored, summary.already, summary.conflicts, summary.failed
-    )?;
-    Ok(summary)
-}
-
-enum UndoOutcome {
-    Restored,
-    Already,
-    Conflict(String),
-    Failed(String),
-}
-
-/// Undoes one journal entry on the file at `path`; `written`: the file as the run left it.
-fn undo_entry(
-    entry: &journal::Entry,
-    path: &Path,
-    written: Option<&safe_write::Identity>,
-    touch: bool,
-) -> UndoOutcome {
-    let now = match fields::read(path, &entry.field) {
-        Ok(now) => now,
-        Err(e) => return UndoOutcome::Failed(format!("{e:#}")),
-    };
-    if now == entry.old {
-        return UndoOutcome::Already;
-    }
-    if !fields::holds(&now, &entry.new) {
-        return UndoOutcome::Conflict(format!(
-            "{} is now {}, not the {} this run wrote",
-            entry.field.describe(),
-            fields::show(&now),
-            fields::show(&entry.new)
-        ));
-    }
-    let current = safe_write::Identity::read(path).ok();
-    if let (Some(written), Some(current)) = (written, current) {
-        if !written.same_file(&current) {
-            return UndoOutcome::Conflict(
-                "replaced by another file since this run wrote it".into(),
-            );
-        }
-    }
-    let options = WriteOptions {
-        touch,
-        method: if entry.in_place {
-            Method::InPlace
-        } else {
-            Method::Replace
-        },
-        expected: None,
-    };
-    match safe_write::rewrite(path, options, |file| {
-        fields::write(file, &entry.field, &entry.old)
-    }) {
-        Ok(_) => UndoOutcome::Restored,
-        Err(e) => UndoOutcome::Failed(e.to_string()),
-    }
-}
-
-/// Puts back the backups a killed in-place write left in `folder`, then removes the
-/// temporary copies a killed run left there.
-fn clean_up_after_a_killed_run(folder: &Path, log: &mut dyn Write) {
-    let (restored, problems) = safe_write::restore_backups(folder);
-    for path in restored {
-        writeln!(
-            log,
-            "covergenre-classify: {}: put back as it was before a killed run wrote it in place",
-            path.display()
-        )
-        .ok();
-    }
-    for problem in problems {
-        writeln!(log, "covergenre-classify: {problem}").ok();
-    }
-    report_removed(crate::util::remove_stale_temps(folder), log);
-}
-
-/// Removes leftovers of a killed run from every folder under `root`.
-fn remove_stale_temps_under(root: &Path, log: &mut dyn Write) {
-    let folders = crate::files::walk(root)
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_dir());
-    for folder in folders {
-        clean_up_after_a_killed_run(folder.path(), log);
-    }
-}
-
-fn report_removed(removed: Vec<PathBuf>, log: &mut dyn Write) {
-    for path in removed {
-        writeln!(
-            log,
-            "covergenre-classify: removed {} (left by a killed run)",
-            path.display()
-        )
-        .ok();
-    }
+/// The audio files of an album folder (as library mode finds them), or why the folder cannot
+/// be read.
+fn album_tracks(folder: &Path) -> Result<crate::data::albums::AlbumTracks, String> {
+    crate::data::albums::album_tracks(folder).map_err(|failure| failure.reason)
 }

@@ -2,7 +2,10 @@
 //! or the reason it is skipped; rendered for people, counted in a summary.
 
 use super::safe_write::{read_only_reason, Identity, Method};
+use crate::artist_context::Said;
 use crate::audio::fields::{self, Field, Values};
+use crate::covers::CoverUsed;
+use crate::data::albums::{untaggable_summary, AlbumTracks};
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::report::classify::{Record, UNCERTAIN};
@@ -30,8 +33,13 @@ pub enum SkipReason {
     HasGenre,
     /// No cover could be classified (none found, or unreadable).
     NoCover(String),
-    /// The folder holds no audio files to tag.
+    /// The folder holds no audio files to tag (a folder of covers).
     NoTracks,
+    /// Its audio files are all in formats covergenre cannot tag (the detail names them).
+    NoTaggableTracks(String),
+    /// The album's folder cannot be read (or is a symlink loop), or none of its tracks' tags
+    /// can be read (the detail says why).
+    Unreadable(String),
     /// Every track already carries the proposed genre.
     AlreadyTagged,
     /// The owner decided to skip it (a decisions file, the terminal review).
@@ -53,11 +61,21 @@ impl SkipReason {
             Self::HasGenre => "existing genre",
             Self::NoCover(_) => "no cover",
             Self::NoTracks => "no audio files",
+            Self::NoTaggableTracks(_) => "no taggable tracks",
+            Self::Unreadable(_) => "unreadable",
             Self::AlreadyTagged => "already tagged",
             Self::Declined => "skipped by decision",
             Self::Kept => "existing kept by decision",
             Self::DecidedBefore => "decided before",
             Self::NotReached => "not reached",
+        }
+    }
+
+    /// More about the reason, where there is more to say (why no cover, which formats).
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::NoCover(why) | Self::NoTaggableTracks(why) | Self::Unreadable(why) => Some(why),
+            _ => None,
         }
     }
 }
@@ -121,6 +139,11 @@ pub struct AlbumPlan {
     pub top: Vec<Candidate>,
     pub tracks: Vec<TrackPlan>,
     pub skip: Option<SkipReason>,
+    /// The cover the proposal came from, and candidates passed over (`None`: not classified).
+    pub cover: Option<CoverUsed>,
+    /// What the artist context said (`None`: no artist, or the context is off); the proposal
+    /// above is the combined one when its weight is above 0.
+    pub artist: Option<Said>,
 }
 
 /// What the planner needs to know.
@@ -199,11 +222,11 @@ pub fn genre_value(slug: &str, style: GenreStyle, genres: &GenreSet) -> String {
     }
 }
 
-/// Plans an album the model classified.
+/// Plans an album the model classified; `album`: its tracks, or why its folder cannot be read.
 pub fn plan_classified(
     folder: &Path,
     record: &Record,
-    tracks: Vec<PathBuf>,
+    album: Result<AlbumTracks, String>,
     options: &PlanOptions,
 ) -> AlbumPlan {
     let top: Vec<Candidate> = record
@@ -229,22 +252,19 @@ pub fn plan_classified(
         top,
         tracks: Vec::new(),
         skip: None,
+        cover: record.cover.clone(),
+        artist: None,
     };
-    plan.tracks = tracks
-        .into_iter()
-        .map(|path| plan_track(path, options.field, &plan.values))
-        .collect();
-    plan.skip = if record.genre == UNCERTAIN {
+    plan.tracks = plan_tracks(&album, options.field, &plan.values);
+    // What keeps an album from being tagged whatever its cover says comes first: the owner
+    // sees what to fix before how sure the model is.
+    plan.skip = if let Some(reason) = structural_reason(&album, &plan.tracks) {
+        Some(reason)
+    } else if record.genre == UNCERTAIN {
         Some(SkipReason::LowConfidence)
-    } else if plan.tracks.is_empty() {
-        Some(SkipReason::NoTracks)
     } else if !options.overwrite && plan.tracks.iter().any(|t| has_other_value(t, &plan.values)) {
         Some(SkipReason::HasGenre)
-    } else if plan
-        .tracks
-        .iter()
-        .all(|t| t.action == TrackAction::Unchanged)
-    {
+    } else if all_taggable_unchanged(&plan.tracks) {
         Some(SkipReason::AlreadyTagged)
     } else {
         None
@@ -252,39 +272,108 @@ pub fn plan_classified(
     plan
 }
 
-/// Plans an album whose cover could not be classified.
-pub fn plan_failed(failure: &Failure, tracks: Vec<PathBuf>, field: &Field) -> AlbumPlan {
+/// Plans an album whose cover could not be classified; `album`: its tracks, or why its
+/// folder cannot be read.
+pub fn plan_failed(
+    failure: &Failure,
+    album: Result<AlbumTracks, String>,
+    field: &Field,
+) -> AlbumPlan {
+    let tracks = plan_tracks(&album, field, &[]);
+    let skip = structural_reason(&album, &tracks)
+        .unwrap_or_else(|| SkipReason::NoCover(failure.reason.clone()));
     AlbumPlan {
         folder: failure.path.clone(),
         genre: None,
         probability: None,
         values: Values::new(),
         top: Vec::new(),
-        tracks: tracks
-            .into_iter()
-            .map(|path| plan_track(path, field, &[]))
-            .collect(),
-        skip: Some(SkipReason::NoCover(failure.reason.clone())),
+        tracks,
+        skip: Some(skip),
+        cover: None,
+        artist: None,
     }
+}
+
+/// The plan of each track: the taggable ones read now, the others named as not taggable.
+fn plan_tracks(
+    album: &Result<AlbumTracks, String>,
+    field: &Field,
+    values: &[String],
+) -> Vec<TrackPlan> {
+    let Ok(album) = album else {
+        return Vec::new();
+    };
+    let taggable = album
+        .taggable
+        .iter()
+        .map(|path| plan_track(path.clone(), field, values));
+    let untaggable = album.untaggable.iter().map(|path| TrackPlan {
+        path: path.clone(),
+        current: Values::new(),
+        action: TrackAction::Skip(format!(
+            ".{}: a format covergenre cannot tag",
+            crate::files::extension_of(path)
+        )),
+        identity: None,
+        write_to: None,
+        method: Method::Replace,
+    });
+    taggable.chain(untaggable).collect()
+}
+
+/// Whether every track covergenre can tag already holds the values (tracks in other formats
+/// are left alone whatever they hold).
+fn all_taggable_unchanged(tracks: &[TrackPlan]) -> bool {
+    tracks
+        .iter()
+        .filter(|t| crate::files::is_taggable_audio_path(&t.path))
+        .all(|t| t.action == TrackAction::Unchanged)
+}
+
+/// Why an album cannot be tagged whatever its cover says: its folder cannot be read, it
+/// holds no audio, none in a format covergenre tags, or no track whose tags can be read.
+fn structural_reason(
+    album: &Result<AlbumTracks, String>,
+    tracks: &[TrackPlan],
+) -> Option<SkipReason> {
+    let album = match album {
+        Err(why) => return Some(SkipReason::Unreadable(why.clone())),
+        Ok(album) => album,
+    };
+    if album.taggable.is_empty() {
+        return Some(match untaggable_summary(&album.untaggable) {
+            Some(formats) => SkipReason::NoTaggableTracks(formats),
+            None => SkipReason::NoTracks,
+        });
+    }
+    let unreadable: Vec<&str> = tracks
+        .iter()
+        .take(album.taggable.len())
+        .filter_map(|t| match &t.action {
+            TrackAction::Fail(why) => Some(why.as_str()),
+            _ => None,
+        })
+        .collect();
+    (unreadable.len() == album.taggable.len()).then(|| {
+        SkipReason::Unreadable(format!(
+            "the tags of its {} track(s) cannot be read: {}",
+            unreadable.len(),
+            unreadable[0]
+        ))
+    })
 }
 
 /// Plans an album whose genres the owner chose: `values` are written to every track that does
 /// not already carry them, whatever it had (the owner saw it when deciding); none is a skip.
-pub fn plan_chosen(
-    folder: &Path,
-    tracks: Vec<PathBuf>,
-    field: &Field,
-    values: Values,
-) -> AlbumPlan {
-    let tracks: Vec<TrackPlan> = tracks
-        .into_iter()
-        .map(|path| plan_track(path, field, &values))
-        .collect();
+pub fn plan_chosen(folder: &Path, album: AlbumTracks, field: &Field, values: Values) -> AlbumPlan {
+    let album = Ok(album);
+    let tracks = plan_tracks(&album, field, &values);
     let skip = if values.is_empty() {
         Some(SkipReason::Declined)
-    } else if tracks.is_empty() {
-        Some(SkipReason::NoTracks)
-    } else if tracks.iter().all(|t| t.action == TrackAction::Unchanged) {
+    } else if let Some(reason) = structural_reason(&album, &tracks) {
+        Some(reason)
+    } else if all_taggable_unchanged(&tracks) {
         Some(SkipReason::AlreadyTagged)
     } else {
         None
@@ -297,6 +386,8 @@ pub fn plan_chosen(
         top: Vec::new(),
         tracks,
         skip,
+        cover: None,
+        artist: None,
     }
 }
 
@@ -336,9 +427,11 @@ fn plan_track(path: PathBuf, field: &Field, values: &[String]) -> TrackPlan {
     }
 }
 
-/// Counts of a plan (or of an applied plan, after [`Summary::record_result`]).
+/// Counts of a plan (or of an applied plan, counted again after writing).
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {
+    /// Every album of the plan: tagged, skipped (by reason) or with nothing written.
+    pub albums: usize,
     /// Albums with at least one track to write (written, with --apply).
     pub albums_tagged: usize,
     pub tracks_tagged: usize,
@@ -348,11 +441,17 @@ pub struct Summary {
     /// Albums with a track that could not be read or written.
     pub albums_failed: usize,
     pub tracks_failed: usize,
+    /// Albums not skipped that have nothing written: each track already holds the values,
+    /// is left alone or failed.
+    pub albums_unwritten: usize,
 }
 
 impl Summary {
     pub fn of(plans: &[AlbumPlan]) -> Self {
-        let mut summary = Self::default();
+        let mut summary = Self {
+            albums: plans.len(),
+            ..Self::default()
+        };
         for plan in plans {
             if let Some(reason) = &plan.skip {
                 *summary.skipped.entry(reason.key().to_string()).or_default() += 1;
@@ -367,9 +466,17 @@ impl Summary {
             summary.tracks_failed += failed;
             summary.tracks_skipped += count(|a| matches!(a, TrackAction::Skip(_)));
             summary.albums_tagged += usize::from(writes > 0);
+            summary.albums_unwritten += usize::from(writes == 0);
             summary.albums_failed += usize::from(failed > 0);
         }
         summary
+    }
+
+    /// Whether anything could not be read or written: failed tracks and albums skipped as
+    /// unreadable (the exit code says so, as for covers that do not decode).
+    pub fn failures(&self) -> usize {
+        let unreadable = SkipReason::Unreadable(String::new()).key();
+        self.tracks_failed + self.skipped.get(unreadable).copied().unwrap_or(0)
     }
 
     /// One line: `<verb> N album(s) (M tracks); skipped: ...; failed: ...`.
@@ -383,9 +490,13 @@ impl Summary {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let unwritten = match self.albums_unwritten {
+            0 => String::new(),
+            n => format!("; nothing written in {n} album(s)"),
+        };
         format!(
-            "{verb} {} album(s) ({} track(s), {} track(s) left alone); skipped albums: {skipped}; failed: {} album(s) ({} track(s))",
-            self.albums_tagged, self.tracks_tagged, self.tracks_skipped, self.albums_failed, self.tracks_failed
+            "{verb} {} album(s) ({} track(s), {} track(s) left alone); skipped albums: {skipped}; failed: {} album(s) ({} track(s)){unwritten}; {} album(s) in all",
+            self.albums_tagged, self.tracks_tagged, self.tracks_skipped, self.albums_failed, self.tracks_failed, self.albums
         )
     }
 }
@@ -402,8 +513,31 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
             Some(SkipReason::NoCover(reason)) => {
                 writeln!(out, "SKIP  {folder}: no cover ({reason})")?
             }
-            Some(reason) => writeln!(out, "SKIP  {folder}: {} [{guess}]", reason.key())?,
+            Some(reason) => match reason.detail() {
+                Some(detail) => writeln!(out, "SKIP  {folder}: {} ({detail})", reason.key())?,
+                None => writeln!(out, "SKIP  {folder}: {} [{guess}]", reason.key())?,
+            },
             None => writeln!(out, "ALBUM {folder}: {} = {guess}", field.describe())?,
+        }
+        if let Some(why) = proposal_line(plan) {
+            writeln!(out, "      {why}")?;
+        }
+        if let Some(note) = plan.artist.as_ref().and_then(|a| a.note.as_ref()) {
+            writeln!(out, "      artist: {note}")?;
+        }
+        if let Some(cover) = plan.cover.as_ref().filter(|c| !c.passed_over.is_empty()) {
+            let passed: Vec<&str> = cover
+                .passed_over
+                .iter()
+                .map(|p| p.reason.as_str())
+                .collect();
+            writeln!(
+                out,
+                "      cover: {} ({}), after {}",
+                cover.file,
+                cover.rule.name(),
+                passed.join("; ")
+            )?;
         }
         for track in &plan.tracks {
             let name = track.path.file_name().unwrap_or_default().to_string_lossy();
@@ -418,6 +552,28 @@ pub fn render(plans: &[AlbumPlan], field: &Field, out: &mut dyn Write) -> std::i
         }
     }
     Ok(())
+}
+
+/// Why the proposal is what it is, where the artist context had a say:
+/// `proposal: Jazz 0.81 (cover: Metal 0.66; artist Miles Quartet: 3 albums, all Jazz)`.
+pub fn proposal_line(plan: &AlbumPlan) -> Option<String> {
+    let probability = plan.probability.unwrap_or(0.0);
+    let why = artist_reason(plan)?;
+    Some(format!(
+        "proposal: {} {probability:.2} ({why})",
+        proposed(plan)
+    ))
+}
+
+/// What the cover and the artist said about a proposal: `cover: Metal 0.66; artist Miles
+/// Quartet: 3 albums, all Jazz` (`None`: no artist, or no proposal).
+pub fn artist_reason(plan: &AlbumPlan) -> Option<String> {
+    let said = plan.artist.as_ref().filter(|_| !plan.values.is_empty())?;
+    let cover = match &said.cover {
+        Some(best) => format!("cover: {} {:.2}; ", best.value, best.probability),
+        None => String::new(),
+    };
+    Some(format!("{cover}{}", said.describe()))
 }
 
 /// The values a plan writes, for people (`-`: none).
@@ -450,7 +606,10 @@ pub fn annotate(card: &mut crate::report::html::Card, plan: &AlbumPlan) {
             if *reason != SkipReason::LowConfidence {
                 card.group = crate::report::html::SKIPPED.into();
             }
-            format!("skipped: {}", reason.key())
+            match reason.detail() {
+                Some(detail) => format!("skipped: {} ({detail})", reason.key()),
+                None => format!("skipped: {}", reason.key()),
+            }
         }
     });
 }

@@ -2,16 +2,21 @@
 //! changed, and so that the library keeps its shape: links, attributes, owner, times.
 //!
 //! Two methods ([`Method`]):
-//! - **Replace** (the default): the edit is made on a copy beside the file
-//!   (`.<file>.covergenre-tmp`), which gets the original's owner, extended attributes (`user.*`,
-//!   POSIX ACLs, `security.*` where the process may set them) and modification time, is
-//!   flushed to disk and renamed over the original (a rename within a folder is atomic). The
-//!   file gets a new inode, which is why a hard-linked file is not written this way.
+//! An edit is a list of splices ([`crate::audio::edit`]); what undoes it is handed to the
+//! journal before the file is touched ([`rewrite`]'s `record`).
+//!
+//! - **Replace** (the default): the original is copied beside the file
+//!   (`.<file>.covergenre-tmp`) with the splices applied on the way, in one pass; the copy
+//!   gets the original's owner, permissions, extended attributes (`user.*`, POSIX ACLs,
+//!   `security.*` where the process may set them) and modification time, is flushed to disk
+//!   and renamed over the original (a rename within a folder is atomic). The file gets a new
+//!   inode, which is why a hard-linked file is not written this way.
 //! - **In place** (`--hardlinks in-place`): a complete backup is made beside the file first
 //!   (`.<file>.covergenre-orig`, copied under a temporary name, flushed, then renamed, so a
-//!   backup under that name is always whole), then the file itself is rewritten and flushed,
-//!   then the backup is removed. The inode, and so every link, is kept. A run or undo that
-//!   finds a backup ([`restore_backups`]) puts it back before anything else.
+//!   backup under that name is always whole), then the splices are written into the file
+//!   itself (only the bytes from the first to the last when the length stays), flushed, and
+//!   the backup is removed. The inode, and so every link, is kept. A run or undo that finds a
+//!   backup ([`restore_backups`]) puts it back before anything else.
 //!
 //! Just before the rename (or the in-place rewrite), the file is checked against what the plan
 //! read (device, inode, size, modification time): a track another program changed meanwhile is
@@ -21,6 +26,8 @@
 //! Files and folders whose permission bits say read-only are left alone even when the
 //! process could write them anyway (as root): the person marked them so on purpose.
 
+use super::restore::Restore;
+use crate::audio::edit::{apply, apply_range, Splice};
 use crate::util::{parent_folder, TempBeside};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -126,7 +133,8 @@ impl WriteError {
             .filter_map(|e| e.downcast_ref::<std::io::Error>())
             .find_map(std::io::Error::raw_os_error)
             .map(Errno::from_raw_os_error);
-        // lofty reports a failed write in its own error type; its message still says why.
+        // An error whose OS error reached it only as text (no `io::Error` in its chain)
+        // still says why in its message.
         let text = format!("{error:#}");
         let full = matches!(code, Some(Errno::NOSPC | Errno::DQUOT))
             || text.contains("No space left on device");
@@ -160,26 +168,55 @@ pub fn read_only_reason(path: &Path) -> Option<String> {
     None
 }
 
-/// Rewrites `path` through `edit`, which changes an open file in place (the copy, or with
-/// [`Method::InPlace`] the file itself).
+/// Rewrites `path` with the splices `edit` answers for the original (opened for reading):
+/// the bytes outside them are copied as they are. `record` gets what undoes the write, and
+/// must have kept it (flushed to the journal) before it returns: the file is replaced only
+/// after. An edit without splices writes nothing.
 pub fn rewrite(
     path: &Path,
     options: WriteOptions,
-    edit: impl FnOnce(&mut File) -> Result<()>,
+    edit: impl FnOnce(&mut File) -> Result<Vec<Splice>>,
+    record: impl FnOnce(&Restore) -> Result<()>,
 ) -> Result<Written, WriteError> {
     let before = std::fs::metadata(path)
         .context("cannot read")
         .map_err(WriteError::Other)?;
     check_unchanged(path, options.expected, &before, "modified since the plan")?;
     let needed = before.size();
-    let result = match options.method {
-        Method::Replace => replace(path, options.touch, &before, edit),
-        Method::InPlace => in_place(path, options.touch, &before, edit),
-    };
+    let result = (|| {
+        let mut original =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let splices = edit(&mut original)?;
+        if splices.is_empty() {
+            return Ok(Written {
+                identity: Identity::of(&before),
+                attributes_not_kept: Vec::new(),
+            });
+        }
+        let len = before.size();
+        crate::audio::edit::check(&splices, len)?;
+        record(&Restore::of(&mut original, len, &splices)?)?;
+        let edited = Edited {
+            original: &mut original,
+            len,
+            splices: &splices,
+        };
+        match options.method {
+            Method::Replace => replace(path, options.touch, &before, edited),
+            Method::InPlace => in_place(path, options.touch, &before, edited),
+        }
+    })();
     result.map_err(|e| match e.downcast::<Changed>() {
         Ok(Changed(why)) => WriteError::Changed(why),
         Err(e) => WriteError::of(e, path, needed),
     })
+}
+
+/// The original, open, and the splices to apply to it.
+struct Edited<'a> {
+    original: &'a mut File,
+    len: u64,
+    splices: &'a [Splice],
 }
 
 /// An error that says the file changed under us (carried through anyhow to [`rewrite`]).
@@ -225,23 +262,25 @@ fn still_unchanged(path: &Path, before: &Metadata) -> Result<()> {
     Ok(())
 }
 
-fn replace(
-    path: &Path,
-    touch: bool,
-    before: &Metadata,
-    edit: impl FnOnce(&mut File) -> Result<()>,
-) -> Result<Written> {
-    let tmp = TempBeside::copy_of(path)?;
-    test_pause("copied");
+fn replace(path: &Path, touch: bool, before: &Metadata, edited: Edited<'_>) -> Result<Written> {
+    use std::io::Write;
+    let tmp = TempBeside::create(path)?;
     let mut file = OpenOptions::new()
-        .read(true)
         .write(true)
         .open(tmp.path())
         .with_context(|| format!("cannot open {}", tmp.path().display()))?;
-    edit(&mut file)?;
+    let mut out = std::io::BufWriter::new(&mut file);
+    apply(edited.original, edited.len, edited.splices, &mut out)?;
+    out.flush()?;
+    drop(out);
+    // The copy and the edit are one pass; both kill points stay for the tests.
+    test_pause("copied");
     test_pause("edited");
-    // Owner first: changing it clears attributes such as security.capability.
+    // Owner first: changing it clears attributes such as security.capability (and set-id
+    // bits, so the mode comes after).
     keep_owner(&file, before);
+    file.set_permissions(before.permissions())
+        .context("cannot keep the permissions")?;
     let attributes_not_kept = copy_attributes(path, &file);
     if !touch {
         file.set_modified(before.modified()?)
@@ -260,22 +299,18 @@ fn replace(
     })
 }
 
-fn in_place(
-    path: &Path,
-    touch: bool,
-    before: &Metadata,
-    edit: impl FnOnce(&mut File) -> Result<()>,
-) -> Result<Written> {
+fn in_place(path: &Path, touch: bool, before: &Metadata, edited: Edited<'_>) -> Result<Written> {
     let backup = backup_path_for(path);
     make_backup(path, &backup, before)?;
     test_pause("backed-up");
     still_unchanged(path, before)?;
+    let mut source = File::open(&backup)
+        .with_context(|| format!("cannot open the backup {}", backup.display()))?;
     let mut file = OpenOptions::new()
-        .read(true)
         .write(true)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    edit(&mut file)?;
+    rewrite_in_place(&mut source, edited.len, edited.splices, &mut file)?;
     if !touch {
         file.set_modified(before.modified()?)
             .context("cannot keep the modification time")?;
@@ -290,6 +325,32 @@ fn in_place(
         identity: Identity::read(path)?,
         attributes_not_kept: Vec::new(),
     })
+}
+
+/// Writes `splices` into `file` itself from its copy `source` (`len` bytes): from the first
+/// splice to the last when they keep the length (the audio after a tag whose padding took the
+/// change is not rewritten), else to the end, and sets the new length.
+fn rewrite_in_place(
+    source: &mut File,
+    len: u64,
+    splices: &[Splice],
+    file: &mut File,
+) -> Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let (Some(first), Some(last)) = (splices.first(), splices.last()) else {
+        return Ok(());
+    };
+    let growth: i64 = splices.iter().map(Splice::growth).sum();
+    let until = if growth == 0 { last.end } else { len };
+    file.seek(SeekFrom::Start(first.start))?;
+    let mut out = std::io::BufWriter::new(&mut *file);
+    apply_range(source, first.start..until, splices, &mut out)?;
+    out.flush()?;
+    drop(out);
+    if growth != 0 {
+        file.set_len((len as i64 + growth) as u64)?;
+    }
+    Ok(())
 }
 
 /// `.<name>.covergenre-orig` beside `path`.
@@ -477,16 +538,29 @@ mod tests {
             method: Method::InPlace,
             ..Default::default()
         };
-        let written = rewrite(&file, options, |f| {
-            use std::io::Write;
-            f.set_len(0)?;
-            f.write_all(b"new")?;
-            Ok(())
-        })
+        let mut recorded = None;
+        let written = rewrite(
+            &file,
+            options,
+            |_| Ok(vec![Splice::overwrite(0, b"new".to_vec())]),
+            |restore| {
+                recorded = Some(restore.clone());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(written.identity.inode, inode);
-        assert_eq!(std::fs::read(&other_name).unwrap(), b"new");
+        assert_eq!(std::fs::read(&other_name).unwrap(), b"new bytes");
         assert!(!backup_path_for(&file).exists());
+        assert_eq!(recorded.unwrap().splices()[0].bytes, b"old");
+
+        // A change of length rewrites to the end; a failing record writes nothing.
+        let grow = |_: &mut File| Ok(vec![Splice::insert(3, b" and more".to_vec())]);
+        rewrite(&file, options, grow, |_| Ok(())).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"new and more bytes");
+        let refused = rewrite(&file, options, grow, |_| anyhow::bail!("journal full"));
+        assert!(refused.is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"new and more bytes");
 
         // A kill after the backup: the next run puts it back into the same inode.
         std::fs::write(backup_path_for(&file), b"old bytes").unwrap();
@@ -495,6 +569,24 @@ mod tests {
         assert_eq!((restored, problems), (vec![file.clone()], vec![]));
         assert_eq!(std::fs::read(&other_name).unwrap(), b"old bytes");
         assert_eq!(Identity::read(&file).unwrap().inode, inode);
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_permissions_and_time_and_gets_the_splices() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.bin");
+        std::fs::write(&file, b"ID3 Jazz audio").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let before = std::fs::metadata(&file).unwrap();
+        let options = WriteOptions::default();
+        let splices = |_: &mut File| Ok(vec![Splice::overwrite(4, b"Rock".to_vec())]);
+        let written = rewrite(&file, options, splices, |_| Ok(())).unwrap();
+        assert_ne!(written.identity.inode, before.ino());
+        assert_eq!(std::fs::read(&file).unwrap(), b"ID3 Rock audio");
+        let after = std::fs::metadata(&file).unwrap();
+        assert_eq!(after.permissions().mode() & 0o777, 0o640);
+        assert_eq!(after.modified().unwrap(), before.modified().unwrap());
     }
 
     #[test]
@@ -508,7 +600,7 @@ mod tests {
             expected: Some(planned),
             ..Default::default()
         };
-        let error = rewrite(&file, options, |_| Ok(())).unwrap_err();
+        let error = rewrite(&file, options, |_| Ok(Vec::new()), |_| Ok(())).unwrap_err();
         assert!(matches!(error, WriteError::Changed(_)), "{error}");
         assert_eq!(std::fs::read(&file).unwrap(), b"changed by someone else");
     }

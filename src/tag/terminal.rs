@@ -2,7 +2,8 @@
 //! (kitty or iTerm2 graphics where the terminal has them, coloured half-blocks otherwise),
 //! answers read by `rustyline` (line editing, Tab completing typed genres).
 
-use super::interactive::{self, Console};
+use super::console::Console;
+use super::question;
 use crate::audio::embedded_picture;
 use crate::covers::SourceKind;
 use crate::data::decode::{decode_to_rgb, DecodeLimits};
@@ -89,7 +90,9 @@ fn draw(cover: &SourceKind) -> Result<()> {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
         }
         SourceKind::Embedded { audio_files } => {
-            embedded_picture(audio_files).map_err(anyhow::Error::msg)?
+            embedded_picture(audio_files)
+                .map_err(anyhow::Error::msg)?
+                .bytes
         }
     };
     let rgb = decode_to_rgb(&bytes, &DecodeLimits::default())?;
@@ -119,7 +122,7 @@ impl Completer for GenreCompleter {
         _: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let typed = line.get(..pos).unwrap_or(line);
-        let found = interactive::complete(typed, &self.completions)
+        let found = question::complete(typed, &self.completions)
             .into_iter()
             .map(|genre| Pair {
                 display: genre.to_string(),

@@ -8,8 +8,8 @@ use crate::metadata::{ModelMetadata, TAG_THRESHOLD};
 /// The shipped model's threshold: the lowest of 0.05, 0.10, ... whose precision on the 469
 /// covers-v1 dev covers is at least 2/3: 0.668, labelling 61% of them (measured 2026-12-02 with
 /// `covergenre-eval --model models/covergenre.onnx --data ../shared/data/covers-v1
-/// --calibrate-to recalibrated.onnx`, the same choice a calibration records; README, "Tagging
-/// a music library").
+/// --calibrate-to recalibrated.onnx`, the same choice a calibration records; docs/tagging.md, "The
+/// plan").
 pub const SHIPPED_THRESHOLD: f32 = 0.45;
 
 /// Where the threshold in force comes from.

@@ -19,7 +19,7 @@ pub enum Precision {
     /// Mixed precision, as PyTorch's CPU autocast does it: convolutions and dense layers multiply
     /// bfloat16 copies of their inputs and of the float32 master weights; the logits, loss,
     /// gradients of the weights, BatchNorm parameters and optimiser stay float32. On CPUs with
-    /// AVX-512 BF16 / AMX this is the measured training speed-up (see the README).
+    /// AVX-512 BF16 / AMX this is the measured training speed-up (docs/results.md, "Training throughput").
     Bf16,
 }
 

@@ -9,6 +9,7 @@ use crate::evaluate::model::evaluate_model_file;
 use crate::evaluate::EvalSettings;
 use crate::infer::pipeline::PipelineOptions;
 use crate::report::card::Card;
+use crate::report::learned::LearnedReport;
 use crate::report::training::Summary;
 use crate::report::EvalReport;
 use crate::util::write_atomic;
@@ -37,11 +38,32 @@ pub fn write_card(config: &TrainConfig, dataset: &Dataset, summary: &Summary) ->
     };
     let dev = evaluate(Split::Dev)?;
     let test = evaluate(Split::Test)?;
+    write_card_with(
+        config,
+        dataset,
+        summary,
+        (dev.as_ref(), test.as_ref()),
+        None,
+    )
+}
+
+/// Writes the card from reports on dev and test made elsewhere (a model learned from a base
+/// scores its covers from the base's cached outputs: [`super::learn`]), with what learning
+/// from the base found (`learned`).
+pub fn write_card_with(
+    config: &TrainConfig,
+    dataset: &Dataset,
+    summary: &Summary,
+    (dev, test): (Option<&EvalReport>, Option<&EvalReport>),
+    learned: Option<&LearnedReport>,
+) -> Result<()> {
+    let best = config.out.join("best");
     let mut card = Card::new(summary, &config.command, config.data.display().to_string());
     card.library = dataset.library.as_ref();
     card.covers = Split::ALL.map(|s| dataset.split(s).len());
-    card.dev = dev.as_ref();
-    card.test = test.as_ref();
+    card.dev = dev;
+    card.test = test;
+    card.learned = learned;
     write_atomic(&best.join("card.md"), card.markdown().as_bytes())?;
     write_atomic(&best.join("card.json"), &serde_json::to_vec_pretty(&card)?)?;
     eprintln!("model card: {}", best.join("card.md").display());

@@ -98,6 +98,15 @@ pub struct TrainOptions {
     pub cache_dir: Option<PathBuf>,
     /// The command line, recorded in `config.json` and the model card.
     pub command: Vec<String>,
+    /// `--base MODEL.onnx`: the model a music library learns from (default: the shipped one).
+    pub base: Option<PathBuf>,
+}
+
+/// The library recipe: a head on a base model's outputs ([`super::learn`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FromBase {
+    /// The base model's file; `None`: the shipped model.
+    pub base: Option<PathBuf>,
 }
 
 /// Everything a training session does, validated; written to `<out>/config.json`.
@@ -123,6 +132,9 @@ pub struct TrainConfig {
     /// The command line that asked for this session.
     #[serde(default)]
     pub command: Vec<String>,
+    /// Learn from a base model (a music library with no `--variants`); `variants` is empty then.
+    #[serde(default)]
+    pub from_base: Option<FromBase>,
     pub toolkit_version: String,
 }
 
@@ -163,14 +175,42 @@ impl TrainConfig {
         if !data.exists() {
             bail!("--data {}: no such file or folder", data.display());
         }
-        let names = match args.variants.is_empty() {
-            true => vec![default_variant(&data).to_string()],
-            false => args.variants.clone(),
+        let is_library = crate::data::discover::is_library_root(&data);
+        if let Some(base) = &args.base {
+            if !is_library {
+                bail!(
+                    "--base {}: a base model is what a music library learns from; --data {} is not a music library",
+                    base.display(),
+                    data.display()
+                );
+            }
+            if !args.variants.is_empty() {
+                bail!(
+                    "--base {} and --variants: the library recipe learns from the base model, \
+                     --variants trains other recipes from ImageNet; give one of them",
+                    base.display()
+                );
+            }
+            if !base.is_file() {
+                bail!("--base {}: no such file", base.display());
+            }
+        }
+        let from_base = (is_library && args.variants.is_empty()).then(|| FromBase {
+            base: args.base.clone(),
+        });
+        let variants: Vec<ModelSpec> = match from_base {
+            Some(_) => Vec::new(),
+            None => {
+                let names = match args.variants.is_empty() {
+                    true => vec![default_variant(&data).to_string()],
+                    false => args.variants.clone(),
+                };
+                resolve_variants(&names)?
+                    .into_iter()
+                    .map(|spec| apply_overrides(spec, args))
+                    .collect()
+            }
         };
-        let variants: Vec<ModelSpec> = resolve_variants(&names)?
-            .into_iter()
-            .map(|spec| apply_overrides(spec, args))
-            .collect();
         if (args.views.is_some() || args.distill.is_some())
             && variants.iter().all(|v| v.pretrained.is_none())
         {
@@ -189,6 +229,7 @@ impl TrainConfig {
             cache_dir: args.cache_dir.clone(),
             library,
             command: args.command.clone(),
+            from_base,
             toolkit_version: crate::VERSION.to_string(),
         })
     }
@@ -199,12 +240,12 @@ impl TrainConfig {
     }
 }
 
-/// The recipe a music library trains with when no `--variants` is given: chosen on
-/// measurements (README, "Learning the owner's genres").
+/// The ImageNet recipe a music library trained with before it learned from a base model
+/// (`--variants effnet-lite0` still trains it).
 pub const LIBRARY_RECIPE: &str = "effnet-lite0";
 
-/// The variant trained when `--variants` is not given: [`LIBRARY_RECIPE`] for a music library,
-/// the study's baseline for image datasets.
+/// The variant trained when `--variants` is not given: the study's baseline for image
+/// datasets. (A music library learns from a base model instead: [`FromBase`].)
 pub fn default_variant(data: &Path) -> &'static str {
     if crate::data::discover::is_library_root(data) {
         LIBRARY_RECIPE

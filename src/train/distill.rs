@@ -4,7 +4,7 @@
 //! frozen backbone's maps, and the loss pulls the student's softened outputs toward the
 //! teacher's ([`distillation_loss`]).
 
-use super::fit::ImageSet;
+use super::images::ImageSet;
 use super::views;
 use crate::genres::GenreSet;
 use crate::infer::Model;

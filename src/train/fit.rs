@@ -4,8 +4,10 @@
 use super::augment::augment;
 use super::build::{normalise_float, Mode, Network};
 use super::checkpoint;
+use super::images::ImageSet;
 use super::optim::Optimiser;
 use super::run::{EpochRecord, RunSettings, RunState};
+use super::seed::derive_seed;
 use crate::metrics::Confusion;
 use crate::spec::{ModelSpec, Schedule};
 use crate::util::{progress, write_atomic_with};
@@ -18,35 +20,6 @@ pub const LOG_FILE: &str = "log.csv";
 pub const BEST_WEIGHTS: &str = "best.safetensors";
 /// Batch size for evaluation (no gradients, so larger than training batches).
 const EVAL_BATCH: i64 = 256;
-
-/// Decoded images in memory: u8 HWC each, all the same size, with their labels.
-#[derive(Debug, Clone, Default)]
-pub struct ImageSet {
-    pub pixels: Vec<u8>,
-    pub labels: Vec<usize>,
-    pub height: usize,
-    pub width: usize,
-}
-
-impl ImageSet {
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// The images as one u8 NHWC tensor and the labels as i64, on `device`.
-    pub(crate) fn to_tensors(&self, device: Device) -> (Tensor, Tensor) {
-        let n = self.len() as i64;
-        let images = Tensor::from_slice(&self.pixels)
-            .view([n, self.height as i64, self.width as i64, 3])
-            .to_device(device);
-        let labels: Vec<i64> = self.labels.iter().map(|&l| l as i64).collect();
-        (images, Tensor::from_slice(&labels).to_device(device))
-    }
-}
 
 /// What a run produced.
 #[derive(Debug, Clone)]
@@ -262,17 +235,6 @@ pub fn read_log(path: &Path) -> Result<Vec<EpochRecord>> {
         .deserialize()
         .collect::<Result<_, _>>()
         .with_context(|| format!("bad log {}", path.display()))
-}
-
-/// Independent, reproducible seeds per (run seed, stream): stream 0 initialises the weights,
-/// stream k seeds epoch k (SplitMix64 finaliser, so neighbouring seeds share nothing).
-pub fn derive_seed(seed: u64, stream: u64) -> i64 {
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(stream.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 1) as i64
 }
 
 /// sklearn's "balanced" weights, n / (k * n_c), over the k classes present; absent classes

@@ -1,7 +1,7 @@
 //! The frozen part of a transfer recipe is inference, run once per cover (and per view) to
 //! fill the training cache. It can run in either of the project's two engines: libtorch (the
 //! network being trained, in inference mode) or onnxruntime (the same layers exported by our
-//! ONNX writer, BatchNorm folded into the convolutions). [`FrozenEngine::choose`] measures
+//! ONNX writer, BatchNorm folded into the convolutions). [`Frozen::choose`] measures
 //! both on the same covers, checks that they agree, and keeps the faster, so the cache is
 //! computed at the speed of whichever is faster on this machine (on CUDA, libtorch).
 
@@ -11,6 +11,8 @@ use crate::infer::features::FeatureModel;
 use crate::spec::ModelSpec;
 use anyhow::Result;
 use ndarray::ArrayView4;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 use tch::{nn, Device, Tensor};
 
@@ -28,6 +30,32 @@ const CLEARLY_FASTER: f64 = 0.8;
 /// Below this many seconds for the timed batch, a measurement says little (tiny layers, few
 /// covers): libtorch is kept, so such runs compute the same cache every time.
 const SHORTEST_MEANINGFUL_SECONDS: f64 = 0.05;
+
+/// The engine chosen for each frozen prefix (its preprocessing and layers) in this process.
+/// Timings move with the machine's load, so they are taken once: every later run over the
+/// same frozen layers (the variants of a session, a test's runs) uses the same engine and so
+/// computes the same cache, bit for bit.
+static CHOSEN: Mutex<Option<HashMap<String, &'static str>>> = Mutex::new(None);
+
+fn chosen_before(key: &str) -> Option<&'static str> {
+    let chosen = CHOSEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    chosen.as_ref().and_then(|map| map.get(key).copied())
+}
+
+fn remember_choice(key: String, engine: &'static str) {
+    let mut chosen = CHOSEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    chosen.get_or_insert_with(HashMap::new).insert(key, engine);
+}
+
+/// What identifies a frozen prefix: the preprocessing and the layers up to `until`.
+fn prefix_key(spec: &ModelSpec, until: usize) -> String {
+    let layers = &spec.layers[..until.min(spec.layers.len())];
+    serde_json::to_string(&(&spec.preprocess, layers)).unwrap_or_default()
+}
 
 /// Where the frozen layers run.
 pub enum FrozenEngine {
@@ -72,8 +100,47 @@ pub struct Frozen<'a> {
 impl<'a> Frozen<'a> {
     /// Measures libtorch and onnxruntime on the first covers of `images` (u8 NHWC, one after
     /// another) and keeps the faster; libtorch on a GPU, or when onnxruntime cannot run the
-    /// layers or disagrees with libtorch.
+    /// layers or disagrees with libtorch. The choice is made once per frozen prefix and process
+    /// (later calls return it without a trial).
     pub fn choose(
+        net: &'a Network,
+        vs: &nn::VarStore,
+        spec: &'a ModelSpec,
+        until: usize,
+        images: &[u8],
+        device: Device,
+    ) -> Result<(Self, Option<EngineTrial>)> {
+        let key = prefix_key(spec, until);
+        let engine = match chosen_before(&key) {
+            Some("onnxruntime") if device == Device::Cpu => {
+                FrozenEngine::Onnxruntime(Box::new(Self::onnxruntime(vs, spec, until)?))
+            }
+            Some(_) => FrozenEngine::Libtorch,
+            None => {
+                let (frozen, trial) = Self::measure(net, vs, spec, until, images, device)?;
+                remember_choice(key, frozen.engine_name());
+                return Ok((frozen, trial));
+            }
+        };
+        let frozen = Self {
+            net,
+            spec,
+            until,
+            device,
+            engine,
+        };
+        Ok((frozen, None))
+    }
+
+    /// "libtorch" or "onnxruntime".
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            FrozenEngine::Libtorch => "libtorch",
+            FrozenEngine::Onnxruntime(_) => "onnxruntime",
+        }
+    }
+
+    fn measure(
         net: &'a Network,
         vs: &nn::VarStore,
         spec: &'a ModelSpec,
@@ -94,6 +161,9 @@ impl<'a> Frozen<'a> {
             return Ok((frozen, None));
         }
         let sample = &images[..n * image_len];
+        // Both engines are timed warm: the first libtorch pass of a process builds its kernels,
+        // and timing it cold would make the choice depend on which run came first.
+        let _warm = frozen.encode(&sample[..image_len])?;
         let started = Instant::now();
         let reference = frozen.encode(sample)?;
         let libtorch_seconds = started.elapsed().as_secs_f64();

@@ -4,6 +4,8 @@
 //! - [`pretrained`]: reading PyTorch checkpoints into our VarStore (EfficientNet-Lite0).
 //! - [`augment`]: random affine + brightness on the training device.
 //! - [`optim`]: Adam / AdamW / SGD on tensors, so their state can be checkpointed.
+//! - [`images`]: the decoded images a run trains and selects on ([`images::ImageSet`]).
+//! - [`seed`]: every random stream of a run derived from its one seed.
 //! - [`fit`]: one run: batches, loss, early stopping on dev macro-F1, log, checkpoints, resume.
 //! - [`checkpoint`]: the single-file atomic checkpoint and `best.safetensors`.
 //! - [`run`]: the run's settings, epoch records and bookkeeping, shared by `fit` and `checkpoint`.
@@ -13,6 +15,13 @@
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
 //! - [`views`]: the cached views of each training cover (as is, mirrored, augmented).
 //! - [`distill`]: a teacher model's outputs on those views, and the distillation loss.
+//! - [`base`]: the base model a music library learns from, run once per cover (outputs cached).
+//! - [`owner_head`]: the owner's head on the base's outputs: the learned mapping of base genres
+//!   to the owner's, and a penalised correction of it.
+//! - [`owner_scores`]: a head's scores from the base's cached outputs: dev scores, the test
+//!   comparison with the base through the mapping (bootstrap intervals), the card's reports.
+//! - [`learn`]: the library recipe: base outputs -> mapping and head, chosen on dev -> one ONNX
+//!   file (base graph + head), compared with the base through the mapping on test.
 //! - [`session`]: every variant and run, then curves, `summary.json`, `ranking.md` and `best/`;
 //!   its module docs describe the run folder.
 //! - [`summary`]: a run's outcome as the report's plain data (ranking rows, curve points); the
@@ -22,6 +31,7 @@
 //! seeding libtorch from (seed, 0), and every epoch reseeds it from (seed, epoch) before shuffling,
 //! augmentation and dropout draw, so a resumed run replays the same numbers.
 pub mod augment;
+pub mod base;
 pub mod build;
 pub mod card;
 pub mod checkpoint;
@@ -30,9 +40,14 @@ pub mod distill;
 pub mod export;
 pub mod fit;
 pub mod frozen;
+pub mod images;
+pub mod learn;
 pub mod optim;
+pub mod owner_head;
+pub mod owner_scores;
 pub mod pretrained;
 pub mod run;
+pub mod seed;
 pub mod session;
 pub mod summary;
 pub mod transfer;

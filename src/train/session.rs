@@ -21,7 +21,8 @@ use super::build::Precision;
 use super::config::TrainConfig;
 use super::export::{export_model, ParityReport};
 use super::fit::evaluate;
-use super::fit::{fit, ImageSet, RunOutcome};
+use super::fit::{fit, RunOutcome};
+use super::images::ImageSet;
 use super::run::RunSettings;
 use super::summary::{curve_points, run_summary};
 use super::transfer::{fit_transfer, FeatureCaches};
@@ -73,6 +74,19 @@ pub fn run(config: &TrainConfig) -> Result<Summary> {
             .clone()
             .unwrap_or_else(ImageCache::default_dir),
     ));
+    if let Some(recipe) = &config.from_base {
+        let mut learned = super::learn::run(config, recipe, &dataset, &cache)?;
+        learned.summary.stages.insert(0, discovered);
+        super::card::write_card_with(
+            config,
+            &dataset,
+            &learned.summary,
+            (learned.dev.as_ref(), learned.test.as_ref()),
+            Some(&learned.report),
+        )?;
+        write_summary(config, &learned.summary)?;
+        return Ok(learned.summary);
+    }
     let loader = std::cell::RefCell::new(DatasetLoader {
         dataset: &dataset,
         cache: &cache,
@@ -80,7 +94,7 @@ pub fn run(config: &TrainConfig) -> Result<Summary> {
         decode_seconds: 0.0,
     });
     let held_out = HeldOut {
-        training_data: Some(training_data_summary(&dataset)),
+        training_data: Some(dataset.training_data_summary()),
         test: Some(Box::new(|spec: &ModelSpec| {
             loader.borrow().test_images(spec)
         })),
@@ -144,27 +158,6 @@ pub struct HeldOut<'a> {
     /// Loads the selection covers (dev) for a spec; the winner's temperature is fitted on them.
     #[allow(clippy::type_complexity)]
     pub select: Option<Box<dyn FnOnce(&ModelSpec) -> Result<ImageSet> + 'a>>,
-}
-
-/// Dataset root name, layout and covers per split and genre: enough to tell which data a
-/// shipped model saw, without paths from the training machine.
-pub fn training_data_summary(dataset: &Dataset) -> serde_json::Value {
-    let root = dataset
-        .root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dataset.root.display().to_string());
-    let splits: serde_json::Map<String, serde_json::Value> = dataset
-        .splits
-        .iter()
-        .map(|(split, samples)| (format!("{split:?}").to_lowercase(), samples.len().into()))
-        .collect();
-    serde_json::json!({
-        "dataset": root,
-        "layout": format!("{:?}", dataset.layout),
-        "generated_splits": dataset.generated_splits,
-        "covers_per_split": splits,
-    })
 }
 
 struct DatasetLoader<'a> {

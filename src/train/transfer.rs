@@ -35,12 +35,14 @@ use super::build::{normalise, Mode, Network};
 use super::checkpoint;
 use super::distill::{teacher_logits, Teacher};
 use super::fit::{
-    add_predictions, augmented_input, derive_seed, end_epoch, evaluate_batches, outcome,
-    report_epoch, validate, ClassTerms, EpochTotals, Evaluation, ImageSet, Objective, RunOutcome,
+    add_predictions, augmented_input, end_epoch, evaluate_batches, outcome, report_epoch, validate,
+    ClassTerms, EpochTotals, Evaluation, Objective, RunOutcome,
 };
 use super::frozen::Frozen;
+use super::images::ImageSet;
 use super::optim::Optimiser;
 use super::run::{EpochRecord, RunSettings, RunState};
+use super::seed::derive_seed;
 use super::views;
 use crate::genres::GenreSet;
 use crate::metrics::Confusion;
@@ -132,7 +134,7 @@ impl FeatureCache {
             dev_maps,
             dev_labels: labels(dev),
             backbone_images: views * train.len() + dev.len(),
-            engine: trial.map_or("libtorch", |t| t.chosen),
+            engine: frozen.engine_name(),
         })
     }
 

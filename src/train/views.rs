@@ -7,7 +7,8 @@
 //! first cover), so a view is the same whichever order or engine asks for it.
 
 use super::augment::{augment_with, Draws};
-use super::fit::{derive_seed, ImageSet};
+use super::images::ImageSet;
+use super::seed::derive_seed;
 use crate::spec::Views;
 use anyhow::Result;
 use ndarray::{s, ArrayView4};

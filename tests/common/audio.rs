@@ -15,6 +15,10 @@ pub struct Track {
     pub picture: Option<Vec<u8>>,
     /// MP3 only: an ID3v2.4 tag instead of ID3v2.3.
     pub id3v24: bool,
+    /// The album artist (`TPE2`, `ALBUMARTIST`, `aART`), when given.
+    pub album_artist: Option<String>,
+    /// Flagged as part of a compilation (`TCMP`, `COMPILATION`, `cpil`).
+    pub compilation: bool,
 }
 
 impl Track {
@@ -25,7 +29,27 @@ impl Track {
             genres: Vec::new(),
             picture,
             id3v24: false,
+            album_artist: None,
+            compilation: false,
         }
+    }
+
+    /// The track's artist (an empty one is written empty).
+    pub fn by(mut self, artist: &str) -> Self {
+        self.artist = artist.into();
+        self
+    }
+
+    /// The album artist.
+    pub fn album_by(mut self, album_artist: &str) -> Self {
+        self.album_artist = Some(album_artist.into());
+        self
+    }
+
+    /// Flagged as part of a compilation.
+    pub fn in_compilation(mut self) -> Self {
+        self.compilation = true;
+        self
     }
 
     /// Adds a genre value (call again for a multi-valued genre).
@@ -85,6 +109,12 @@ fn mp3_of_frames(track: &Track, mpeg_frames: usize) -> Vec<u8> {
     );
     let mut body = id3_text(v24, b"TIT2", std::slice::from_ref(&track.title));
     body.extend(id3_text(v24, b"TPE1", std::slice::from_ref(&track.artist)));
+    if let Some(album_artist) = &track.album_artist {
+        body.extend(id3_text(v24, b"TPE2", std::slice::from_ref(album_artist)));
+    }
+    if track.compilation {
+        body.extend(id3_text(v24, b"TCMP", &["1".to_string()]));
+    }
     if !track.genres.is_empty() {
         body.extend(id3_text(v24, b"TCON", &track.genres));
     }
@@ -148,6 +178,12 @@ fn vorbis_comments(track: &Track, extra: &[(String, String)]) -> Vec<u8> {
     ];
     for genre in &track.genres {
         items.push(format!("GENRE={genre}"));
+    }
+    if let Some(album_artist) = &track.album_artist {
+        items.push(format!("ALBUMARTIST={album_artist}"));
+    }
+    if track.compilation {
+        items.push("COMPILATION=1".into());
     }
     items.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
     let vendor = b"covergenre tests";
@@ -447,6 +483,12 @@ pub fn m4a(track: &Track) -> Vec<u8> {
         if !track.genres.is_empty() {
             let values: Vec<&[u8]> = track.genres.iter().map(|g| g.as_bytes()).collect();
             items.push(ilst_item_of(b"\xa9gen", 1, &values));
+        }
+        if let Some(album_artist) = &track.album_artist {
+            items.push(ilst_item(b"aART", 1, album_artist.as_bytes()));
+        }
+        if track.compilation {
+            items.push(ilst_item(b"cpil", 21, &[1]));
         }
         if let Some(png) = &track.picture {
             items.push(ilst_item(b"covr", 14, png));

@@ -3,12 +3,14 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod audio;
+pub mod bare_audio;
 pub mod browser;
 pub mod cdp;
 pub mod classify_output;
 pub mod colour;
 pub mod owner_library;
 pub mod tagcheck;
+pub mod tmux;
 
 use image::{ImageFormat, Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
@@ -99,8 +101,8 @@ pub fn made_up_image_set(
     per_genre: usize,
     seed: u64,
     size: u32,
-) -> covergenre::train::fit::ImageSet {
-    let mut set = covergenre::train::fit::ImageSet {
+) -> covergenre::train::images::ImageSet {
+    let mut set = covergenre::train::images::ImageSet {
         height: size as usize,
         width: size as usize,
         ..Default::default()

@@ -32,8 +32,8 @@ pub fn mutagen(paths: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
 /// The key mutagen shows a field under, per format (`None`: the standard genre field).
 pub fn key_for(file: &Value, field: Option<&str>) -> String {
     match (file["format"].as_str().unwrap(), field) {
-        ("MP3", None) => "TCON".into(),
-        ("MP3", Some(name)) => format!("TXXX:{name}"),
+        ("MP3" | "AIFF" | "WAVE", None) => "TCON".into(),
+        ("MP3" | "AIFF" | "WAVE", Some(name)) => format!("TXXX:{name}"),
         ("MP4", None) => "\u{a9}gen".into(),
         ("MP4", Some(name)) => format!("----:com.apple.iTunes:{name}"),
         (_, None) => "genre".into(),
@@ -46,4 +46,23 @@ pub fn value_of(file: &Value, field: Option<&str>) -> Option<String> {
     file["tags"][key_for(file, field)]
         .as_str()
         .map(String::from)
+}
+
+/// The bytes of each file, to compare with after an undo.
+pub fn bytes_of(paths: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
+    paths
+        .iter()
+        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+        .collect()
+}
+
+/// Asserts every file holds exactly the bytes it held in `before`.
+pub fn assert_same_bytes(before: &BTreeMap<PathBuf, Vec<u8>>, context: &str) {
+    for (path, bytes) in before {
+        assert!(
+            std::fs::read(path).unwrap() == *bytes,
+            "{context}{}: not byte for byte as before",
+            path.display()
+        );
+    }
 }

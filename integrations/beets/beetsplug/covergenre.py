@@ -6,6 +6,11 @@ of every selected album in ONE run: it lists the albums' folders on the classifi
 (``--format jsonl``), and sets the album's ``genres`` and ``covergenre_probability`` in
 beets' database, writing the files when beets writes tags. beets stays the only writer of
 the library: the classifier only reads covers.
+
+With ``artist_context: yes`` (the default) it also lists every album of the beets library
+with its ``albumartist`` and ``genres`` (``--artist-context FILE``), so an album's artist's
+other albums with genres weigh in its genres, as much as the library's artists keep their
+genre; ``artist_context: no`` proposes from the cover alone.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import shlex
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 
 import confuse
@@ -92,8 +98,11 @@ def album_folder(album) -> bytes | None:
 
 def request_for(album) -> Request | None:
     """What to ask about an album: its folder, and ``album.artpath`` as the cover when that
-    file lies outside the folder (inside it, covergenre finds the cover itself, exactly as
-    ``covergenre-classify --library`` does); None for an album without tracks."""
+    file lies outside the folder (inside it, or without an art path, covergenre finds the
+    cover itself by its front-cover rule, exactly as ``covergenre-classify --library`` does:
+    cover names such as ``00 - front.jpg``, then an image named after the album, then the
+    only image, never a back or booklet page, else the picture in the tracks); None for an
+    album without tracks."""
     folder = album_folder(album)
     if folder is None:
         return None
@@ -118,6 +127,22 @@ def classify_command(config, count: int) -> list[str]:
             raise ClassifyError(f"covergenre.threads must be 1 or more, not {threads}")
         command += ["--threads", str(threads)]
     return command
+
+
+def artist_lines(albums) -> bytes:
+    """The ``--artist-context`` list: one JSON line per album of the beets library with tracks,
+    its folder (named as covergenre-classify names it), album artist and genres."""
+    lines = []
+    for album in albums:
+        folder = album_folder(album)
+        if folder is None:
+            continue
+        artist = album.albumartist or None
+        if album.get("comp"):
+            artist = None  # a compilation has no artist here
+        line = {"folder": folder.decode("utf-8", "replace"), "artist": artist, "genres": list(album.genres or [])}
+        lines.append(json.dumps(line))
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def run_classify(command: list[str], requests: list[Request]) -> tuple[dict, str]:
@@ -200,6 +225,7 @@ class CoverGenrePlugin(BeetsPlugin):
                 "auto": False,
                 "threads": None,
                 "genre_style": "name",
+                "artist_context": True,
             }
         )
         if self.config["auto"].get(bool):
@@ -231,28 +257,37 @@ class CoverGenrePlugin(BeetsPlugin):
         force = opts.force or self.config["force"].get(bool)
         albums = list(lib.albums(args))
         try:
-            summary = self.process(albums, force=force, pretend=opts.pretend)
+            summary = self.process(albums, force=force, pretend=opts.pretend, lib=lib)
         except ClassifyError as error:
             raise ui.UserError(f"covergenre: {error}; no album was changed")
         ui.print_(summary.line(opts.pretend))
 
     def imported(self, lib, album) -> None:
         try:
-            summary = self.process([album], force=self.config["force"].get(bool))
+            summary = self.process([album], force=self.config["force"].get(bool), lib=lib)
         except ClassifyError as error:
             self._log.error("{}: {}; its genres are unchanged", album, error)
             return
         self._log.info("{}", summary.line(False))
 
-    def process(self, albums, force: bool, pretend: bool = False) -> Summary:
-        """Classifies the albums in one run and sets, stores and writes their genres."""
+    def process(self, albums, force: bool, pretend: bool = False, lib=None) -> Summary:
+        """Classifies the albums in one run and sets, stores and writes their genres; with
+        ``artist_context``, every album of ``lib`` (else the albums given) is listed with its
+        album artist and genres."""
         settings = Settings.of(self.config)
         summary = Summary()
         todo = self.select(albums, force, summary)
         if not todo:
             return summary
         requests = [request for _, request in todo]
-        records, stderr = run_classify(classify_command(self.config, settings.count), requests)
+        command = classify_command(self.config, settings.count)
+        with tempfile.TemporaryDirectory(prefix="covergenre-") as folder:
+            if self.config["artist_context"].get(bool):
+                listed = os.path.join(folder, "artists.jsonl")
+                with open(listed, "wb") as f:
+                    f.write(artist_lines(lib.albums() if lib is not None else albums))
+                command += ["--artist-context", listed]
+            records, stderr = run_classify(command, requests)
         for album, request in todo:
             record = records.get(request.key)
             if record is None:

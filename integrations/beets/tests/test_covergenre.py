@@ -58,11 +58,12 @@ class CoverGenreTestCase(IOMixin, PluginTestHelper):
         ext: str = "mp3",
         tracks: int = 2,
         folder: Path | None = None,
+        artist: str = "Made-up Artist",
     ):
         """An album of `tracks` real audio files in the library folder: `cover` (a colour) as
         cover.png beside them, `embedded` (a colour) as their front cover picture, `genres`
         in their tags (so beets reads them as the album's genres)."""
-        folder = folder or self.lib_path / "Made-up Artist" / name
+        folder = folder or self.lib_path / artist / name
         folder.mkdir(parents=True, exist_ok=True)
         if cover is not None:
             (folder / "cover.png").write_bytes(media.png(cover))
@@ -71,7 +72,7 @@ class CoverGenreTestCase(IOMixin, PluginTestHelper):
         for number in range(1, tracks + 1):
             path = folder / f"{number:02d} Track.{ext}"
             media.write_track(
-                path, f"Track {number}", name, "Made-up Artist", number, genres, picture
+                path, f"Track {number}", name, artist, number, genres, picture
             )
             items.append(Item.from_path(os.fsencode(path)))
         return self.lib.add_album(items)
@@ -251,6 +252,27 @@ class TestCommand(CoverGenreTestCase):
         assert self.fresh(album).genres == ["Rap & Hip-Hop"]
         assert self.fresh(inside).genres == ["Jazz"]
 
+    def test_without_art_the_front_cover_is_found_as_covergenre_finds_it(self):
+        """beets has no art path: covergenre's own rule picks the cover (a front beside a
+        back, a cover named after the album, an album folder called `Covers`)."""
+        front = self.add_album_of("Front And Back")
+        folder = self.lib_path / "Made-up Artist" / "Front And Back"
+        (folder / "00 - front.png").write_bytes(media.png(GREEN))
+        (folder / "back.png").write_bytes(media.png(RED))
+        named = self.add_album_of("Named")
+        (self.lib_path / "Made-up Artist" / "Named" / "Named.png").write_bytes(media.png(BLUE))
+        covers = self.add_album_of("Covers")
+        (self.lib_path / "Made-up Artist" / "Covers" / "Cover (1).png").write_bytes(
+            media.png(RED)
+        )
+        assert not front.artpath and not named.artpath and not covers.artpath
+
+        self.run_with_output("covergenre")
+
+        assert self.fresh(front).genres == ["Jazz"]
+        assert self.fresh(named).genres == ["Rap & Hip-Hop"]
+        assert self.fresh(covers).genres == ["Metal"]
+
     def two_discs(self, name: str, cover=None, embedded=None):
         """A two-disc album (CD1/, CD2/), `cover` as cover.png in the album folder, `embedded`
         in the tracks."""
@@ -354,3 +376,39 @@ class TestImport(ImporterMixin, CoverGenreTestCase):
         album = self.import_with({"auto": False})
         assert album.genres == []
         assert PROBABILITY not in album
+
+
+class TestArtistContext(CoverGenreTestCase):
+    def library_of_artists(self):
+        """Three Jazz albums of the Miles Quartet, three Metal albums of Iron Maidens, and the
+        Miles Quartet's album without genres whose cover is mostly red (about 0.77 metal)."""
+        for n in range(1, 4):
+            self.add_album_of(f"Miles {n}", cover=GREEN, genres=["Jazz"], artist="Miles Quartet")
+            self.add_album_of(f"Forge {n}", cover=RED, genres=["Metal"], artist="Iron Maidens")
+        return self.add_album_of("New Session", cover=RED_AND_GREEN, artist="Miles Quartet")
+
+    def test_the_artists_other_albums_make_a_mostly_red_cover_jazz(self, recorder):
+        new = self.library_of_artists()
+        command, log = recorder
+        self.config["covergenre"]["command"] = command
+
+        self.run_with_output("covergenre")
+
+        assert self.fresh(new).genres == ["Jazz"]
+        assert 0.5 < self.fresh(new)[PROBABILITY] < 0.77
+        assert file_genres(next(iter(new.items())).path) == ["Jazz"]
+        (run,) = runs(log)
+        assert "--artist-context" in run["args"], run["args"]
+        tagged = [a for a in self.lib.albums() if a.id != new.id]
+        assert all(a.genres in (["Jazz"], ["Metal"]) for a in tagged), "albums with genres stay"
+
+    def test_artist_context_no_gives_the_cover_alone(self, recorder):
+        new = self.library_of_artists()
+        command, log = recorder
+        self.config["covergenre"].set({"command": command, "artist_context": False})
+
+        self.run_with_output("covergenre")
+
+        assert self.fresh(new).genres == ["Metal"]
+        (run,) = runs(log)
+        assert "--artist-context" not in run["args"], run["args"]
