@@ -13,7 +13,7 @@
 //!    here on a few dev covers; the card shows it beside the base through the mapping on the
 //!    test albums.
 //!
-//! Not tried here (chosen against measurements in docs/notes-learn.md): fine-tuning the base's
+//! Not tried here (docs/library-learning.md, "Not done yet"): fine-tuning the base's
 //! last blocks, and the ImageNet recipe, which `--variants effnet-lite0` still trains.
 
 use super::base::{outputs_for, BaseModel};
