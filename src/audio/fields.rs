@@ -40,16 +40,21 @@ pub fn read(path: &Path, field: &Field) -> Result<Values> {
 /// The splices that set `field` to `values` (remove it when empty) in the open `file`; every
 /// byte outside them stays as it is. [`crate::tag::safe_write`] applies them.
 pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let splices = (editor(file)?.edit)(file, field, values)?;
-    edit::check(&splices, file.metadata()?.len())?;
+    let len = file.metadata()?.len();
+    let splices = (editor(file)?.edit)(file, len, field, values)?;
+    edit::check(&splices, len)?;
     Ok(splices)
 }
 
-/// A format's editor: the two functions every module of [`crate::audio::edit`] offers.
+/// A format's editor: the two functions every module of [`crate::audio::edit`] offers (its
+/// `edit` reads any source, here the file, `len` bytes long).
 struct Editor {
     read: fn(&mut File, &Field) -> Result<Values>,
-    edit: fn(&mut File, &Field, &[String]) -> Result<Vec<Splice>>,
+    edit: EditFn,
 }
+
+/// An editor's `edit`: the splices for (file, its length, field, values).
+type EditFn = fn(&mut File, u64, &Field, &[String]) -> Result<Vec<Splice>>;
 
 /// The editor of `file`'s format, told by its content (one arm per format).
 fn editor(file: &mut File) -> Result<Editor> {
@@ -81,7 +86,7 @@ fn editor(file: &mut File) -> Result<Editor> {
         },
         Format::Unknown => Editor {
             read: |file, _| Err(not_taggable(file)),
-            edit: |file, _, _| Err(not_taggable(file)),
+            edit: |file, _, _, _| Err(not_taggable(file)),
         },
     })
 }

@@ -177,13 +177,6 @@ fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result
         .collect())
 }
 
-/// The splices that set `field` to `values` (remove it when empty) in the APEv2 tag at the
-/// end of `file`, or that add a tag holding it.
-pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let len = file.metadata()?.len();
-    edit_from(file, len, field, values)
-}
-
 /// An item holding `values` as text under `key`.
 fn item_bytes(key: &str, values: &[String]) -> Vec<u8> {
     let value = values.join("\0");
@@ -205,7 +198,9 @@ fn frame(size: u32, count: u32, flags: u32) -> Vec<u8> {
     bytes
 }
 
-fn edit_from(
+/// The splices that set `field` to `values` (remove it when empty) in the APEv2 tag at the
+/// end of `source` (`len` bytes long), or that add a tag holding it.
+pub fn edit(
     source: &mut (impl Read + Seek),
     len: u64,
     field: &Field,

@@ -48,14 +48,9 @@ fn read_from(source: &mut (impl Read + Seek), field: &Field) -> Result<Values> {
         .unwrap_or_default())
 }
 
-/// The splices that set `field` to `values` (remove it when empty) in the FLAC `file`.
-pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let len = file.metadata()?.len();
-    edit_from(file, len, field, values)
-}
-
-/// [`edit`] of a source `len` bytes long.
-fn edit_from(
+/// The splices that set `field` to `values` (remove it when empty) in the FLAC `source`,
+/// `len` bytes long.
+pub fn edit(
     source: &mut (impl Read + Seek),
     len: u64,
     field: &Field,

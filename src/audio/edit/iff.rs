@@ -187,13 +187,8 @@ fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result
 }
 
 /// The splices that set `field` to `values` (remove it when empty) in the ID3v2 tag of an
-/// AIFF or WAV `file`, or that add an ID3 chunk holding a new tag.
-pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let len = file.metadata()?.len();
-    edit_from(file, len, field, values)
-}
-
-fn edit_from(
+/// AIFF or WAV `source` (`len` bytes long), or that add an ID3 chunk holding a new tag.
+pub fn edit(
     source: &mut (impl Read + Seek),
     len: u64,
     field: &Field,

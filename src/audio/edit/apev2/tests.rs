@@ -39,7 +39,7 @@ fn file(items: &[Vec<u8>], id3v1: bool) -> Vec<u8> {
 }
 
 fn edited(before: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
-    let splices = edit_from(&mut Cursor::new(before), before.len() as u64, field, new).unwrap();
+    let splices = edit(&mut Cursor::new(before), before.len() as u64, field, new).unwrap();
     let after = undoable(before, &splices);
     let read = read_from(&mut Cursor::new(&after), after.len() as u64, field).unwrap();
     assert_eq!(read, new);
@@ -117,7 +117,7 @@ fn a_missing_item_is_added_after_the_others_and_a_missing_tag_at_the_end() {
             items_of(&after, id3v1),
             [("Genre".into(), 0, b"Rock\0Jazz".to_vec())]
         );
-        assert!(edit_from(
+        assert!(edit(
             &mut Cursor::new(&bare),
             bare.len() as u64,
             &Field::Standard,
@@ -131,7 +131,7 @@ fn a_missing_item_is_added_after_the_others_and_a_missing_tag_at_the_end() {
 #[test]
 fn damaged_tags_are_refused_with_the_reason() {
     let refusal = |f: &[u8]| {
-        edit_from(
+        edit(
             &mut Cursor::new(f),
             f.len() as u64,
             &Field::Standard,
@@ -171,7 +171,7 @@ fn random_corruptions_never_panic() {
         let mut source = Cursor::new(&bytes);
         let _ = read_from(&mut source, len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
-            if let Ok(splices) = edit_from(&mut source, len, &Field::Standard, &new) {
+            if let Ok(splices) = edit(&mut source, len, &Field::Standard, &new) {
                 super::super::check(&splices, len).unwrap();
             }
         }

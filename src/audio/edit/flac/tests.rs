@@ -39,7 +39,7 @@ fn edit_and_undo(file: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
     let path = dir.path().join("a.flac");
     std::fs::write(&path, file).unwrap();
     let mut opened = File::open(&path).unwrap();
-    let splices = edit(&mut opened, field, new).unwrap();
+    let splices = edit(&mut opened, file.len() as u64, field, new).unwrap();
     let after = undoable(file, &splices);
     std::fs::write(&path, &after).unwrap();
     assert_eq!(read(&mut File::open(&path).unwrap(), field).unwrap(), new);
@@ -248,6 +248,7 @@ fn broken_metadata_is_refused_with_the_reason() {
         std::fs::write(&path, &bytes).unwrap();
         let error = edit(
             &mut File::open(&path).unwrap(),
+            bytes.len() as u64,
             &Field::Standard,
             &values(&["Rock"]),
         )
@@ -276,7 +277,7 @@ fn damaged_metadata_never_panics() {
         let len = bytes.len() as u64;
         let mut source = Cursor::new(bytes);
         let _ = read_from(&mut source, &Field::Standard);
-        let _ = edit_from(&mut source, len, &Field::Standard, &values(&["Rock"]));
-        let _ = edit_from(&mut source, len, &Field::Standard, &[]);
+        let _ = edit(&mut source, len, &Field::Standard, &values(&["Rock"]));
+        let _ = edit(&mut source, len, &Field::Standard, &[]);
     }
 }

@@ -43,29 +43,36 @@ pub fn read(file: &mut File, field: &Field) -> Result<Values> {
 }
 
 /// The splices that set `field` to `values` (remove it when empty) in the ID3v2 tag at the
-/// start of `file`, or that put a new tag there.
-pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let file_len = file.metadata()?.len();
-    match leading_tag(file)? {
-        Some(tag) => edit_tag(&tag, 0, file_len, field, values),
+/// start of `source` (`len` bytes long), or that put a new tag there.
+pub fn edit(
+    source: &mut (impl Read + Seek),
+    len: u64,
+    field: &Field,
+    values: &[String],
+) -> Result<Vec<Splice>> {
+    match leading_tag(source)? {
+        Some(tag) => edit_tag(&tag, 0, len, field, values),
         None if values.is_empty() => Ok(Vec::new()),
-        None => Ok(vec![Splice::insert(0, new_tag(field, values, file_len)?)]),
+        None => Ok(vec![Splice::insert(0, new_tag(field, values, len)?)]),
     }
 }
 
-/// The bytes of the ID3v2 tag at the start of `file` (all of them, or as many as the file
-/// holds), if it starts with one.
-fn leading_tag(file: &mut File) -> Result<Option<Vec<u8>>> {
-    file.seek(SeekFrom::Start(0))?;
+/// The bytes of the ID3v2 tag at the start of `source` (all of them, or as many as it holds),
+/// if it starts with one.
+fn leading_tag(source: &mut (impl Read + Seek)) -> Result<Option<Vec<u8>>> {
+    source.seek(SeekFrom::Start(0))?;
     let mut header = Vec::with_capacity(HEADER_LEN);
-    file.by_ref()
+    source
+        .by_ref()
         .take(HEADER_LEN as u64)
         .read_to_end(&mut header)?;
     let Some(len) = tag_len(&header) else {
         return Ok(None);
     };
     let mut tag = header;
-    file.take((len - HEADER_LEN) as u64).read_to_end(&mut tag)?;
+    source
+        .take((len - HEADER_LEN) as u64)
+        .read_to_end(&mut tag)?;
     Ok(Some(tag))
 }
 

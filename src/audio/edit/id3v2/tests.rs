@@ -140,8 +140,11 @@ fn a_file_without_a_tag_gets_an_id3v24_one() {
     std::fs::write(&path, &file).unwrap();
     let mut opened = File::open(&path).unwrap();
     assert_eq!(read(&mut opened, &Field::Standard).unwrap(), Values::new());
-    assert!(edit(&mut opened, &Field::Standard, &[]).unwrap().is_empty());
-    let splices = edit(&mut opened, &Field::Standard, &values(&["Rock"])).unwrap();
+    let len = file.len() as u64;
+    assert!(edit(&mut opened, len, &Field::Standard, &[])
+        .unwrap()
+        .is_empty());
+    let splices = edit(&mut opened, len, &Field::Standard, &values(&["Rock"])).unwrap();
     let after = edited(&file, &splices);
     assert_eq!(&after[..5], b"ID3\x04\x00");
     let len = tag_len(&after).unwrap();

@@ -75,7 +75,7 @@ fn chunks_of(file: &[u8], order: Order) -> Vec<([u8; 4], u32, Vec<u8>)> {
 }
 
 fn edited(file: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
-    let splices = edit_from(&mut Cursor::new(file), file.len() as u64, field, new).unwrap();
+    let splices = edit(&mut Cursor::new(file), file.len() as u64, field, new).unwrap();
     let after = undoable(file, &splices);
     let read = read_from(&mut Cursor::new(&after), after.len() as u64, field).unwrap();
     assert_eq!(read, new);
@@ -178,7 +178,7 @@ fn a_file_without_an_id3_chunk_gets_one_at_the_end_of_its_root_chunk() {
         );
         // Removing a field that is not there changes nothing.
         assert!(
-            edit_from(&mut Cursor::new(&file), file.len() as u64, &custom, &[])
+            edit(&mut Cursor::new(&file), file.len() as u64, &custom, &[])
                 .unwrap()
                 .is_empty()
         );
@@ -187,7 +187,7 @@ fn a_file_without_an_id3_chunk_gets_one_at_the_end_of_its_root_chunk() {
     let mut trailing = aiff(&[chunk(Order::Big, b"SSND", SOUND)]);
     let root_len = trailing.len();
     trailing.extend_from_slice(b"junk");
-    let splices = edit_from(
+    let splices = edit(
         &mut Cursor::new(&trailing),
         trailing.len() as u64,
         &Field::Standard,
@@ -201,7 +201,7 @@ fn a_file_without_an_id3_chunk_gets_one_at_the_end_of_its_root_chunk() {
 #[test]
 fn damaged_chunks_are_refused_with_the_reason() {
     let refusal = |file: &[u8]| {
-        edit_from(
+        edit(
             &mut Cursor::new(file),
             file.len() as u64,
             &Field::Standard,
@@ -250,7 +250,7 @@ fn random_corruptions_never_panic() {
         let mut source = Cursor::new(&bytes);
         let _ = read_from(&mut source, len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
-            if let Ok(splices) = edit_from(&mut source, len, &Field::Standard, &new) {
+            if let Ok(splices) = edit(&mut source, len, &Field::Standard, &new) {
                 super::super::check(&splices, len).unwrap();
             }
         }

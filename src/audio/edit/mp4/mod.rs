@@ -46,13 +46,9 @@ fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result
     Ok(values)
 }
 
-/// The splices that set `field` to `values` (remove it when empty) in the MP4 `file`.
-pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let len = file.metadata()?.len();
-    edit_from(file, len, field, values)
-}
-
-fn edit_from(
+/// The splices that set `field` to `values` (remove it when empty) in the MP4 `source`,
+/// `len` bytes long.
+pub fn edit(
     source: &mut (impl Read + Seek),
     len: u64,
     field: &Field,

@@ -92,7 +92,7 @@ fn chunks(file: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn splices_of(file: &[u8], field: &Field, new: &[String]) -> Result<Vec<Splice>> {
-    edit_from(&mut Cursor::new(file), file.len() as u64, field, new)
+    edit(&mut Cursor::new(file), file.len() as u64, field, new)
 }
 
 /// Edits `file`, checks the inverse gives it back, the values read back and the chunks are

@@ -49,14 +49,9 @@ fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result
     Ok(comment.comments.values(packet, &key_of(field)))
 }
 
-/// The splices that set `field` to `values` (remove it when empty) in the Ogg `file`.
-pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Splice>> {
-    let len = file.metadata()?.len();
-    edit_from(file, len, field, values)
-}
-
-/// [`edit`] of a source `len` bytes long.
-fn edit_from(
+/// The splices that set `field` to `values` (remove it when empty) in the Ogg `source`,
+/// `len` bytes long.
+pub fn edit(
     source: &mut (impl Read + Seek),
     len: u64,
     field: &Field,

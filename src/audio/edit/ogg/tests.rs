@@ -141,7 +141,7 @@ fn texts(file: &[u8]) -> Vec<String> {
 }
 
 fn splices_of(file: &[u8], field: &Field, new: &[String]) -> Result<Vec<Splice>> {
-    edit_from(&mut Cursor::new(file), file.len() as u64, field, new)
+    edit(&mut Cursor::new(file), file.len() as u64, field, new)
 }
 
 /// Edits `file`, checks the inverse gives it back, the values read back, every page's
@@ -391,7 +391,7 @@ fn damaged_files_never_panic() {
         let mut source = Cursor::new(&bytes);
         let _ = read_from(&mut source, len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
-            if let Ok(splices) = edit_from(&mut source, len, &Field::Standard, &new) {
+            if let Ok(splices) = edit(&mut source, len, &Field::Standard, &new) {
                 let after = edited(&bytes, &splices);
                 assert_eq!(
                     read_from(
