@@ -34,7 +34,8 @@ use std::path::Path;
 /// The values of `field` in the audio file at `path` (empty when the field is absent).
 pub fn read(path: &Path, field: &Field) -> Result<Values> {
     let mut file = File::open(path).context("cannot open")?;
-    (editor(&mut file)?.read)(&mut file, field)
+    let len = file.metadata()?.len();
+    (editor(&mut file)?.read)(&mut file, len, field)
 }
 
 /// The splices that set `field` to `values` (remove it when empty) in the open `file`; every
@@ -46,10 +47,10 @@ pub fn edit(file: &mut File, field: &Field, values: &[String]) -> Result<Vec<Spl
     Ok(splices)
 }
 
-/// A format's editor: the two functions every module of [`crate::audio::edit`] offers (its
-/// `edit` reads any source, here the file, `len` bytes long).
+/// A format's editor: the two functions every module of [`crate::audio::edit`] offers, each
+/// reading any source (here the file) of a given length.
 struct Editor {
-    read: fn(&mut File, &Field) -> Result<Values>,
+    read: fn(&mut File, u64, &Field) -> Result<Values>,
     edit: EditFn,
 }
 
@@ -61,11 +62,11 @@ fn editor(file: &mut File) -> Result<Editor> {
     let format = Format::of(file).context("cannot read")?;
     Ok(match format {
         Format::Mpeg => Editor {
-            read: id3v2::read,
+            read: |file, _, field| id3v2::read(file, field),
             edit: id3v2::edit,
         },
         Format::Flac => Editor {
-            read: flac::read,
+            read: |file, _, field| flac::read(file, field),
             edit: flac::edit,
         },
         Format::Ogg => Editor {
@@ -85,7 +86,7 @@ fn editor(file: &mut File) -> Result<Editor> {
             edit: apev2::edit,
         },
         Format::Unknown => Editor {
-            read: |file, _| Err(not_taggable(file)),
+            read: |file, _, _| Err(not_taggable(file)),
             edit: |file, _, _, _| Err(not_taggable(file)),
         },
     })

@@ -228,7 +228,7 @@ pub fn resize_rgb(rgb: &RgbImage, pre: &Preprocess) -> Vec<u8> {
     let options = ResizeOptions::new().resize_alg(resize_algorithm(pre.filter));
     let mut resized = vec![0u8; pre.width as usize * pre.height as usize * 3];
     // Typed to RGB: the untyped `resize` compiles the convolutions of all 13 pixel types into
-    // this crate, a quarter of its code and of its release build time.
+    // this crate, a third of its code (docs/results.md, "Release build time").
     let src = TypedImageRef::<U8x3>::from_buffer(rgb.width(), rgb.height(), rgb.as_raw())
         .expect("an RgbImage's buffer holds width x height RGB pixels");
     let mut dst = TypedImage::<U8x3>::from_buffer(pre.width, pre.height, &mut resized)

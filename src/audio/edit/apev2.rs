@@ -16,7 +16,6 @@
 use super::Splice;
 use crate::audio::values::{Field, Values};
 use anyhow::{bail, ensure, Context, Result};
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
@@ -153,13 +152,9 @@ fn is_target(item: &Item, field: &Field) -> bool {
     item.key.eq_ignore_ascii_case(key_of(field))
 }
 
-/// The values of `field` in the APEv2 tag at the end of `file` (empty: none there).
-pub fn read(file: &mut File, field: &Field) -> Result<Values> {
-    let len = file.metadata()?.len();
-    read_from(file, len, field)
-}
-
-fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
+/// The values of `field` in the APEv2 tag at the end of `source`, `len` bytes long (empty: none
+/// there).
+pub fn read(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
     let Found::Tag(tag) = find(source, len)? else {
         return Ok(Values::new());
     };

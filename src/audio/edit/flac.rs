@@ -19,7 +19,6 @@ use super::vorbis::{self, key_of, Comments};
 use super::Splice;
 use crate::audio::values::{Field, Values};
 use anyhow::{ensure, Context, Result};
-use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::ops::Range;
 
@@ -35,12 +34,8 @@ const MAX_BLOCK: usize = (1 << 24) - 1;
 /// The vendor string of a comment block we create.
 const VENDOR: &str = "covergenre";
 
-/// The values of `field` in the FLAC `file` (empty: absent).
-pub fn read(file: &mut File, field: &Field) -> Result<Values> {
-    read_from(file, field)
-}
-
-fn read_from(source: &mut (impl Read + Seek), field: &Field) -> Result<Values> {
+/// The values of `field` in the FLAC `source` (empty: absent).
+pub fn read(source: &mut (impl Read + Seek), field: &Field) -> Result<Values> {
     let metadata = Metadata::read(source)?;
     Ok(metadata
         .comments()?

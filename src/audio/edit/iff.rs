@@ -18,7 +18,6 @@
 use super::{id3v2, Splice};
 use crate::audio::values::{Field, Values};
 use anyhow::{bail, ensure, Context, Result};
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
@@ -164,13 +163,9 @@ fn chunk_data(source: &mut (impl Read + Seek), chunk: &Chunk, len: u64) -> Resul
     Ok(bytes)
 }
 
-/// The values of `field` in the ID3v2 tag of an AIFF or WAV `file` (empty: none there).
-pub fn read(file: &mut File, field: &Field) -> Result<Values> {
-    let len = file.metadata()?.len();
-    read_from(file, len, field)
-}
-
-fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
+/// The values of `field` in the ID3v2 tag of an AIFF or WAV `source`, `len` bytes long (empty:
+/// none there).
+pub fn read(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
     let container = Container::parse(source, len)?;
     let Some(chunk) = container.id3 else {
         return Ok(Values::new());

@@ -41,7 +41,7 @@ fn file(items: &[Vec<u8>], id3v1: bool) -> Vec<u8> {
 fn edited(before: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
     let splices = edit(&mut Cursor::new(before), before.len() as u64, field, new).unwrap();
     let after = undoable(before, &splices);
-    let read = read_from(&mut Cursor::new(&after), after.len() as u64, field).unwrap();
+    let read = read(&mut Cursor::new(&after), after.len() as u64, field).unwrap();
     assert_eq!(read, new);
     assert!(after.starts_with(AUDIO));
     after
@@ -169,7 +169,7 @@ fn random_corruptions_never_panic() {
         bytes.truncate(bytes.len() - (rng.next() >> 48) as usize % 8);
         let len = bytes.len() as u64;
         let mut source = Cursor::new(&bytes);
-        let _ = read_from(&mut source, len, &Field::Standard);
+        let _ = read(&mut source, len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
             if let Ok(splices) = edit(&mut source, len, &Field::Standard, &new) {
                 super::super::check(&splices, len).unwrap();

@@ -1,5 +1,6 @@
 use super::*;
 use crate::audio::edit::testing::{comment_list as comments, undoable, values, Rng};
+use std::fs::File;
 
 fn block(kind: u8, last: bool, content: &[u8]) -> Vec<u8> {
     let mut b = vec![kind | if last { LAST } else { 0 }];
@@ -276,7 +277,7 @@ fn damaged_metadata_never_panics() {
         bytes.truncate(bytes.len() - (rng.next() >> 48) as usize % 40);
         let len = bytes.len() as u64;
         let mut source = Cursor::new(bytes);
-        let _ = read_from(&mut source, &Field::Standard);
+        let _ = read(&mut source, &Field::Standard);
         let _ = edit(&mut source, len, &Field::Standard, &values(&["Rock"]));
         let _ = edit(&mut source, len, &Field::Standard, &[]);
     }

@@ -22,7 +22,6 @@ use super::Splice;
 use crate::audio::values::{holds, Field, Values};
 use anyhow::{bail, ensure, Context, Result};
 use layout::{Frame, Layout, HEADER_LEN};
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
@@ -34,9 +33,9 @@ pub fn fresh_padding(trailing: u64) -> usize {
     1024 + (trailing / 1000) as usize
 }
 
-/// The values of `field` in the ID3v2 tag at the start of `file` (empty: none there).
-pub fn read(file: &mut File, field: &Field) -> Result<Values> {
-    match leading_tag(file)? {
+/// The values of `field` in the ID3v2 tag at the start of `source` (empty: none there).
+pub fn read(source: &mut (impl Read + Seek), field: &Field) -> Result<Values> {
+    match leading_tag(source)? {
         Some(tag) => read_tag(&tag, field),
         None => Ok(Values::new()),
     }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::audio::edit::testing::{edited, undoable, values, Rng};
+use std::fs::File;
 
 fn custom(name: &str) -> Field {
     Field::Custom(name.into())

@@ -77,7 +77,7 @@ fn chunks_of(file: &[u8], order: Order) -> Vec<([u8; 4], u32, Vec<u8>)> {
 fn edited(file: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
     let splices = edit(&mut Cursor::new(file), file.len() as u64, field, new).unwrap();
     let after = undoable(file, &splices);
-    let read = read_from(&mut Cursor::new(&after), after.len() as u64, field).unwrap();
+    let read = read(&mut Cursor::new(&after), after.len() as u64, field).unwrap();
     assert_eq!(read, new);
     after
 }
@@ -92,7 +92,7 @@ fn an_aiff_genre_is_replaced_in_its_id3_chunk_and_every_other_chunk_and_frame_st
     ]);
     let field = Field::Standard;
     assert_eq!(
-        read_from(&mut Cursor::new(&file), file.len() as u64, &field).unwrap(),
+        read(&mut Cursor::new(&file), file.len() as u64, &field).unwrap(),
         values(&["Jazz"])
     );
     let after = edited(&file, &field, &values(&["Heavy Metal"]));
@@ -168,7 +168,7 @@ fn a_file_without_an_id3_chunk_gets_one_at_the_end_of_its_root_chunk() {
         assert_eq!(now[0].2, SOUND);
         assert_eq!(&now[1].0, id);
         assert_eq!(
-            read_from(
+            read(
                 &mut Cursor::new(&after),
                 after.len() as u64,
                 &Field::Standard
@@ -248,7 +248,7 @@ fn random_corruptions_never_panic() {
         bytes.truncate(bytes.len() - (rng.next() >> 48) as usize % 24);
         let len = bytes.len() as u64;
         let mut source = Cursor::new(&bytes);
-        let _ = read_from(&mut source, len, &Field::Standard);
+        let _ = read(&mut source, len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
             if let Ok(splices) = edit(&mut source, len, &Field::Standard, &new) {
                 super::super::check(&splices, len).unwrap();

@@ -23,19 +23,13 @@ use super::Splice;
 use crate::audio::values::{Field, Values};
 use anyhow::{ensure, Context, Result};
 use atoms::{render, Atom};
-use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 
 /// The most bytes of `moov` read for the check (a film's sample tables can be big).
 const MAX_MOOV: u64 = 256 << 20;
 
-/// The values of `field` in the MP4 `file` (empty: absent).
-pub fn read(file: &mut File, field: &Field) -> Result<Values> {
-    let len = file.metadata()?.len();
-    read_from(file, len, field)
-}
-
-fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
+/// The values of `field` in the MP4 `source` `len` bytes long (empty: absent).
+pub fn read(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
     let mp4 = Mp4::read(source, len)?;
     let mut values = Vec::new();
     for (item, content) in mp4.items(source)? {
@@ -324,7 +318,7 @@ fn check_edit(
         edited.atoms.len() == 1 && edited.moov().end() == len,
         "the edited MP4 moov does not end where it should"
     );
-    let read = read_from(&mut Cursor::new(&after), len, field)?;
+    let read = read(&mut Cursor::new(&after), len, field)?;
     ensure!(
         read == values,
         "the edited MP4 tags read {read:?}, not {values:?}"

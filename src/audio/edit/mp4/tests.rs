@@ -100,10 +100,7 @@ fn splices_of(file: &[u8], field: &Field, new: &[String]) -> Result<Vec<Splice>>
 fn edit_and_undo(file: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
     let after = undoable(file, &splices_of(file, field, new).unwrap());
     let len = after.len() as u64;
-    assert_eq!(
-        read_from(&mut Cursor::new(&after), len, field).unwrap(),
-        new
-    );
+    assert_eq!(read(&mut Cursor::new(&after), len, field).unwrap(), new);
     assert_eq!(
         chunks(&after),
         chunks(file),
@@ -172,7 +169,7 @@ fn a_genre_number_gives_way_to_a_genre_text() {
         false,
     );
     assert_eq!(
-        read_from(&mut Cursor::new(&file), file.len() as u64, &Field::Standard).unwrap(),
+        read(&mut Cursor::new(&file), file.len() as u64, &Field::Standard).unwrap(),
         ["Rock"]
     );
     let after = edit_and_undo(&file, &Field::Standard, &values(&["Blues"]));
@@ -185,7 +182,7 @@ fn a_field_of_our_own_is_a_freeform_item() {
     let mood = Field::Custom("MOOD".into());
     let after = edit_and_undo(&file, &mood, &values(&["calm", "warm"]));
     assert_eq!(names(&after), ["©gen", "----"]);
-    let genre = read_from(
+    let genre = read(
         &mut Cursor::new(&after),
         after.len() as u64,
         &Field::Standard,
@@ -256,7 +253,7 @@ fn damaged_atoms_are_refused_with_the_reason() {
     // A genre item of a wrong size does not read, and is replaced whole.
     let mut bad_item = file.clone();
     bad_item[ilst + 8 + 11] = 3;
-    let read = read_from(
+    let read = read(
         &mut Cursor::new(&bad_item),
         file.len() as u64,
         &Field::Standard,
@@ -293,11 +290,11 @@ fn damaged_files_never_panic() {
         rng.corrupt(&mut bytes, 0, 1 + round % 3);
         bytes.truncate(bytes.len() - (rng.next() >> 48) as usize % 100);
         let len = bytes.len() as u64;
-        let _ = read_from(&mut Cursor::new(&bytes), len, &Field::Standard);
+        let _ = read(&mut Cursor::new(&bytes), len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
             if let Ok(splices) = splices_of(&bytes, &Field::Standard, &new) {
                 let after = edited(&bytes, &splices);
-                let read = read_from(
+                let read = read(
                     &mut Cursor::new(&after),
                     after.len() as u64,
                     &Field::Standard,

@@ -26,7 +26,6 @@ use super::Splice;
 use crate::audio::values::{Field, Values};
 use anyhow::{bail, ensure, Context, Result};
 use pages::{Page, CONTINUED, FIRST};
-use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::ops::Range;
 
@@ -35,14 +34,8 @@ const MAX_HEADERS: usize = 64 << 20;
 /// The most a FLAC metadata block's 24-bit size can state.
 const MAX_FLAC_BLOCK: usize = (1 << 24) - 1;
 
-/// The values of `field` in the Ogg `file` (empty: absent).
-pub fn read(file: &mut File, field: &Field) -> Result<Values> {
-    let len = file.metadata()?.len();
-    read_from(file, len, field)
-}
-
-/// [`read`] of a source `len` bytes long.
-fn read_from(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
+/// The values of `field` in the Ogg `source` `len` bytes long (empty: absent).
+pub fn read(source: &mut (impl Read + Seek), len: u64, field: &Field) -> Result<Values> {
     let headers = Headers::read(source, len)?;
     let packet = headers.comment_packet();
     let comment = headers.codec.parse(packet)?;

@@ -150,10 +150,7 @@ fn edit_and_undo(file: &[u8], field: &Field, new: &[String]) -> Vec<u8> {
     let splices = splices_of(file, field, new).unwrap();
     let after = undoable(file, &splices);
     let len = after.len() as u64;
-    assert_eq!(
-        read_from(&mut Cursor::new(&after), len, field).unwrap(),
-        new
-    );
+    assert_eq!(read(&mut Cursor::new(&after), len, field).unwrap(), new);
     let mut next = BTreeMap::new();
     for (page, body) in all_pages(&after) {
         assert!(page.checksum_holds(&body), "page at {}", page.offset);
@@ -389,12 +386,12 @@ fn damaged_files_never_panic() {
         bytes.truncate(bytes.len() - (rng.next() >> 48) as usize % 400);
         let len = bytes.len() as u64;
         let mut source = Cursor::new(&bytes);
-        let _ = read_from(&mut source, len, &Field::Standard);
+        let _ = read(&mut source, len, &Field::Standard);
         for new in [values(&["Rock"]), Vec::new()] {
             if let Ok(splices) = edit(&mut source, len, &Field::Standard, &new) {
                 let after = edited(&bytes, &splices);
                 assert_eq!(
-                    read_from(
+                    read(
                         &mut Cursor::new(&after),
                         after.len() as u64,
                         &Field::Standard
