@@ -136,10 +136,6 @@ fn decisions_made_with_the_keyboard_survive_a_reload_and_apply_exactly() {
     browser.press("/");
     assert_eq!(browser.eval("document.activeElement.id"), json!("search"));
 
-    // Chromium hands a page's localStorage writes to its storage service asynchronously, and a
-    // reloaded document may read that service before the last write has arrived (CI saw an
-    // empty store once, right after the writes). A person does not reload within milliseconds.
-    std::thread::sleep(std::time::Duration::from_secs(1));
     browser.reload();
     assert_eq!(
         browser.eval(decided),

@@ -199,8 +199,13 @@ impl Browser {
         self.wait_for("document.readyState === 'complete' && document.body.getAttribute('data-ready') === 'yes'");
     }
 
-    /// Reloads the page and waits for its script to finish.
+    /// Reloads the page, as a person would some time after their last key, and waits for its
+    /// script to finish.
     pub fn reload(&mut self) {
+        // Chromium hands a page's localStorage writes to its storage service asynchronously,
+        // and a document reloaded at once may read that service before the last write has
+        // arrived (CI saw an empty store once, right after the writes).
+        std::thread::sleep(Duration::from_secs(1));
         self.eval("document.body.removeAttribute('data-ready'); true");
         self.page("Page.reload", json!({}));
         self.wait_for("document.readyState === 'complete' && document.body.getAttribute('data-ready') === 'yes'");
