@@ -112,7 +112,8 @@ impl Network {
     /// logits come back as float32 whatever the precision.
     pub fn forward(&self, x: &Tensor, mode: Mode) -> (Tensor, Tensor) {
         let mut penalty = Tensor::zeros([], (Kind::Float, x.device()));
-        let logits = run_blocks(&self.blocks, x, mode, &mut penalty).to_kind(Kind::Float);
+        let logits =
+            run_blocks(&self.blocks, &channels_last(x), mode, &mut penalty).to_kind(Kind::Float);
         (logits, penalty)
     }
 
@@ -128,7 +129,7 @@ impl Network {
     /// Activity-L1 penalties are not collected here. The output is float32.
     pub fn forward_range(&self, x: &Tensor, range: std::ops::Range<usize>, mode: Mode) -> Tensor {
         let mut penalty = Tensor::zeros([], (Kind::Float, x.device()));
-        run_blocks(&self.blocks[range], x, mode, &mut penalty).to_kind(Kind::Float)
+        run_blocks(&self.blocks[range], &channels_last(x), mode, &mut penalty).to_kind(Kind::Float)
     }
 }
 
@@ -258,23 +259,46 @@ fn build_block(
 /// channels-last too (batches come in as NHWC u8), libtorch's CPU convolutions skip the layout
 /// conversions both ways, which is the measured speed-up on this kind of CPU.
 fn to_channels_last(weight: &mut Tensor) {
-    let nhwc = tch::no_grad(|| {
-        weight
-            .permute([0, 2, 3, 1])
-            .contiguous()
-            .permute([0, 3, 1, 2])
-    });
+    let nhwc = tch::no_grad(|| channels_last(weight));
     weight.set_data(&nhwc);
+}
+
+/// A 4-D tensor with channels-last strides (the same logical shape); a copy only where it is
+/// not laid out so already. Inputs that arrive NCHW (the transfer recipe's cached maps) would
+/// otherwise send oneDNN to blocked layouts with a reorder around every convolution, and to its
+/// im2col path for depthwise weight gradients: fine-tuning on cached maps ran at 0.7x PyTorch
+/// (docs/results.md, "Training throughput").
+fn channels_last(x: &Tensor) -> Tensor {
+    if x.dim() != 4 {
+        return x.shallow_clone();
+    }
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 fn linear(path: &nn::Path, inputs: usize, outputs: usize) -> nn::Linear {
     nn::linear(path, inputs as i64, outputs as i64, Default::default())
 }
 
+/// Runs `blocks` in order, except that a ReLU followed by a max-pool runs as the max-pool then
+/// the ReLU. Both are monotone, so the values are the same, and so are the gradients: the pool
+/// picks the same element, and ReLU's gradient is 0 wherever the window's maximum is not
+/// positive either way. The ReLU and its backward pass then touch a quarter of the elements (a
+/// 2x2 pool): about 5% of a float32 step of the study's CNNs (docs/results.md, "Training
+/// throughput").
 fn run_blocks(blocks: &[Block], x: &Tensor, mode: Mode, penalty: &mut Tensor) -> Tensor {
     let mut x = x.shallow_clone();
-    for block in blocks {
-        x = run_block(block, &x, mode, penalty);
+    let mut rest = blocks;
+    while let Some((block, after)) = rest.split_first() {
+        match (block, after.first()) {
+            (Block::Relu, Some(pool @ Block::MaxPool { .. })) => {
+                x = run_block(pool, &x, mode, penalty).relu();
+                rest = &after[1..];
+            }
+            _ => {
+                x = run_block(block, &x, mode, penalty);
+                rest = after;
+            }
+        }
     }
     x
 }
@@ -373,4 +397,154 @@ pub fn named_weights(vs: &nn::VarStore) -> BTreeMap<String, (Vec<usize>, Vec<f32
             (name, (shape, values))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// The blocks in the spec's order, with no reordering: the path [`run_blocks`] replaces.
+    fn run_as_written(blocks: &[Block], x: &Tensor, mode: Mode, penalty: &mut Tensor) -> Tensor {
+        blocks.iter().fold(x.shallow_clone(), |x, block| {
+            run_block(block, &x, mode, penalty)
+        })
+    }
+
+    /// One training step's loss and every parameter's gradient, by name.
+    fn step(
+        vs: &nn::VarStore,
+        logits: impl Fn() -> Tensor,
+        labels: &Tensor,
+    ) -> (f64, Vec<(String, Tensor)>) {
+        for (_, variable) in vs.variables() {
+            let mut grad = variable.grad();
+            if grad.defined() {
+                let _ = grad.zero_();
+            }
+        }
+        let loss = logits().cross_entropy_for_logits(labels);
+        loss.backward();
+        let mut grads: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .map(|(name, variable)| {
+                let grad = variable.grad();
+                let grad = if grad.defined() {
+                    grad.copy()
+                } else {
+                    variable.zeros_like()
+                };
+                (name, grad)
+            })
+            .collect();
+        grads.sort_by(|a, b| a.0.cmp(&b.0));
+        (loss.double_value(&[]), grads)
+    }
+
+    #[test]
+    fn nchw_inputs_run_channels_last_with_the_loss_and_gradients_of_their_own_layout() {
+        tch::manual_seed(11);
+        let spec = spec::variant(spec::efficientnet::LITE0_NAME).expect("EfficientNet-Lite0");
+        let from = spec
+            .pretrained
+            .as_ref()
+            .expect("a transfer spec")
+            .finetune_from_layer;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let network = Network::new(&vs.root(), &spec, 5).expect("a valid spec");
+        let layers = from..network.layer_count();
+        // NCHW-contiguous, as the transfer recipe caches the frozen layers' maps; no dropout,
+        // BatchNorm on its running statistics, so both passes compute the same function.
+        let maps = Tensor::randn([4, 192, 7, 7], (Kind::Float, Device::Cpu));
+        assert!(maps.is_contiguous());
+        let mode = Mode {
+            training: false,
+            ..Mode::EVAL
+        };
+        let labels = Tensor::from_slice(&[0i64, 1, 2, 4]);
+        let channels_last_run = step(
+            &vs,
+            || network.forward_range(&maps, layers.clone(), mode),
+            &labels,
+        );
+        let as_given = step(
+            &vs,
+            || {
+                let mut penalty = Tensor::zeros([], (Kind::Float, Device::Cpu));
+                run_blocks(&network.blocks[layers.clone()], &maps, mode, &mut penalty)
+            },
+            &labels,
+        );
+        assert!(
+            (channels_last_run.0 - as_given.0).abs() <= 1e-5 * as_given.0.abs(),
+            "loss {} against {}",
+            channels_last_run.0,
+            as_given.0
+        );
+        let trained: Vec<_> = channels_last_run
+            .1
+            .iter()
+            .zip(&as_given.1)
+            .filter(|(_, (_, g))| g.abs().max().double_value(&[]) > 0.0)
+            .collect();
+        assert!(
+            trained.len() > 20,
+            "only {} parameters got a gradient",
+            trained.len()
+        );
+        for ((name, ours), (_, theirs)) in trained {
+            let scale = theirs.abs().max().double_value(&[]);
+            let worst = (ours - theirs).abs().max().double_value(&[]);
+            assert!(
+                worst <= 1e-4 * scale,
+                "{name}: gradients differ by {worst:e} (scale {scale:e})"
+            );
+        }
+    }
+
+    #[test]
+    fn max_pool_before_relu_gives_the_loss_and_gradients_of_the_written_order() {
+        tch::manual_seed(7);
+        let mut spec = spec::variant("baseline").expect("the study's baseline");
+        (spec.preprocess.height, spec.preprocess.width) = (32, 32);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let network = Network::new(&vs.root(), &spec, 4).expect("a valid spec");
+        assert!(
+            network
+                .blocks
+                .windows(2)
+                .any(|pair| matches!(pair, [Block::Relu, Block::MaxPool { .. }])),
+            "the baseline has ReLU then max-pool"
+        );
+        // Zero-mean inputs: many pooling windows hold no positive value, where ReLU's
+        // gradient must be zero in both orders.
+        let x = Tensor::randn([6, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let labels = Tensor::from_slice(&[0i64, 1, 2, 3, 0, 1]);
+        let reordered = step(&vs, || network.forward(&x, Mode::TRAIN).0, &labels);
+        let written = step(
+            &vs,
+            || {
+                let mut penalty = Tensor::zeros([], (Kind::Float, Device::Cpu));
+                run_as_written(&network.blocks, &x, Mode::TRAIN, &mut penalty)
+            },
+            &labels,
+        );
+        assert!(
+            (reordered.0 - written.0).abs() <= 1e-6 * written.0.abs(),
+            "loss {} against {}",
+            reordered.0,
+            written.0
+        );
+        assert_eq!(reordered.1.len(), written.1.len());
+        for ((name, ours), (_, theirs)) in reordered.1.iter().zip(&written.1) {
+            let scale = theirs.abs().max().double_value(&[]).max(1e-12);
+            let worst = (ours - theirs).abs().max().double_value(&[]);
+            assert!(
+                worst <= 1e-6 * scale,
+                "{name}: gradients differ by {worst:e} (scale {scale:e})"
+            );
+            assert!(scale > 1e-12, "{name}: no gradient reached it");
+        }
+    }
 }

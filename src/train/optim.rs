@@ -158,17 +158,86 @@ impl Optimiser {
     }
 }
 
+/// Adam's update of one parameter in eight element-wise operations where the textbook form
+/// takes fourteen (each pass reads and writes the whole tensor; the largest layer of the
+/// study's CNNs has 3.2 million weights): the moments move by `lerp` (`m + w (g - m)`, as
+/// PyTorch's own Adam does), the bias corrections fold into scalars, and `addcdiv_` applies
+/// the step.
 fn adam_update(slot: &mut Slot, grad: &Tensor, lr: f64, t: f64) {
-    let _ = slot
-        .first
-        .g_mul_scalar_(BETA1)
-        .g_add_(&(grad * (1.0 - BETA1)));
-    let _ = slot
-        .second
-        .g_mul_scalar_(BETA2)
-        .g_add_(&(grad * grad * (1.0 - BETA2)));
-    let first_hat = &slot.first / (1.0 - BETA1.powf(t));
-    let second_hat = &slot.second / (1.0 - BETA2.powf(t));
-    let update = first_hat / (second_hat.sqrt() + EPSILON) * lr;
-    let _ = slot.param.g_sub_(&update);
+    let _ = slot.first.lerp_(grad, 1.0 - BETA1);
+    let _ = slot.second.lerp_(&grad.square(), 1.0 - BETA2);
+    // lr m^ / (sqrt(v^) + eps), with m^ = m / (1 - b1^t) and v^ = v / (1 - b2^t).
+    let mut denominator = &slot.second * (1.0 / (1.0 - BETA2.powf(t)));
+    let _ = denominator.sqrt_().g_add_scalar_(EPSILON);
+    let step = &slot.first * (-lr / (1.0 - BETA1.powf(t)));
+    let _ = slot.param.addcdiv_(&step, &denominator);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// The textbook form the update replaced (one tensor operation per symbol).
+    fn textbook(
+        param: &mut Tensor,
+        first: &mut Tensor,
+        second: &mut Tensor,
+        grad: &Tensor,
+        lr: f64,
+        t: f64,
+    ) {
+        *first = &*first * BETA1 + grad * (1.0 - BETA1);
+        *second = &*second * BETA2 + grad * grad * (1.0 - BETA2);
+        let first_hat = &*first / (1.0 - BETA1.powf(t));
+        let second_hat = &*second / (1.0 - BETA2.powf(t));
+        *param = &*param - first_hat / (second_hat.sqrt() + EPSILON) * lr;
+    }
+
+    #[test]
+    fn adam_in_eight_operations_follows_the_textbook_form_within_float32_rounding() {
+        tch::manual_seed(3);
+        let options = (Kind::Float, Device::Cpu);
+        let start = Tensor::randn([64, 50], options);
+        let mut slot = Slot {
+            name: "w".into(),
+            param: start.copy(),
+            first: start.zeros_like(),
+            second: start.zeros_like(),
+            lr_scale: 1.0,
+        };
+        let (mut param, mut first, mut second) =
+            (start.copy(), start.zeros_like(), start.zeros_like());
+        for step in 1..=20 {
+            // Gradients of every size, a few exactly zero (where sqrt(v) + eps carries the step).
+            let grad = Tensor::randn([64, 50], options) * 10f64.powi(step % 5 - 2);
+            let grad = grad.where_self(&grad.abs().gt(0.05), &grad.zeros_like());
+            tch::no_grad(|| {
+                adam_update(&mut slot, &grad, 1e-3, step as f64);
+                textbook(
+                    &mut param,
+                    &mut first,
+                    &mut second,
+                    &grad,
+                    1e-3,
+                    step as f64,
+                );
+            });
+        }
+        let moved = (&param - &start).abs().max().double_value(&[]);
+        let apart = (&slot.param - &param).abs().max().double_value(&[]);
+        assert!(moved > 1e-3, "the parameters moved by {moved}");
+        assert!(
+            apart <= 1e-6 * moved.max(1.0),
+            "{apart:e} apart after 20 steps"
+        );
+        for (ours, theirs) in [(&slot.first, &first), (&slot.second, &second)] {
+            let scale = theirs.abs().max().double_value(&[]);
+            let apart = (ours - theirs).abs().max().double_value(&[]);
+            assert!(
+                apart <= 1e-6 * scale,
+                "moments {apart:e} apart (scale {scale:e})"
+            );
+        }
+    }
 }
