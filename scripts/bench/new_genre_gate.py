@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A study for issue 28: can a library's model learn a genre the base model lacks (Pop) while
-the genres the base knows stay at its level? (docs/results.md, "Learning a library from a base
+the genres the base knows stay at its level? (docs/results-training.md, "Learning a library from a base
 model", "Tried and not kept: a gate for the genres the base lacks").
 
 The owner's head of `covergenre-train` (src/train/owner_head.rs) is re-done here in numpy on the

@@ -455,7 +455,7 @@ fn conv_bn_relu(out: usize, stride: usize) -> [Layer; 3] {
 
 /// Ours, the from-scratch model to beat. Expected on covers-v1 with these defaults (seed 42, bf16,
 /// 2 threads, ~4 min): best dev macro-F1 0.199 at epoch 20; test accuracy 0.380, macro-F1 0.200
-/// (the study's `baseline`: 0.277 / 0.132). See docs/results.md.
+/// (the study's `baseline`: 0.277 / 0.132). See docs/results-training.md.
 fn compact() -> ModelSpec {
     let mut layers = Vec::new();
     // A stride-2 stem keeps the CPU cost low at 128x128; every later stage halves the size.

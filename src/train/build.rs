@@ -19,7 +19,8 @@ pub enum Precision {
     /// Mixed precision, as PyTorch's CPU autocast does it: convolutions and dense layers multiply
     /// bfloat16 copies of their inputs and of the float32 master weights; the logits, loss,
     /// gradients of the weights, BatchNorm parameters and optimiser stay float32. On CPUs with
-    /// AVX-512 BF16 / AMX this is the measured training speed-up (docs/results.md, "Training throughput").
+    /// AVX-512 BF16 / AMX this is the measured training speed-up (docs/results-training.md,
+    /// "Training throughput").
     Bf16,
 }
 
@@ -267,7 +268,7 @@ fn to_channels_last(weight: &mut Tensor) {
 /// not laid out so already. Inputs that arrive NCHW (the transfer recipe's cached maps) would
 /// otherwise send oneDNN to blocked layouts with a reorder around every convolution, and to its
 /// im2col path for depthwise weight gradients: fine-tuning on cached maps ran at 0.7x PyTorch
-/// (docs/results.md, "Training throughput").
+/// (docs/results-training.md, "Training throughput").
 fn channels_last(x: &Tensor) -> Tensor {
     if x.dim() != 4 {
         return x.shallow_clone();
@@ -283,8 +284,8 @@ fn linear(path: &nn::Path, inputs: usize, outputs: usize) -> nn::Linear {
 /// the ReLU. Both are monotone, so the values are the same, and so are the gradients: the pool
 /// picks the same element, and ReLU's gradient is 0 wherever the window's maximum is not
 /// positive either way. The ReLU and its backward pass then touch a quarter of the elements (a
-/// 2x2 pool): about 5% of a float32 step of the study's CNNs (docs/results.md, "Training
-/// throughput").
+/// 2x2 pool): about 5% of a float32 step of the study's CNNs
+/// (docs/results-training.md, "Training throughput").
 fn run_blocks(blocks: &[Block], x: &Tensor, mode: Mode, penalty: &mut Tensor) -> Tensor {
     let mut x = x.shallow_clone();
     let mut rest = blocks;
@@ -493,12 +494,16 @@ mod tests {
             "only {} parameters got a gradient",
             trained.len()
         );
+        // Both layouts sum the same products in another order and with other thread splits,
+        // and the weight gradients of 1x1 convolutions sum 196 of them with cancellation: single
+        // elements moved by up to 6e-3 of the largest one under a loaded test run, the whole
+        // gradient by at most 4e-4 of its L2 norm. A wrong layout is off by tens of percent.
         for ((name, ours), (_, theirs)) in trained {
-            let scale = theirs.abs().max().double_value(&[]);
-            let worst = (ours - theirs).abs().max().double_value(&[]);
+            let norm = theirs.norm().double_value(&[]);
+            let apart = (ours - theirs).norm().double_value(&[]);
             assert!(
-                worst <= 1e-4 * scale,
-                "{name}: gradients differ by {worst:e} (scale {scale:e})"
+                apart <= 2e-3 * norm,
+                "{name}: gradients {apart:e} apart (norm {norm:e})"
             );
         }
     }
