@@ -412,6 +412,25 @@ mod tests {
         })
     }
 
+    /// What `run` makes of `blocks` on `x` (its activity-L1 penalty left out): the paths the
+    /// network's own passes are compared with.
+    fn output_of(
+        run: fn(&[Block], &Tensor, Mode, &mut Tensor) -> Tensor,
+        blocks: &[Block],
+        x: &Tensor,
+        mode: Mode,
+    ) -> Tensor {
+        let mut penalty = Tensor::zeros([], (Kind::Float, Device::Cpu));
+        run(blocks, x, mode, &mut penalty)
+    }
+
+    fn assert_same_loss(ours: f64, theirs: f64, relative: f64) {
+        assert!(
+            (ours - theirs).abs() <= relative * theirs.abs(),
+            "loss {ours} against {theirs}"
+        );
+    }
+
     /// One training step's loss and every parameter's gradient, by name.
     fn step(
         vs: &nn::VarStore,
@@ -469,20 +488,9 @@ mod tests {
             || network.forward_range(&maps, layers.clone(), mode),
             &labels,
         );
-        let as_given = step(
-            &vs,
-            || {
-                let mut penalty = Tensor::zeros([], (Kind::Float, Device::Cpu));
-                run_blocks(&network.blocks[layers.clone()], &maps, mode, &mut penalty)
-            },
-            &labels,
-        );
-        assert!(
-            (channels_last_run.0 - as_given.0).abs() <= 1e-5 * as_given.0.abs(),
-            "loss {} against {}",
-            channels_last_run.0,
-            as_given.0
-        );
+        let blocks = &network.blocks[layers.clone()];
+        let as_given = step(&vs, || output_of(run_blocks, blocks, &maps, mode), &labels);
+        assert_same_loss(channels_last_run.0, as_given.0, 1e-5);
         let trained: Vec<_> = channels_last_run
             .1
             .iter()
@@ -529,18 +537,10 @@ mod tests {
         let reordered = step(&vs, || network.forward(&x, Mode::TRAIN).0, &labels);
         let written = step(
             &vs,
-            || {
-                let mut penalty = Tensor::zeros([], (Kind::Float, Device::Cpu));
-                run_as_written(&network.blocks, &x, Mode::TRAIN, &mut penalty)
-            },
+            || output_of(run_as_written, &network.blocks, &x, Mode::TRAIN),
             &labels,
         );
-        assert!(
-            (reordered.0 - written.0).abs() <= 1e-6 * written.0.abs(),
-            "loss {} against {}",
-            reordered.0,
-            written.0
-        );
+        assert_same_loss(reordered.0, written.0, 1e-6);
         assert_eq!(reordered.1.len(), written.1.len());
         for ((name, ours), (_, theirs)) in reordered.1.iter().zip(&written.1) {
             let scale = theirs.abs().max().double_value(&[]).max(1e-12);
