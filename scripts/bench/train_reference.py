@@ -44,6 +44,7 @@ def keras_throughput(x, y, epochs):
 def torch_throughput(x, y, epochs, channels_last, bf16=False):
     import torch
     from torch import nn
+    from torch_epochs import images_per_second
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -56,22 +57,7 @@ def torch_throughput(x, y, epochs, channels_last, bf16=False):
     model = model.to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
-    yt = torch.from_numpy(y)
-
-    def epoch(n):
-        for i in range(0, n, 32):
-            opt.zero_grad()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(xt[i:i + 32])
-            loss = nn.functional.cross_entropy(logits.float(), yt[i:i + 32])
-            loss.backward()
-            opt.step()
-
-    epoch(256)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        epoch(len(x))
-    return len(x) * epochs / (time.perf_counter() - start)
+    return images_per_second(model, opt, xt, torch.from_numpy(y), epochs, bf16)
 
 
 def main():

@@ -26,6 +26,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from torch_epochs import images_per_second
+
 # EfficientNet-Lite0: (kernel, stride, expansion, output channels, repeats) per stage.
 STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
           (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
@@ -128,25 +130,8 @@ def fine_tune(backbone, maps, labels, epochs, bf16):
         if isinstance(module, nn.BatchNorm2d):
             module.eval()  # running statistics stay ImageNet's; scale and shift train
     optimiser = torch.optim.Adam(model.parameters(), 1e-4)
-    y = torch.from_numpy(labels)
-    maps = maps.clone()
-
-    def epoch(n):
-        order = torch.randperm(n)
-        for i in range(0, n, 32):
-            index = order[i:i + 32]
-            optimiser.zero_grad()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(maps[index])
-            loss = nn.functional.cross_entropy(logits.float(), y[index])
-            loss.backward()
-            optimiser.step()
-
-    epoch(256)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        epoch(len(maps))
-    return len(maps) * epochs / (time.perf_counter() - start)
+    return images_per_second(model, optimiser, maps, torch.from_numpy(labels), epochs, bf16,
+                             shuffle=True)
 
 
 def main():
