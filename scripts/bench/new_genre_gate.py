@@ -165,8 +165,9 @@ def one_seed(study, z, y, tagged, seed):
     for name, candidate in candidates:
         logits = study.logits(candidate, z[dev])
         if accuracy(logits[known_dev], y[dev][known_dev]) >= reference - 1e-9:
-            if best is None or accuracy(logits, y[dev]) > best[0] + 1e-12:
-                best = (accuracy(logits, y[dev]), name, candidate)
+            dev_accuracy = accuracy(logits, y[dev])
+            if best is None or dev_accuracy > best[0] + 1e-12:
+                best = (dev_accuracy, name, candidate)
     yh, known_held = y[held], np.isin(y[held], known)
     lines = [f"seed {seed}: new genres {[study.owner[g] for g in new]}; chosen on dev: {best[1]}"]
     for name, model in (("gate (chosen)", best[2]), ("learned mapping", learned), ("head 0.1", head),

@@ -100,7 +100,8 @@ def load(root, limit):
     paths = sorted((pathlib.Path(root) / "train").glob("*/*.jpg"))[:limit]
     pixels = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224), Image.BILINEAR))
                        for p in paths])
-    labels = np.array([sorted({p.parent.name for p in paths}).index(p.parent.name) for p in paths])
+    genres = sorted({p.parent.name for p in paths})
+    labels = np.array([genres.index(p.parent.name) for p in paths])
     return pixels, labels
 
 
