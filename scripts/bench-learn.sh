@@ -28,6 +28,7 @@
 # Env: COVERGENRE_SHARED_DATA (covers-v1), POP (../shared/data/pop-v1), LIBRARY (default: a
 #      temporary folder, removed at the end), ALBUMS (timing: 2000), PAD_MB (timing: 5),
 #      TRACKS (timing: 10; 2 otherwise), THREADS (2), RUN (keep the last run folder there),
+#      TRAIN_ARGS (more covergenre-train flags, e.g. "--finetune-base"),
 #      COVERGENRE_PYTHON (default .deps/bench-library-venv/bin/python, made by
 #      scripts/bench/setup-python.sh --library).
 set -euo pipefail
@@ -88,10 +89,11 @@ inspect() {
     --cache-dir "$WORK/cache" > "$WORK/inspect.json" || [ $? -eq 3 ]
 }
 # train OUT LABEL: one timed run with the shared cache folder.
+read -ra extra <<< "${TRAIN_ARGS:-}"
 train() {
   rm -rf "$1"
   /usr/bin/time -f "%e %M" -o "$WORK/time-$2" "$BIN/covergenre-train" --data "$LIBRARY" --out "$1" \
-    --genre-map "$WORK/genres.json" --threads "$THREADS" --cache-dir "$WORK/cache" \
+    --genre-map "$WORK/genres.json" --threads "$THREADS" --cache-dir "$WORK/cache" "${extra[@]}" \
     > "$WORK/train-$2.out" 2> "$WORK/train-$2.err" \
     || { rc=$?; [ $rc -eq 3 ] || { tail -20 "$WORK/train-$2.err" >&2; exit $rc; }; }
 }

@@ -28,6 +28,11 @@ pub const TAG_THRESHOLD: &str = "tag_threshold";
 /// views (count, augmentation, seed) and, for a distilled model, its teacher's file name,
 /// the temperature and the teacher's weight in the loss.
 pub const TRAINING_VIEWS: &str = "training_views";
+/// The network a model written from a spec is made of, JSON ([`crate::spec::Architecture`]):
+/// its layers and where its last layers start, so the model can be read back into tch and
+/// fine-tuned (a music library learning from it as a base). Absent from ensembles and owner
+/// models, whose graphs no spec describes.
+pub const ARCHITECTURE: &str = "architecture";
 
 /// Name of the model's input: uint8 [N, H, W, 3] RGB.
 pub const INPUT_NAME: &str = "image";

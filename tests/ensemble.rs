@@ -68,6 +68,10 @@ fn the_ensemble_equals_the_mean_of_its_members_run_one_by_one() {
     assert_eq!(listed.as_array().unwrap().len(), 3);
     assert_eq!(listed[2]["temperature"], 2.0);
     assert!(!meta.extra.contains_key("temperature"));
+    assert!(
+        !meta.extra.contains_key("architecture"),
+        "no one spec describes an ensemble's graph"
+    );
     assert_eq!(
         model.genres().slugs(),
         ["red", "green", "blue", "folk"].map(String::from)

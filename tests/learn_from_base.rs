@@ -147,7 +147,11 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 fn learn(library: &Path, base: &Path, cache: &Path, out: &Path) -> Output {
-    train(&[
+    learn_with(library, base, cache, out, &[])
+}
+
+fn learn_with(library: &Path, base: &Path, cache: &Path, out: &Path, more: &[&str]) -> Output {
+    let args = [
         "--data",
         library.to_str().unwrap(),
         "--base",
@@ -160,7 +164,8 @@ fn learn(library: &Path, base: &Path, cache: &Path, out: &Path) -> Output {
         cache.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-    ])
+    ];
+    train(&[&args[..], more].concat())
 }
 
 fn read_json(path: &Path) -> Value {
@@ -365,6 +370,37 @@ fn a_base_that_is_not_a_covergenre_model_or_does_not_fit_the_covers_is_refused_n
         "{stderr}"
     );
 
+    // --finetune-base with a base no spec describes (no architecture recorded, a variant
+    // covergenre does not know): refused before the base runs, naming it.
+    let mut proto = ModelProto::decode(common::colour::colour_model().as_slice()).unwrap();
+    proto.metadata_props.retain(|e| e.key != "architecture");
+    for entry in &mut proto.metadata_props {
+        if entry.key == "variant" {
+            entry.value = "hand-made".into();
+        }
+    }
+    let unknown = dir.path().join("hand-made.onnx");
+    std::fs::write(&unknown, proto.encode_to_vec()).unwrap();
+    let out = learn_with(
+        &library,
+        &unknown,
+        &cache,
+        &dir.path().join("run-unknown"),
+        &["--finetune-base"],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("hand-made.onnx")
+            && stderr.contains("cannot be rebuilt in libtorch")
+            && stderr.contains("records no architecture"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ran on"),
+        "refused before the base runs: {stderr}"
+    );
+
     // --base is what a library learns from: with an image dataset it is refused.
     let images = dir.path().join("images");
     common::genre_folders(&images, &["a", "b"], 3, 16, 1);
@@ -379,4 +415,140 @@ fn a_base_that_is_not_a_covergenre_model_or_does_not_fit_the_covers_is_refused_n
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not a music library"), "{stderr}");
+}
+
+/// A base written by hand that knows red and blue and sees a cover through one number: a 1x1
+/// convolution to one channel weighing red 1, green -1/16 and blue -1, then BatchNorm,
+/// pooling and the classifier. Red (220, 40, 40) and yellow (230, 200, 40) give it the same
+/// number, so nothing on its outputs tells them apart.
+fn one_number_base(dir: &Path) -> PathBuf {
+    use covergenre::export::{metadata_for, onnx_model_bytes, Weights};
+    let mut spec = variant("baseline").unwrap();
+    spec.name = "one-number".into();
+    spec.preprocess = Preprocess::square(16, Normalisation::UNIT);
+    spec.layers = vec![
+        Layer::Conv {
+            out: 1,
+            kernel: 1,
+            stride: 1,
+            padding: 0,
+            groups: 1,
+            bias: false,
+        },
+        Layer::BatchNorm,
+        Layer::GlobalAvgPool,
+        Layer::Flatten,
+        Layer::Logits,
+    ];
+    let weights: Weights = [
+        ("0.weight", vec![1, 3, 1, 1], vec![1.0, -1.0 / 16.0, -1.0]),
+        ("1.weight", vec![1], vec![1.0]),
+        ("1.bias", vec![1], vec![0.0]),
+        ("1.running_mean", vec![1], vec![0.0]),
+        ("1.running_var", vec![1], vec![1.0]),
+        ("4.weight", vec![2, 1], vec![4.0, -4.0]),
+        ("4.bias", vec![2], vec![0.0, 0.0]),
+    ]
+    .into_iter()
+    .map(|(name, shape, values)| (name.to_string(), (shape, values)))
+    .collect();
+    let genres = covergenre::genres::GenreSet::from_slugs(vec!["red".into(), "blue".into()]);
+    let metadata = metadata_for(&spec, &genres, BTreeMap::new());
+    let path = dir.join("one-number.onnx");
+    std::fs::write(
+        &path,
+        onnx_model_bytes(&spec, &genres, &weights, &metadata).unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+/// `--finetune-base` on [`one_number_base`]: no head on its outputs tells the owner's Crimson
+/// (red) from Sunshine (yellow); its last layers (from that convolution on, the BatchNorm
+/// unfolded and folded again) fine-tuned through the owner's head learn to, and that recipe is
+/// chosen on dev and written as the owner's model.
+#[test]
+fn fine_tuning_the_bases_last_layers_learns_what_its_outputs_cannot_tell_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = one_number_base(dir.path());
+    let library = dir.path().join("Music");
+    write_albums(&library, 40, 0);
+    for (name, colour) in [("Yellow", 3), ("Red", 0), ("Green", 1)] {
+        write_album(
+            &library.join("Untagged").join(name),
+            &cover(colour, 500, 48),
+            None,
+            false,
+        );
+    }
+    let before = snapshot(&library);
+    let run = dir.path().join("run");
+    let finetune = [
+        "--finetune-base",
+        "--epochs",
+        "40",
+        "--learning-rate",
+        "0.05",
+    ];
+    let out = learn_with(&library, &base, &dir.path().join("cache"), &run, &finetune);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        snapshot(&library),
+        before,
+        "training wrote nothing into the library"
+    );
+
+    let learned = read_json(&run.join("learned.json"));
+    let record = &learned["finetune"];
+    assert_eq!(record["layers"], serde_json::json!([0, 4]), "{record}");
+    let history = record["history"].as_array().unwrap();
+    assert_eq!(history.len(), 41, "epoch 0 (the base) and 40 more");
+    let loss = |epoch: usize| history[epoch]["train_loss"].as_f64().unwrap();
+    assert!(loss(40) < loss(1) * 0.8, "learning happens: {record}");
+    let kept = record["kept_epoch"].as_u64().unwrap() as usize;
+    let dev = |epoch: usize| history[epoch]["dev_accuracy"].as_f64().unwrap();
+    assert!(kept > 0 && dev(kept) > dev(0), "{record}");
+    assert!(
+        record["dev_gain"]["low"].as_f64().unwrap() > 0.0,
+        "{record}"
+    );
+    assert_eq!(record["chosen"], true, "{record}");
+
+    // Chosen on dev over the mapping and the heads, scored from the written file.
+    let chosen = learned["chosen"].as_str().unwrap();
+    assert!(chosen.contains("fine-tuned"), "{learned:#}");
+    let candidates = learned["candidates"].as_array().unwrap();
+    let best_other = candidates
+        .iter()
+        .filter(|c| c["name"] != chosen)
+        .map(|c| c["dev_accuracy"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let ours = candidates.iter().find(|c| c["name"] == chosen).unwrap();
+    assert!(
+        ours["dev_accuracy"].as_f64().unwrap() > best_other,
+        "{learned:#}"
+    );
+    let test = &learned["test"];
+    let accuracy = |who: &str| test[who]["accuracy"]["estimate"].as_f64().unwrap();
+    assert!(
+        accuracy("chosen") > accuracy("base_through_mapping"),
+        "{learned:#}"
+    );
+
+    // The owner's model is the fine-tuned base with the head: it tells the four apart.
+    let mut model = Model::open(&run.join("best/model.onnx"), 1).unwrap();
+    for (album, genre) in [
+        ("Yellow", "Sunshine"),
+        ("Red", "Crimson"),
+        ("Green", "Leafy"),
+    ] {
+        let cover = library.join("Untagged").join(album).join("cover.jpg");
+        assert_eq!(predict(&mut model, &cover), genre, "{album}");
+    }
+    let card = std::fs::read_to_string(run.join("best/card.md")).unwrap();
+    assert!(
+        card.contains("Fine-tuning layers 0-4 of the base"),
+        "{card}"
+    );
 }

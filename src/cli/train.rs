@@ -144,7 +144,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub runs: usize,
 
-    /// Override every variant's number of epochs.
+    /// Override every variant's number of epochs (with --finetune-base: its epochs).
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
 
@@ -152,7 +152,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
 
-    /// Override every variant's learning rate.
+    /// Override every variant's learning rate (with --finetune-base: its rate).
     #[arg(long, value_name = "LR", alias = "lr")]
     pub learning_rate: Option<f64>,
 
@@ -206,6 +206,13 @@ pub struct TrainArgs {
     /// albums (no genre map needed); genres it lacks are learned.
     #[arg(long, value_name = "MODEL.onnx")]
     pub base: Option<PathBuf>,
+
+    /// Music library: also fine-tune the base model's last layers through the owner's head (a
+    /// fourth recipe, chosen on dev like the others). Takes minutes where the head takes
+    /// seconds; the base must be a model written from a spec (not an ensemble or an owner's
+    /// model).
+    #[arg(long)]
+    pub finetune_base: bool,
 }
 
 /// `--format` of `--inspect`.
@@ -281,6 +288,7 @@ impl TrainArgs {
             cache_dir: self.cache_dir.clone(),
             command: command_line(),
             base: self.base.clone(),
+            finetune_base: self.finetune_base,
         }
     }
 }

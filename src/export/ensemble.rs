@@ -27,8 +27,8 @@ use super::proto::{
     StringStringEntryProto, TensorProto,
 };
 use crate::metadata::{
-    DEV_METRICS, GENRES, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME, TEMPERATURE, TEST_METRICS,
-    VARIANT,
+    ARCHITECTURE, DEV_METRICS, GENRES, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME, TEMPERATURE,
+    TEST_METRICS, VARIANT,
 };
 use crate::preprocess::{INPUT_HEIGHT, INPUT_WIDTH, NORMALISATION, RESIZE_FILTER};
 use anyhow::{anyhow, ensure, Context, Result};
@@ -178,7 +178,7 @@ pub fn ensemble_bytes(members: &[Vec<u8>]) -> Result<Vec<u8>> {
         .map(|m| props(m).get(VARIANT).cloned().unwrap_or_default())
         .collect();
     let mut meta = props(&models[host]);
-    for key in [DEV_METRICS, TEST_METRICS, TEMPERATURE] {
+    for key in [DEV_METRICS, TEST_METRICS, TEMPERATURE, ARCHITECTURE] {
         meta.remove(key);
     }
     meta.insert(VARIANT.into(), format!("ensemble({})", variants.join("+")));

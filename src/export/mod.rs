@@ -4,6 +4,7 @@
 //!
 //! - [`proto`]: our prost messages for the subset of the ONNX schema we write.
 //! - [`onnx`]: the graph, built from the same [`ModelSpec`] the tch model is built from.
+//! - [`fold`]: the BatchNorms folded into the convolution before them.
 //! - [`temperature`]: temperature scaling baked into a written model (softmax of logits / T).
 //! - [`ensemble`]: several written models as one file averaging their probabilities.
 //! - [`owner`]: a base model with an owner's head on its outputs, as one file.
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub mod ensemble;
+pub mod fold;
 pub mod onnx;
 pub mod owner;
 pub mod proto;
@@ -142,7 +144,8 @@ impl CheckpointInfo {
 }
 
 /// Metadata for a model of `spec` over `genres`, with free-form `extra` entries
-/// (training data summary, metrics) and the toolkit version and date filled in.
+/// (training data summary, metrics), the spec's architecture, and the toolkit version and date
+/// filled in.
 pub fn metadata_for(
     spec: &ModelSpec,
     genres: &GenreSet,
@@ -154,6 +157,11 @@ pub fn metadata_for(
         variant: spec.name.clone(),
         extra,
     };
+    metadata.extra.insert(
+        crate::metadata::ARCHITECTURE.into(),
+        serde_json::to_string(&crate::spec::Architecture::of(spec))
+            .expect("layers serialise to JSON"),
+    );
     if let Some(views) = training_views(spec) {
         metadata
             .extra
@@ -287,6 +295,69 @@ pub fn read_metadata_props(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
         .into_iter()
         .map(|e| (e.key, e.value))
         .collect())
+}
+
+/// The float initializers of ONNX bytes written by covergenre (raw little-endian data), by
+/// name: the weights of a written model, BatchNorm folded.
+pub fn read_initializers(bytes: &[u8]) -> Result<Weights> {
+    let model =
+        proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))?;
+    let graph = model
+        .graph
+        .ok_or_else(|| anyhow::anyhow!("the model has no graph"))?;
+    graph
+        .initializer
+        .into_iter()
+        .filter(|t| t.data_type == proto::data_type::FLOAT)
+        .map(|t| {
+            let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
+            let values: Vec<f32> = t
+                .raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            ensure!(
+                values.len() == dims.iter().product::<usize>(),
+                "initializer '{}' holds {} values for the shape {dims:?} (only raw float data is read)",
+                t.name,
+                values.len()
+            );
+            Ok((t.name, (dims, values)))
+        })
+        .collect()
+}
+
+/// `bytes` (an ONNX model) with the values of the initializers named in `replaced`
+/// swapped for new ones of the same shape; everything else stays as it was, metadata included.
+pub fn with_initializers(bytes: &[u8], replaced: &Weights) -> Result<Vec<u8>> {
+    let mut model =
+        proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))?;
+    let graph = model
+        .graph
+        .as_mut()
+        .ok_or_else(|| anyhow::anyhow!("the model has no graph"))?;
+    let mut found = 0;
+    for tensor in &mut graph.initializer {
+        let Some((dims, values)) = replaced.get(&tensor.name) else {
+            continue;
+        };
+        let shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+        ensure!(
+            tensor.dims == shape && tensor.data_type == proto::data_type::FLOAT,
+            "initializer '{}' has the shape {:?}, the new values {dims:?}",
+            tensor.name,
+            tensor.dims
+        );
+        tensor.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        found += 1;
+    }
+    ensure!(
+        found == replaced.len(),
+        "{} of the {} initializers to replace are not in the model",
+        replaced.len() - found,
+        replaced.len()
+    );
+    Ok(model.encode_to_vec())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! outside user only has to resize. Training-only layers are left out and each BatchNorm that
 //! follows a Conv is folded into that Conv's weights.
 
+use super::fold::folded_norm;
 use super::proto::{
     attribute_type, data_type, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
     NodeProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
@@ -182,11 +183,7 @@ impl<'w> GraphBuilder<'w> {
         while index < layers.len() {
             let path = [parent, &[index]].concat();
             let prefix = param_prefix(&path);
-            let folded_norm = match &layers[index] {
-                Layer::Conv { .. } => next_inference_layer(layers, index + 1)
-                    .filter(|&next| layers[next] == Layer::BatchNorm),
-                _ => None,
-            };
+            let folded_norm = folded_norm(layers, index);
             value = self
                 .layer(
                     &layers[index],
@@ -483,11 +480,6 @@ impl<'w> GraphBuilder<'w> {
         self.nodes
             .push(node_proto(op, inputs, output, name, attribute));
     }
-}
-
-/// Index of the next layer at or after `from` that exists at inference.
-fn next_inference_layer(layers: &[Layer], from: usize) -> Option<usize> {
-    (from..layers.len()).find(|&i| !layers[i].is_training_only())
 }
 
 fn pooled_size(size: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize> {

@@ -60,6 +60,73 @@ pub struct LearnedReport {
     pub draws_on: Vec<DrawsOn>,
     /// On the test albums; `None` without any.
     pub test: Option<Comparison>,
+    /// The base's last layers fine-tuned through the head (`--finetune-base`), when asked for.
+    #[serde(default)]
+    pub finetune: Option<FinetuneRecord>,
+}
+
+/// One epoch of fine-tuning the base's last layers (epoch 0: the base as it is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneEpoch {
+    pub epoch: usize,
+    /// Mean training loss (none for epoch 0).
+    pub train_loss: Option<f64>,
+    /// Accuracy on the dev albums, computed in libtorch.
+    pub dev_accuracy: f64,
+}
+
+/// How the base's last layers were fine-tuned, and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneRecord {
+    /// The first and last top-level layers trained.
+    pub layers: (usize, usize),
+    pub learning_rate: f64,
+    pub history: Vec<FinetuneEpoch>,
+    /// The epoch whose weights make the candidate; 0: no epoch beat the base on dev, so there
+    /// is no candidate.
+    pub kept_epoch: usize,
+    /// What ran the first layers once per cover ("onnxruntime" or "libtorch").
+    pub first_layers_engine: String,
+    pub seconds: f64,
+    /// Dev accuracy of the fine-tuned candidate minus the recipe it started from (paired
+    /// bootstrap, written file through onnxruntime); it is chosen only when the interval's
+    /// lower end is above 0.
+    #[serde(default)]
+    pub dev_gain: Option<Interval>,
+    /// Whether it was chosen.
+    #[serde(default)]
+    pub chosen: bool,
+}
+
+impl FinetuneRecord {
+    fn markdown(&self) -> String {
+        let accuracies: Vec<String> = self
+            .history
+            .iter()
+            .map(|e| format!("{:.3}", e.dev_accuracy))
+            .collect();
+        let outcome = match (self.kept_epoch, self.dev_gain) {
+            (0, _) | (_, None) => "no epoch was more accurate on dev than the base, so there is no fine-tuned candidate".to_string(),
+            (k, Some(gain)) => format!(
+                "epoch {k} kept; dev accuracy against the recipe it started from {}: {}",
+                show(&gain, true),
+                match self.chosen {
+                    true => "chosen",
+                    false => "not clearly better (the interval reaches 0), so not chosen",
+                }
+            ),
+        };
+        format!(
+            "\nFine-tuning layers {}-{} of the base through the head ({} epochs, Adam {}, {:.0} s): \
+             dev accuracy by epoch (0: the base) {}; {outcome}.\n",
+            self.layers.0,
+            self.layers.1,
+            self.history.len().saturating_sub(1),
+            self.learning_rate,
+            self.seconds,
+            accuracies.join(", ")
+        )
+    }
 }
 
 impl LearnedReport {
@@ -100,6 +167,9 @@ impl LearnedReport {
                 .map(|(g, s)| format!("{g} {:.0}%", s * 100.0))
                 .collect();
             let _ = writeln!(out, "| {} | {} |", d.genre, shares.join(", "));
+        }
+        if let Some(finetune) = &self.finetune {
+            out.push_str(&finetune.markdown());
         }
         if let Some(test) = &self.test {
             let _ = writeln!(

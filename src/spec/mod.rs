@@ -115,6 +115,26 @@ pub fn param_prefix(path: &[usize]) -> String {
         .join(".")
 }
 
+/// What a written model records of its spec ([`crate::metadata::ARCHITECTURE`]): enough to
+/// build the network again and to know where its last layers start. Training settings (and
+/// the paths some of them hold) stay out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    pub layers: Vec<Layer>,
+    /// The spec's [`Pretrained::finetune_from_layer`], when it has a pretrained backbone.
+    #[serde(default)]
+    pub finetune_from_layer: Option<usize>,
+}
+
+impl Architecture {
+    pub fn of(spec: &ModelSpec) -> Self {
+        Self {
+            layers: spec.layers.clone(),
+            finetune_from_layer: spec.pretrained.as_ref().map(|p| p.finetune_from_layer),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptimiserKind {

@@ -45,6 +45,11 @@ impl BaseModel {
                 crate::infer::SHIPPED_MODEL_NAME.to_string(),
             ),
         };
+        Self::from_bytes(bytes, name, threads)
+    }
+
+    /// A base model held in memory (`name` in messages).
+    pub fn from_bytes(bytes: Vec<u8>, name: String, threads: usize) -> Result<Self> {
         let model = Model::from_bytes(&bytes, threads, &name)
             .map_err(|e| anyhow::anyhow!("--base {name}: not a covergenre model: {e:#}"))?;
         let temperature = model
@@ -77,6 +82,18 @@ pub struct BaseOutputs {
     pub skipped: Vec<Failure>,
     /// Covers the base model ran on (the rest came from the cache).
     pub computed: usize,
+}
+
+impl BaseOutputs {
+    /// Keeps only the rows of the covers in `paths`.
+    pub fn keep(&mut self, paths: &std::collections::HashSet<PathBuf>) {
+        let rows: Vec<usize> = (0..self.paths.len())
+            .filter(|&i| paths.contains(&self.paths[i]))
+            .collect();
+        self.logits = self.logits.select(ndarray::Axis(0), &rows);
+        self.labels = rows.iter().map(|&i| self.labels[i]).collect();
+        self.paths = rows.iter().map(|&i| self.paths[i].clone()).collect();
+    }
 }
 
 /// Runs `base` over the covers of `samples` that `cache` does not hold, and gathers every

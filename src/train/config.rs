@@ -100,13 +100,18 @@ pub struct TrainOptions {
     pub command: Vec<String>,
     /// `--base MODEL.onnx`: the model a music library learns from (default: the shipped one).
     pub base: Option<PathBuf>,
+    /// `--finetune-base`: also fine-tune the base's last layers (a fourth library recipe).
+    pub finetune_base: bool,
 }
 
 /// The library recipe: a head on a base model's outputs ([`super::learn`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FromBase {
     /// The base model's file; `None`: the shipped model.
     pub base: Option<PathBuf>,
+    /// Fine-tune the base's last layers too (`--finetune-base`), with these settings.
+    #[serde(default)]
+    pub finetune: Option<super::base_finetune::FinetuneSettings>,
 }
 
 /// Everything a training session does, validated; written to `<out>/config.json`.
@@ -195,8 +200,19 @@ impl TrainConfig {
                 bail!("--base {}: no such file", base.display());
             }
         }
+        if args.finetune_base && !(is_library && args.variants.is_empty()) {
+            bail!(
+                "--finetune-base fine-tunes the base model a music library learns from: give a music library as --data, without --variants"
+            );
+        }
         let from_base = (is_library && args.variants.is_empty()).then(|| FromBase {
             base: args.base.clone(),
+            finetune: args.finetune_base.then(|| {
+                let mut settings = super::base_finetune::FinetuneSettings::new(seed);
+                settings.epochs = args.epochs.unwrap_or(settings.epochs);
+                settings.learning_rate = args.learning_rate.unwrap_or(settings.learning_rate);
+                settings
+            }),
         });
         let variants: Vec<ModelSpec> = match from_base {
             Some(_) => Vec::new(),

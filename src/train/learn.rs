@@ -13,10 +13,14 @@
 //!    here on a few dev covers; the card shows it beside the base through the mapping on the
 //!    test albums.
 //!
-//! Not tried here (docs/library-learning.md, "Not done yet"): fine-tuning the base's
-//! last blocks, and the ImageNet recipe, which `--variants effnet-lite0` still trains.
+//! With `--finetune-base`, a fourth recipe joins the choice: the chosen head with the base's
+//! last layers fine-tuned through it ([`super::base_finetune`]); the owner's model is then
+//! that fine-tuned base with the head. Not in the choice (docs/library-learning.md, "Not done
+//! yet"): the ImageNet recipe, which `--variants effnet-lite0` still trains.
 
-use super::base::{outputs_for, BaseModel};
+use super::base::{outputs_for, BaseModel, BaseOutputs};
+use super::base_finetune::finetuned_candidate;
+use super::base_network::BaseNetwork;
 use super::config::{FromBase, TrainConfig};
 use super::owner_head::{draws_on, fit_head, learn_mapping, softmax_rows, OwnerHead};
 use super::owner_scores::{compare, confusion, eval_report, score};
@@ -81,12 +85,21 @@ pub fn run(
     let started = Instant::now();
     let threads = config.threads.unwrap_or(0);
     let mut base = BaseModel::open(recipe.base.as_deref(), threads)?;
+    if recipe.finetune.is_some() {
+        // Said before the base's long pass, not after it.
+        BaseNetwork::load(&base.bytes, base.model.metadata()).map_err(|e| {
+            anyhow::anyhow!(
+                "--finetune-base: the base model {} cannot be rebuilt in libtorch: {e:#}",
+                base.name
+            )
+        })?;
+    }
     let cache = BaseOutputCache::new(images.dir(), &base.bytes, &base.name);
     if let Some(notice) = cache.claim() {
         eprintln!("{notice}");
     }
     let bytes_before = crate::data::library::bytes_read_by_this_process();
-    let mut outputs = BTreeMap::new();
+    let mut outputs: BTreeMap<Split, BaseOutputs> = BTreeMap::new();
     for split in Split::ALL {
         let label = format!("{} covers through the base model", split.as_str());
         let found = outputs_for(&mut base, dataset.split(split), &cache, images, &label)?;
@@ -142,30 +155,80 @@ pub fn run(
         let head = fit_head(&start, train.logits.view(), &train.labels, penalty);
         candidates.push((format!("head, penalty {penalty}"), head));
     }
-    let scored: Vec<Candidate> = candidates
+    let mut scored: Vec<Candidate> = candidates
         .iter()
         .map(|(name, head)| score(name, &head.logits(dev.logits.view()), &dev.labels))
         .collect();
-    let chosen = choose(&scored);
+    let mut chosen = choose(&scored);
+    stages.push(stage(
+        "mapping and head (fitted on train, chosen on dev)".into(),
+        fitting,
+    ));
+    let classes = dataset.genres.len();
+    let mut finetune_record = None;
+    let mut tuned = None;
+    if let Some(settings) = &recipe.finetune {
+        let finetuning = Instant::now();
+        let start = candidates[chosen].1.clone();
+        let (mut record, candidate) =
+            finetuned_candidate(&base, &start, &outputs, dataset, images, settings, threads)?;
+        if let Some(mut candidate) = candidate {
+            candidate.align(&mut outputs);
+            let gain = candidate.dev_gain(&start, &outputs[&Split::Dev], classes);
+            eprintln!(
+                "fine-tuned candidate: dev accuracy {:+.3} [{:+.3}, {:+.3}] against {}: {}",
+                gain.estimate,
+                gain.low,
+                gain.high,
+                candidates[chosen].0,
+                match gain.low > 0.0 {
+                    true => "chosen",
+                    false => "not clearly better, not chosen",
+                }
+            );
+            record.dev_gain = Some(gain);
+            record.chosen = gain.low > 0.0;
+            scored.push(candidate.score.clone());
+            candidates.push((candidate.score.name.clone(), candidate.head.clone()));
+            if record.chosen {
+                chosen = scored.len() - 1;
+                candidate.add_split(Split::Test, dataset, images)?;
+                candidate.align(&mut outputs);
+                tuned = Some(candidate);
+            }
+        }
+        finetune_record = Some(record);
+        stages.push(stage(
+            "fine-tuning the base's last layers".into(),
+            finetuning,
+        ));
+    }
+    // The base outputs the chosen head reads: the fine-tuned base's, or the base's own.
+    let chosen_outputs = |split: Split| -> Option<BaseOutputs> {
+        tuned
+            .as_ref()
+            .map_or(&outputs, |t| &t.outputs)
+            .get(&split)
+            .filter(|o| !o.labels.is_empty())
+            .cloned()
+    };
+    let (chosen_dev, chosen_test) = (chosen_outputs(Split::Dev), chosen_outputs(Split::Test));
+    let dev = &outputs[&Split::Dev];
     let (chosen_name, head) = &candidates[chosen];
     eprintln!(
         "chosen on dev: {chosen_name} (accuracy {:.3})",
         scored[chosen].dev_accuracy
     );
-    let dev_logits = head.logits(dev.logits.view());
-    let owner_temperature = fit_temperature(dev_logits.view(), &dev.labels);
-    let dev_outcomes = outcomes_of_logits(dev_logits.view(), &dev.labels, owner_temperature);
+    let chosen_dev = chosen_dev.as_ref().unwrap_or(dev);
+    let dev_logits = head.logits(chosen_dev.logits.view());
+    let owner_temperature = fit_temperature(dev_logits.view(), &chosen_dev.labels);
+    let dev_outcomes = outcomes_of_logits(dev_logits.view(), &chosen_dev.labels, owner_temperature);
     let threshold = threshold_for_precision(&dev_outcomes, TAG_PRECISION, TAG_MIN_KEPT);
-    stages.push(stage(
-        "mapping and head (fitted on train, chosen on dev)".into(),
-        fitting,
-    ));
 
-    let classes = dataset.genres.len();
-    let test = outputs
-        .get(&Split::Test)
-        .filter(|t| !t.labels.is_empty())
-        .map(|t| compare(head, &start, t, classes));
+    let test = chosen_test
+        .as_ref()
+        .zip(outputs.get(&Split::Test))
+        .map(|(chosen_test, t)| compare((head, chosen_test), &start, t, classes));
     let report = LearnedReport {
         base: base_file_name(&base),
         base_variant: base.model.metadata().variant.clone(),
@@ -174,43 +237,47 @@ pub fn run(
         bytes_read,
         candidates: scored.clone(),
         chosen: chosen_name.clone(),
-        draws_on: draws_on(p_train.view(), &train.labels, classes, DRAW_SHARE)
-            .into_iter()
-            .zip(dataset.genres.iter())
-            .map(|(draws, genre)| DrawsOn {
-                genre: genre.name.clone(),
-                base_genres: draws
-                    .into_iter()
-                    .map(|(b, share)| {
-                        let name = base
-                            .genres()
-                            .get(b)
-                            .map_or(String::new(), |g| g.name.clone());
-                        (name, f64::from(share))
-                    })
-                    .collect(),
-            })
-            .collect(),
+        draws_on: draws_on(
+            p_train.view(),
+            &outputs[&Split::Train].labels,
+            classes,
+            DRAW_SHARE,
+        )
+        .into_iter()
+        .zip(dataset.genres.iter())
+        .map(|(draws, genre)| DrawsOn {
+            genre: genre.name.clone(),
+            base_genres: draws
+                .into_iter()
+                .map(|(b, share)| {
+                    let name = base
+                        .genres()
+                        .get(b)
+                        .map_or(String::new(), |g| g.name.clone());
+                    (name, f64::from(share))
+                })
+                .collect(),
+        })
+        .collect(),
         test: test.clone(),
+        finetune: finetune_record,
     };
 
     let exporting = Instant::now();
-    let dev_metrics = SplitMetrics::from_confusion(&confusion(&dev_logits, &dev.labels, classes));
-    let test_metrics = outputs
-        .get(&Split::Test)
-        .filter(|t| !t.labels.is_empty())
-        .map(|t| {
-            SplitMetrics::from_confusion(&confusion(
-                &head.logits(t.logits.view()),
-                &t.labels,
-                classes,
-            ))
-        });
+    let dev_metrics =
+        SplitMetrics::from_confusion(&confusion(&dev_logits, &chosen_dev.labels, classes));
+    let test_metrics = chosen_test.as_ref().map(|t| {
+        SplitMetrics::from_confusion(&confusion(
+            &head.logits(t.logits.view()),
+            &t.labels,
+            classes,
+        ))
+    });
     let best = config.out.join("best");
     let metadata = owner_metadata(dataset, &base, &report, dev_metrics, test_metrics)?;
     let model = write_model(
         &best,
-        &base,
+        tuned.as_ref().map_or(&base, |t| &t.base),
         head,
         &metadata,
         owner_temperature,
@@ -218,7 +285,7 @@ pub fn run(
     )?;
     let parity = parity_check(
         &model,
-        &mut base,
+        tuned.as_mut().map_or(&mut base, |t| &mut t.base),
         head,
         owner_temperature,
         dataset.split(Split::Dev),
@@ -266,24 +333,15 @@ pub fn run(
     });
     summary.stages = stages;
     let model = best.join("model.onnx");
-    let scored = |split: Split| {
-        outputs
-            .get(&split)
-            .filter(|o| !o.labels.is_empty())
-            .map(|o| {
-                let covers = format!("{} ({})", config.data.display(), split.as_str());
-                eval_report(
-                    &model,
-                    covers,
-                    &dataset.genres,
-                    (head, owner_temperature),
-                    o,
-                )
-            })
+    let report_on = |split: Split, covers: Option<&BaseOutputs>| {
+        covers.map(|o| {
+            let name = format!("{} ({})", config.data.display(), split.as_str());
+            eval_report(&model, name, &dataset.genres, (head, owner_temperature), o)
+        })
     };
     Ok(Learned {
-        dev: scored(Split::Dev),
-        test: scored(Split::Test),
+        dev: report_on(Split::Dev, Some(chosen_dev)),
+        test: report_on(Split::Test, chosen_test.as_ref()),
         summary,
         report,
     })

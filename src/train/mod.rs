@@ -32,6 +32,8 @@
 //! augmentation and dropout draw, so a resumed run replays the same numbers.
 pub mod augment;
 pub mod base;
+pub mod base_finetune;
+pub mod base_network;
 pub mod build;
 pub mod card;
 pub mod checkpoint;

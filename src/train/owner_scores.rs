@@ -56,16 +56,39 @@ fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
+/// How much more accurate `candidate` is than `reference` on the same covers (logits of
+/// each, covers x owner genres): the paired bootstrap interval of the difference.
+pub fn accuracy_gain(
+    reference: ArrayView2<f32>,
+    candidate: ArrayView2<f32>,
+    labels: &[usize],
+    classes: usize,
+) -> crate::calibration::Interval {
+    let outcomes = |l: ArrayView2<f32>| outcomes_of_logits(l, labels, 1.0);
+    paired_bootstrap(
+        &outcomes(reference),
+        &outcomes(candidate),
+        classes,
+        BOOTSTRAP_RESAMPLES,
+        BOOTSTRAP_SEED,
+    )
+    .accuracy
+}
+
 /// The chosen head and the base through the mapping on the same (test) covers.
 pub fn compare(
-    chosen: &OwnerHead,
+    (chosen, chosen_covers): (&OwnerHead, &BaseOutputs),
     mapping: &OwnerHead,
     covers: &BaseOutputs,
     classes: usize,
 ) -> Comparison {
+    debug_assert_eq!(
+        chosen_covers.paths, covers.paths,
+        "both models are compared on the same covers"
+    );
     let (a, b) = (
         mapping.logits(covers.logits.view()),
-        chosen.logits(covers.logits.view()),
+        chosen.logits(chosen_covers.logits.view()),
     );
     let outcomes = |l: &Array2<f32>| outcomes_of_logits(l.view(), &covers.labels, 1.0);
     let (reference, candidate) = (outcomes(&a), outcomes(&b));

@@ -464,7 +464,7 @@ fn prepare_dir(settings: &RunSettings) -> Result<()> {
 }
 
 /// Names of the variables that can train at all (not BatchNorm running statistics).
-fn trainable_names(vs: &nn::VarStore) -> BTreeSet<String> {
+pub(super) fn trainable_names(vs: &nn::VarStore) -> BTreeSet<String> {
     vs.variables()
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
@@ -478,7 +478,7 @@ fn layer_of(name: &str) -> Option<usize> {
 }
 
 /// Makes the trainable variables of layers `from..` train and freezes all others.
-fn set_trainable(vs: &nn::VarStore, trainable: &BTreeSet<String>, from: usize) {
+pub(super) fn set_trainable(vs: &nn::VarStore, trainable: &BTreeSet<String>, from: usize) {
     for (name, tensor) in vs.variables() {
         let train = trainable.contains(&name) && layer_of(&name).is_some_and(|l| l >= from);
         let _ = tensor.set_requires_grad(train);
