@@ -117,6 +117,18 @@ fn write_albums(root: &Path, per_genre: usize, first: usize) -> usize {
     written
 }
 
+/// An untagged album `Untagged/<name>` of each (name, colour), its cover a file.
+fn write_untagged(root: &Path, albums: &[(&str, usize)]) {
+    for &(name, colour) in albums {
+        write_album(
+            &root.join("Untagged").join(name),
+            &cover(colour, 500, 48),
+            None,
+            false,
+        );
+    }
+}
+
 fn write_album(folder: &Path, image: &RgbImage, genre: Option<&str>, embed: bool) {
     std::fs::create_dir_all(folder).unwrap();
     let picture = embed.then(|| png(image));
@@ -168,6 +180,27 @@ fn learn_with(library: &Path, base: &Path, cache: &Path, out: &Path, more: &[&st
     train(&[&args[..], more].concat())
 }
 
+/// Learns (it must succeed) and checks that training wrote nothing into the library; returns
+/// what it said.
+fn learn_leaving_the_library_as_it_was(
+    library: &Path,
+    base: &Path,
+    cache: &Path,
+    out: &Path,
+    more: &[&str],
+) -> String {
+    let before = snapshot(library);
+    let output = learn_with(library, base, cache, out, more);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        snapshot(library),
+        before,
+        "training wrote nothing into the library"
+    );
+    stderr
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(
         &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -192,26 +225,11 @@ fn the_owners_model_learns_renamed_and_new_genres_from_a_base_and_retrains_on_ne
     let base = train_base(dir.path());
     let library = dir.path().join("Music");
     let tagged = write_albums(&library, 20, 0);
-    for (name, colour) in [("Yellow", 3), ("Red", 0)] {
-        write_album(
-            &library.join("Untagged").join(name),
-            &cover(colour, 500, 48),
-            None,
-            false,
-        );
-    }
-    let before = snapshot(&library);
+    write_untagged(&library, &[("Yellow", 3), ("Red", 0)]);
     let cache = dir.path().join("cache");
 
     let run = dir.path().join("run");
-    let out = learn(&library, &base, &cache, &run);
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        snapshot(&library),
-        before,
-        "training wrote nothing into the library"
-    );
+    let stderr = learn_leaving_the_library_as_it_was(&library, &base, &cache, &run, &[]);
 
     // The owner's names, no genre map; the new genre predicted.
     let mut model = Model::open(&run.join("best/model.onnx"), 1).unwrap();
@@ -473,15 +491,7 @@ fn fine_tuning_the_bases_last_layers_learns_what_its_outputs_cannot_tell_apart()
     let base = one_number_base(dir.path());
     let library = dir.path().join("Music");
     write_albums(&library, 40, 0);
-    for (name, colour) in [("Yellow", 3), ("Red", 0), ("Green", 1)] {
-        write_album(
-            &library.join("Untagged").join(name),
-            &cover(colour, 500, 48),
-            None,
-            false,
-        );
-    }
-    let before = snapshot(&library);
+    write_untagged(&library, &[("Yellow", 3), ("Red", 0), ("Green", 1)]);
     let run = dir.path().join("run");
     let finetune = [
         "--finetune-base",
@@ -490,14 +500,8 @@ fn fine_tuning_the_bases_last_layers_learns_what_its_outputs_cannot_tell_apart()
         "--learning-rate",
         "0.05",
     ];
-    let out = learn_with(&library, &base, &dir.path().join("cache"), &run, &finetune);
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        snapshot(&library),
-        before,
-        "training wrote nothing into the library"
-    );
+    let cache = dir.path().join("cache");
+    learn_leaving_the_library_as_it_was(&library, &base, &cache, &run, &finetune);
 
     let learned = read_json(&run.join("learned.json"));
     let record = &learned["finetune"];
