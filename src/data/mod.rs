@@ -28,7 +28,10 @@ pub mod cover_names;
 pub mod decode;
 pub mod discover;
 pub mod library;
+mod listing;
+mod manifest;
 pub mod split;
+mod study_npy;
 mod turbo;
 pub mod vocabulary;
 
