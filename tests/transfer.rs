@@ -10,11 +10,12 @@ use covergenre::spec::{
     Views,
 };
 use covergenre::train::checkpoint;
+use covergenre::train::feature_cache::{FeatureCache, FeatureCaches};
 use covergenre::train::fit::{logit_offsets, read_log};
 use covergenre::train::images::ImageSet;
 use covergenre::train::run::RunSettings;
 use covergenre::train::seed::derive_seed;
-use covergenre::train::transfer::{fit_transfer, validate_pretrained, FeatureCache, FeatureCaches};
+use covergenre::train::transfer::{fit_transfer, validate_pretrained};
 use covergenre::train::{normalise, Mode, Network, Precision};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};

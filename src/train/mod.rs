@@ -13,6 +13,7 @@
 //! - [`export`]: a trained network to ONNX (through [`crate::export`]), parity-checked
 //!   against tch, and `--export` of a saved checkpoint.
 //! - [`transfer`]: pretrained backbones: head on cached features, then fine-tuning.
+//! - [`feature_cache`]: the frozen backbone's maps and pooled features, computed once.
 //! - [`views`]: the cached views of each training cover (as is, mirrored, augmented).
 //! - [`distill`]: a teacher model's outputs on those views, and the distillation loss.
 //! - [`base`]: the base model a music library learns from, run once per cover (outputs cached).
@@ -40,6 +41,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod distill;
 pub mod export;
+pub mod feature_cache;
 pub mod fit;
 pub mod frozen;
 pub mod images;
