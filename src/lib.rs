@@ -53,7 +53,8 @@
 //!   [`evaluate::command`] is the eval command as one library call, [`evaluate::predictions`]
 //!   the one reader of classify's CSV/JSONL output.
 //! - [`metrics`]: confusion matrices and per-genre metrics.
-//! - [`calibration`]: calibration error, threshold tables, bootstrap intervals, temperature fitting.
+//! - [`calibration`]: calibration error, threshold tables, temperature fitting.
+//! - [`bootstrap`]: bootstrap intervals of the headline metrics, paired differences.
 //! - [`artist_context`]: how much an album's artist's other albums say about its genre in this
 //!   library (leave-one-out agreement, the weight), and their combination with the cover's
 //!   probabilities; tagging asks it, plans and reviews show what it said. [`artist_list`]:
@@ -75,6 +76,7 @@
 pub mod artist_context;
 pub mod artist_list;
 pub mod audio;
+pub mod bootstrap;
 pub mod calibration;
 pub mod classify;
 pub mod cli;

@@ -268,6 +268,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    pub fn new(truth: usize, predicted: usize, confidence: f64) -> Self {
+        Self {
+            truth,
+            predicted,
+            confidence,
+        }
+    }
+
     pub fn correct(&self) -> bool {
         self.truth == self.predicted
     }

@@ -5,7 +5,8 @@
 
 use super::labels::{fraction, model_label};
 use super::{EvalReport, PairedDifference};
-use crate::calibration::{Interval, Intervals, ECE_BINS};
+use crate::bootstrap::{Interval, Intervals};
+use crate::calibration::ECE_BINS;
 
 /// Titles and rows of one table; numbers are already formatted.
 #[derive(Debug, Clone, PartialEq, Eq)]

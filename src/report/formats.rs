@@ -144,7 +144,7 @@ fn csv_rows(report: &EvalReport) -> Vec<(String, String, String)> {
     rows
 }
 
-fn interval_values(interval: &crate::calibration::Interval) -> [(&'static str, String); 3] {
+fn interval_values(interval: &crate::bootstrap::Interval) -> [(&'static str, String); 3] {
     [
         ("estimate", interval.estimate.to_string()),
         ("low", interval.low.to_string()),

@@ -3,7 +3,7 @@
 //! chosen model beside the base model through the mapping on the test albums (accuracy,
 //! macro-F1 and top-3, each with a 95% interval, and their paired bootstrap differences).
 
-use crate::calibration::Interval;
+use crate::bootstrap::Interval;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 

@@ -21,10 +21,10 @@ pub mod plot;
 pub mod table;
 pub mod training;
 
-use crate::calibration::{
-    bootstrap_intervals, paired_bootstrap, Calibration, Intervals, BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
+use crate::bootstrap::{
+    bootstrap_intervals, paired_bootstrap, Intervals, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
 };
+use crate::calibration::Calibration;
 use crate::failure::Failure;
 use crate::genres::GenreSet;
 use crate::metrics::{CoverOutcome, Outcome, Summary, Tally};

@@ -24,7 +24,7 @@ use super::owner_head::OwnerHead;
 use super::owner_scores::{accuracy_gain, score};
 use super::seed::derive_seed;
 use super::transfer::{set_trainable, trainable_names};
-use crate::calibration::Interval;
+use crate::bootstrap::Interval;
 use crate::data::base_outputs::BaseOutputCache;
 use crate::data::cache::ImageCache;
 use crate::data::decode::DecodeLimits;

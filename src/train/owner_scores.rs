@@ -5,10 +5,11 @@
 
 use super::base::BaseOutputs;
 use super::owner_head::{softmax_rows, OwnerHead};
-use crate::calibration::{
-    bootstrap_intervals, outcomes_of_logits, paired_bootstrap, quantile, Interval,
-    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, INTERVAL_LEVEL,
+use crate::bootstrap::{
+    bootstrap_intervals, paired_bootstrap, quantile, Interval, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
+    INTERVAL_LEVEL,
 };
+use crate::calibration::outcomes_of_logits;
 use crate::genres::GenreSet;
 use crate::metrics::{Confusion, Tally};
 use crate::report::learned::{Candidate, Comparison, Scores};
@@ -63,7 +64,7 @@ pub fn accuracy_gain(
     candidate: ArrayView2<f32>,
     labels: &[usize],
     classes: usize,
-) -> crate::calibration::Interval {
+) -> Interval {
     let outcomes = |l: ArrayView2<f32>| outcomes_of_logits(l, labels, 1.0);
     paired_bootstrap(
         &outcomes(reference),
