@@ -26,7 +26,8 @@ use super::console::{Album, Console};
 use super::decisions::{Action, Decision};
 use super::document::{self, Stamp};
 use super::journal::{self, Entry};
-use super::plan::{self, AlbumPlan, SkipReason, TrackAction, TrackPlan};
+use super::plan::{AlbumPlan, SkipReason, TrackAction, TrackPlan};
+use super::plan_view;
 use super::question::{ask, cover_path, describe, merged_completions, Choice};
 use super::TagOptions;
 use crate::audio::fields::{self, Values};
@@ -387,7 +388,7 @@ fn stamps(plan: &AlbumPlan) -> Vec<Stamp> {
 /// An album the review does not ask about, as the plan shows it.
 fn listing(plan: &AlbumPlan, field: &crate::audio::fields::Field) -> String {
     let mut text = Vec::new();
-    plan::render(std::slice::from_ref(plan), field, &mut text).ok();
+    plan_view::render(std::slice::from_ref(plan), field, &mut text).ok();
     String::from_utf8_lossy(&text).trim_end().to_string()
 }
 

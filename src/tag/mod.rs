@@ -1,7 +1,8 @@
 //! Writing the classified genre into a music library's audio files, safely:
 //!
 //! 1. [`plan`]: classify every album (classify's `--library` mode) and propose, per track,
-//!    `existing -> proposed`, or say why the album is skipped. Nothing is written.
+//!    `existing -> proposed`, or say why the album is skipped ([`plan_view`]: shown to
+//!    people). Nothing is written.
 //!    [`artists`] lets each album's artist's other albums weigh in the proposal.
 //!    [`links::place_tracks`] decides where each track is written (through symlinks, hard
 //!    links skipped or written in place).
@@ -32,6 +33,7 @@ pub mod journal;
 pub mod links;
 pub mod lock;
 pub mod plan;
+pub mod plan_view;
 pub mod question;
 pub mod restore;
 pub mod safe_write;
@@ -146,7 +148,7 @@ pub fn run<P: Predictor>(
             .zip(entries)
             .enumerate()
         {
-            plan::annotate(card, plan);
+            plan_view::annotate(card, plan);
             card.plan = Some(serde_json::to_value(entry)?);
             card.artist_context = artists.as_ref().and_then(|a| a.page_card(index));
         }
@@ -456,7 +458,7 @@ fn write_plan(
     match tag.format {
         PlanFormat::Text => {
             writeln!(out, "{header}")?;
-            plan::render(plans, &tag.field, out)?;
+            plan_view::render(plans, &tag.field, out)?;
         }
         PlanFormat::Json => data().write(false, out)?,
         PlanFormat::Jsonl => {

@@ -7,6 +7,7 @@
 use super::console::Console;
 use super::decisions::MAX_GENRE_CHARS;
 use super::plan::{self, AlbumPlan, GenreStyle, SkipReason};
+use super::plan_view;
 use crate::audio::fields::{self, Values};
 use crate::covers::SourceKind;
 use crate::genres::GenreSet;
@@ -204,14 +205,14 @@ pub fn describe(plan: &AlbumPlan, (n, of): (usize, usize), min_confidence: f32) 
         .map(|(i, c)| format!("{}. {} {:.3}", i + 1, c.value, c.probability))
         .collect::<Vec<_>>()
         .join("   ");
-    let proposal = plan::proposed(plan);
+    let proposal = plan_view::proposed(plan);
     let probability = plan.probability.unwrap_or(0.0);
     let low = if plan.skip == Some(SkipReason::LowConfidence) {
         format!("   [low confidence: under --min-confidence {min_confidence:.2}; Enter skips]")
     } else {
         String::new()
     };
-    let why = plan::artist_reason(plan)
+    let why = plan_view::artist_reason(plan)
         .map(|why| format!("\n  because: {why}"))
         .unwrap_or_default();
     format!(
