@@ -208,6 +208,26 @@ fn read_json(path: &Path) -> Value {
     .unwrap()
 }
 
+/// Independent readers of an owner's model (four genres): the onnx checker, and onnxruntime's
+/// own Python binding.
+fn checked_by_onnx_and_onnxruntime(model: &Path) {
+    let Some(python) = common::checker_python() else {
+        return;
+    };
+    let script = "import onnx, onnxruntime, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); \
+                  s = onnxruntime.InferenceSession(sys.argv[1]); print([(o.name, o.shape) for o in s.get_outputs()])";
+    let checked = Command::new(python)
+        .args(["-c", script])
+        .arg(model)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    assert_eq!(
+        text(&checked.stdout).trim(),
+        "[('probabilities', ['N', 4]), ('logits', ['N', 4])]"
+    );
+}
+
 /// The owner's model's genre for one cover file.
 fn predict(model: &mut Model, cover: &Path) -> String {
     let pixels = decode_file(cover, model.preprocess(), &DecodeLimits::default()).unwrap();
@@ -247,21 +267,7 @@ fn the_owners_model_learns_renamed_and_new_genres_from_a_base_and_retrains_on_ne
         "Crimson"
     );
     assert_eq!(model.preprocess().height, 16, "the base's input");
-    // Independent readers: the onnx checker, and onnxruntime's own Python binding.
-    if let Some(python) = common::checker_python() {
-        let script = "import onnx, onnxruntime, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); \
-                      s = onnxruntime.InferenceSession(sys.argv[1]); print([(o.name, o.shape) for o in s.get_outputs()])";
-        let checked = Command::new(python)
-            .args(["-c", script])
-            .arg(run.join("best/model.onnx"))
-            .output()
-            .unwrap();
-        assert!(checked.status.success(), "{}", text(&checked.stderr));
-        assert_eq!(
-            text(&checked.stdout).trim(),
-            "[('probabilities', ['N', 4]), ('logits', ['N', 4])]"
-        );
-    }
+    checked_by_onnx_and_onnxruntime(&run.join("best/model.onnx"));
 
     // The mapping: each renamed genre draws on its colour; at least as right as the base
     // through the mapping on the test albums.
@@ -541,6 +547,7 @@ fn fine_tuning_the_bases_last_layers_learns_what_its_outputs_cannot_tell_apart()
     );
 
     // The owner's model is the fine-tuned base with the head: it tells the four apart.
+    checked_by_onnx_and_onnxruntime(&run.join("best/model.onnx"));
     let mut model = Model::open(&run.join("best/model.onnx"), 1).unwrap();
     for (album, genre) in [
         ("Yellow", "Sunshine"),
