@@ -9,6 +9,7 @@ pub mod cdp;
 pub mod classify_output;
 pub mod colour;
 pub mod owner_library;
+pub mod tag_library;
 pub mod tagcheck;
 pub mod tmux;
 
