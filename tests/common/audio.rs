@@ -22,6 +22,11 @@ pub struct Track {
 }
 
 impl Track {
+    /// A track with no picture.
+    pub fn titled(title: &str) -> Self {
+        Self::new(title, None)
+    }
+
     pub fn new(title: &str, picture: Option<Vec<u8>>) -> Self {
         Self {
             title: title.into(),

@@ -64,4 +64,18 @@ impl ColourFixture {
     pub fn path(&self, relative: &str) -> std::path::PathBuf {
         self.dir.path().join(relative)
     }
+
+    /// `covergenre-classify --model <the colour model> --threads 2 --library ARGS ROOT`, run
+    /// from the fixture's folder (where journals and reports land).
+    pub fn classify_library(&self, args: &[&str], root: &std::path::Path) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--model")
+            .arg(&self.model)
+            .args(["--threads", "2", "--library"])
+            .args(args)
+            .arg(root)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
 }
