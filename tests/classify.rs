@@ -5,9 +5,10 @@
 
 mod common;
 
-use common::audio::{flac_with_picture, mp3_with_picture};
+use common::classify_output::genres_by_name;
 use common::classify_output::{parse_csv, parse_jsonl};
-use common::colour::{cover, png_bytes, ColourFixture as Fixture};
+use common::colour::{cover, save_cover, ColourFixture as Fixture};
+use common::{put, text};
 use covergenre::genres::GenreSet;
 use covergenre::report::classify::{Record, UNCERTAIN};
 use image::{Rgb, RgbImage};
@@ -15,46 +16,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn save(path: &Path, colour: usize) {
-    common::write_image(path, &cover(colour, 48));
-}
-
-impl Fixture {
-    fn classify(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
-            .arg("--model")
-            .arg(&self.model)
-            .args(["--threads", "2", "--batch-size", "4"])
-            .args(args)
-            .output()
-            .expect("the binary runs")
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// File name -> genre from classify records.
-fn genres_by_name(records: &[Record]) -> BTreeMap<String, String> {
-    records
-        .iter()
-        .map(|r| {
-            let name = Path::new(&r.path).file_name().unwrap().to_string_lossy();
-            (name.into_owned(), r.genre.clone())
-        })
-        .collect()
-}
-
 fn nested_covers(fx: &Fixture) -> PathBuf {
     let root = fx.path("covers");
-    save(&root.join("rock/80s/a-red.png"), 0);
-    save(&root.join("rock/80s/deeper/b-green.JPG"), 1);
-    save(&root.join("c-blue.JpEg"), 2);
-    save(&root.join("jazz/d-red.webp"), 0);
-    save(&root.join("jazz/e-blue.bmp"), 2);
+    save_cover(&root.join("rock/80s/a-red.png"), 0);
+    save_cover(&root.join("rock/80s/deeper/b-green.JPG"), 1);
+    save_cover(&root.join("c-blue.JpEg"), 2);
+    save_cover(&root.join("jazz/d-red.webp"), 0);
+    save_cover(&root.join("jazz/e-blue.bmp"), 2);
     std::fs::write(root.join("jazz/notes.txt"), "not a cover").unwrap();
-    save(&root.join("jazz/.hidden-green.png"), 1);
+    save_cover(&root.join("jazz/.hidden-green.png"), 1);
     root
 }
 
@@ -146,7 +116,7 @@ fn weak_guesses_are_uncertain_under_min_confidence() {
     let grey = fx.path("grey.png");
     common::write_image(&grey, &RgbImage::from_pixel(32, 32, Rgb([120, 120, 120])));
     let red = fx.path("red.png");
-    save(&red, 0);
+    save_cover(&red, 0);
     let out = fx.classify(&[
         "--format",
         "csv",
@@ -209,8 +179,8 @@ fn bad_files_are_reported_with_path_and_reason_and_the_rest_classified() {
     let fx = Fixture::new();
     let dir = fx.path("mixed");
     let bad = bad_inputs(&dir);
-    save(&dir.join("good-green.png"), 1);
-    save(&dir.join("zz-good-blue.png"), 2);
+    save_cover(&dir.join("good-green.png"), 1);
+    save_cover(&dir.join("zz-good-blue.png"), 2);
     let out = fx.classify(&["--format", "csv", dir.to_str().unwrap()]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -237,9 +207,9 @@ fn bad_files_are_reported_with_path_and_reason_and_the_rest_classified() {
 fn strict_stops_at_the_first_bad_file() {
     let fx = Fixture::new();
     let dir = fx.path("strict");
-    save(&dir.join("a-red.png"), 0);
+    save_cover(&dir.join("a-red.png"), 0);
     std::fs::write(dir.join("b-empty.jpg"), b"").unwrap();
-    save(&dir.join("c-blue.png"), 2);
+    save_cover(&dir.join("c-blue.png"), 2);
     let out = fx.classify(&["--strict", "--format", "csv", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let records = parse_csv(out.stdout.as_slice()).unwrap();
@@ -254,7 +224,7 @@ fn strict_stops_at_the_first_bad_file() {
 fn a_symlink_loop_is_reported_and_the_walk_goes_on() {
     let fx = Fixture::new();
     let root = fx.path("loop");
-    save(&root.join("inner/red.png"), 0);
+    save_cover(&root.join("inner/red.png"), 0);
     std::os::unix::fs::symlink(&root, root.join("inner/back-to-root")).unwrap();
     let out = fx.classify(&["--format", "jsonl", root.to_str().unwrap()]);
     let stderr = text(&out.stderr);
@@ -268,7 +238,7 @@ fn a_symlink_loop_is_reported_and_the_walk_goes_on() {
 #[test]
 fn fatal_problems_exit_2_with_a_clear_message() {
     let fx = Fixture::new();
-    save(&fx.path("red.png"), 0);
+    save_cover(&fx.path("red.png"), 0);
     let image = fx.path("red.png");
     let missing = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
         .args([
@@ -304,7 +274,7 @@ fn fatal_problems_exit_2_with_a_clear_message() {
 #[test]
 fn a_missing_onnxruntime_library_names_the_fix_and_does_not_panic() {
     let fx = Fixture::new();
-    save(&fx.path("red.png"), 0);
+    save_cover(&fx.path("red.png"), 0);
     let output = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
         .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
         .arg("--model")
@@ -379,7 +349,7 @@ fn big_jpegs_classify_with_or_without_libjpeg_turbo() {
 fn the_built_in_model_works_without_model_flag() {
     let fx = Fixture::new();
     let image = fx.path("cover.png");
-    save(&image, 2);
+    save_cover(&image, 2);
     let out = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
         .args(["--format", "jsonl", image.to_str().unwrap()])
         .current_dir(fx.dir.path())
@@ -411,197 +381,6 @@ fn help_shows_examples_and_exit_codes() {
     );
 }
 
-// ---- music library ----
-
-/// Writes a file, creating its folders.
-fn put(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// Every file under `root` with its bytes and modification time.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let meta = e.metadata().unwrap();
-            (
-                e.path().to_path_buf(),
-                (std::fs::read(e.path()).unwrap(), meta.modified().unwrap()),
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn library_mode_gives_one_result_per_album_and_writes_nothing() {
-    let fx = Fixture::new();
-    let lib = fx.path("Music");
-    let album = |p: &str| lib.join(p);
-    // A cover file beats the art embedded in the tracks.
-    save(&album("Artist A/Red Album/Cover.JPG"), 0);
-    save(&album("Artist A/Red Album/back.jpg"), 2);
-    put(
-        &album("Artist A/Red Album/01.flac"),
-        &flac_with_picture(Some(&png_bytes(1)), 0),
-    );
-    save(&album("Artist A/Green Album/AlbumArt_{ABC}_Large.png"), 1);
-    save(&album("Artist A/Green Album/AlbumArt_{ABC}_Small.png"), 2);
-    put(
-        &album("Artist A/Green Album/01.mp3"),
-        &mp3_with_picture(&png_bytes(0), 4),
-    );
-    // Only embedded art: the first track has none, the second has it.
-    put(
-        &album("Artist B/Blue FLAC/01.flac"),
-        &flac_with_picture(None, 0),
-    );
-    put(
-        &album("Artist B/Blue FLAC/02.FLAC"),
-        &flac_with_picture(Some(&png_bytes(2)), 0),
-    );
-    put(
-        &album("Artist B/Red MP3/01.mp3"),
-        &mp3_with_picture(&png_bytes(0), 4),
-    );
-    // No cover at all.
-    put(&album("Artist B/Bare/01.flac"), &flac_with_picture(None, 0));
-    // Not albums: a scans folder without a cover name or audio, and notes beside the artists.
-    save(&album("Artist B/Scans/booklet.png"), 1);
-    put(&album("readme.txt"), b"library notes");
-    let before = snapshot(&lib);
-
-    let out = fx.classify(&["--library", "--format", "jsonl", lib.to_str().unwrap()]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "the bare album fails: {stderr}");
-    let records = parse_jsonl(out.stdout.as_slice()).unwrap();
-    let expected: BTreeMap<String, String> = [
-        ("Red Album", "red"),
-        ("Green Album", "green"),
-        ("Blue FLAC", "blue"),
-        ("Red MP3", "red"),
-    ]
-    .map(|(n, g)| (n.to_string(), g.to_string()))
-    .into();
-    assert_eq!(genres_by_name(&records), expected, "{stderr}");
-    let bare = album("Artist B/Bare").display().to_string();
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(&bare))
-        .expect("the bare album is reported");
-    assert!(line.contains("no cover image file"), "{line}");
-    assert!(!stderr.contains("Scans"), "{stderr}");
-    assert_eq!(snapshot(&lib), before, "the library is unchanged");
-}
-
-impl Fixture {
-    /// Classify with `stdin` piped in.
-    fn classify_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
-            .arg("--model")
-            .arg(&self.model)
-            .args(["--threads", "2"])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    }
-}
-
-#[test]
-fn listed_albums_are_classified_as_listed_and_nothing_else_is_searched() {
-    let fx = Fixture::new();
-    let lib = fx.path("Music");
-    save(&lib.join("Red/cover.png"), 0);
-    // An album inside a listed one is not listed, so it is not classified.
-    save(&lib.join("Red/Bonus/cover.png"), 2);
-    put(
-        &lib.join("Green/01.mp3"),
-        &mp3_with_picture(&png_bytes(1), 4),
-    );
-    // Its own cover is red; the list names a blue image elsewhere, which wins.
-    save(&lib.join("Elsewhere/cover.png"), 0);
-    save(&fx.path("art/elsewhere.png"), 2);
-    std::fs::create_dir_all(lib.join("Empty")).unwrap();
-    let folder = |name: &str| lib.join(name).display().to_string();
-    let list = format!(
-        "{}\n{}\n{}\t{}\n\n{}\n{}\n",
-        folder("Green"),
-        folder("Red"),
-        folder("Elsewhere"),
-        fx.path("art/elsewhere.png").display(),
-        folder("Missing"),
-        folder("Empty"),
-    );
-    let before = snapshot(&lib);
-
-    let out = fx.classify_with_stdin(
-        &["--library", "--format", "jsonl", "--albums-from", "-"],
-        list.as_bytes(),
-    );
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "two listed folders fail: {stderr}"
-    );
-    let records = parse_jsonl(out.stdout.as_slice()).unwrap();
-    let got: Vec<(String, String)> = records
-        .iter()
-        .map(|r| (r.path.clone(), r.genre.clone()))
-        .collect();
-    let want = [("Green", "green"), ("Red", "red"), ("Elsewhere", "blue")]
-        .map(|(name, genre)| (folder(name), genre.to_string()));
-    assert_eq!(got, want, "in list order: {stderr}");
-    assert_eq!(records[0].top[0].name, "green", "rows carry display names");
-    let line_of = |name: &str| {
-        let path = folder(name);
-        stderr
-            .lines()
-            .find(|l| l.contains(&format!("{path}: ")))
-            .unwrap_or_else(|| panic!("{name} is reported: {stderr}"))
-            .to_string()
-    };
-    assert!(line_of("Missing").contains("cannot read"));
-    assert!(line_of("Empty").contains("is not an album"));
-    assert!(!stderr.contains("Bonus"), "{stderr}");
-    assert_eq!(snapshot(&lib), before, "the library is unchanged");
-
-    let from_file = fx.path("albums.txt");
-    std::fs::write(&from_file, format!("{}\n", folder("Red"))).unwrap();
-    let out = fx.classify(&[
-        "--library",
-        "--format",
-        "csv",
-        "--albums-from",
-        from_file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(parse_csv(out.stdout.as_slice()).unwrap()[0].genre, "red");
-}
-
-#[test]
-fn an_unreadable_album_list_is_a_fatal_error_naming_it() {
-    let fx = Fixture::new();
-    let missing = fx.path("no-such-list.txt");
-    let out = fx.classify(&["--library", "--albums-from", missing.to_str().unwrap()]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot read the album list"), "{stderr}");
-    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
-    assert!(out.stdout.is_empty());
-    let without_library = fx.classify(&["--albums-from", missing.to_str().unwrap()]);
-    assert_eq!(without_library.status.code(), Some(2));
-    assert!(text(&without_library.stderr).contains("--library"));
-}
-
 // ---- sharding and leftovers ----
 
 /// Sorted CSV rows (without the header) of a run.
@@ -620,7 +399,7 @@ fn shard_outputs_concatenate_to_exactly_the_unsharded_rows() {
     let fx = Fixture::new();
     let root = fx.path("many");
     for i in 0..23 {
-        save(
+        save_cover(
             &root.join(format!("group-{}/album-{i:02}/cover.png", i % 4)),
             i % 3,
         );

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::snapshot;
 use common::tag_library::*;
 
 use common::audio::{self, Track};

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::snapshot;
 use common::tag_library::*;
 use common::tagcheck::mutagen;
 use common::text;

@@ -4,6 +4,7 @@
 use anyhow::{ensure, Result};
 use covergenre::evaluate::predictions::{self, PredictionsFile};
 use covergenre::report::classify::Record;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A classify CSV written by hand: a confident row, an uncertain one, a failed cover and a
@@ -39,4 +40,15 @@ pub fn parse_jsonl(bytes: &[u8]) -> Result<Vec<Record>> {
         std::str::from_utf8(bytes)?,
         Path::new("classify.jsonl"),
     ))
+}
+
+/// File name -> genre from classify records.
+pub fn genres_by_name(records: &[Record]) -> BTreeMap<String, String> {
+    records
+        .iter()
+        .map(|r| {
+            let name = Path::new(&r.path).file_name().unwrap().to_string_lossy();
+            (name.into_owned(), r.genre.clone())
+        })
+        .collect()
 }

@@ -65,6 +65,17 @@ impl ColourFixture {
         self.dir.path().join(relative)
     }
 
+    /// `covergenre-classify --model <the colour model> --threads 2 --batch-size 4 ARGS`.
+    pub fn classify(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_covergenre-classify"))
+            .arg("--model")
+            .arg(&self.model)
+            .args(["--threads", "2", "--batch-size", "4"])
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    }
+
     /// `covergenre-classify --model <the colour model> --threads 2 --library ARGS ROOT`, run
     /// from the fixture's folder (where journals and reports land).
     pub fn classify_library(&self, args: &[&str], root: &std::path::Path) -> std::process::Output {
@@ -78,4 +89,9 @@ impl ColourFixture {
             .output()
             .unwrap()
     }
+}
+
+/// Writes a 48-pixel cover of `colour` (an index into [`GENRES`]) to `path`.
+pub fn save_cover(path: &std::path::Path, colour: usize) {
+    super::write_image(path, &cover(colour, 48));
 }

@@ -193,6 +193,25 @@ pub fn put(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Every file under `root` with its bytes and modification time (a library left unchanged
+/// compares equal, mtimes included).
+pub fn snapshot(
+    root: &Path,
+) -> std::collections::BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let modified = e.metadata().unwrap().modified().unwrap();
+            (
+                e.path().to_path_buf(),
+                (std::fs::read(e.path()).unwrap(), modified),
+            )
+        })
+        .collect()
+}
+
 /// A process's output as text (lossy), for messages and assertions.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

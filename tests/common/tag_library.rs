@@ -153,17 +153,6 @@ pub fn files(root: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every file's bytes and modification time.
-pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-    files(root)
-        .into_iter()
-        .map(|p| {
-            let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
-            (p.clone(), (std::fs::read(&p).unwrap(), modified))
-        })
-        .collect()
-}
-
 /// mutagen's view of each file (tests/tagcheck.py), keyed by path.
 /// Every track's tags, read by mutagen, are those of `before`; `context` leads each message.
 pub fn assert_tags_as_before(tracks: &[PathBuf], before: &BTreeMap<PathBuf, Value>, context: &str) {
