@@ -20,6 +20,19 @@ fn eval_bin() -> Command {
 }
 
 /// A predictions CSV whose covers live in genre folders: accuracy 2/3, macro-F1 2/3 * ...
+/// `covergenre-eval ARGS PREDICTIONS` (ARGS ending in the flag that takes the file), which
+/// must exit with `code` (its stderr is the message otherwise).
+fn eval_predictions(args: &[&str], predictions: &Path, code: i32) -> std::process::Output {
+    let out = eval_bin().args(args).arg(predictions).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn write_predictions(dir: &Path) -> PathBuf {
     let text = HAND_WRITTEN_CSV.replace("covers/", &format!("{}/", dir.display()));
     let path = dir.join("preds.csv");
@@ -64,16 +77,10 @@ fn gate_exits_1_naming_each_metric_below_its_bar() {
 fn passing_gate_with_failed_rows_exits_3_and_a_bad_gate_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let preds = write_predictions(dir.path());
-    let out = eval_bin()
-        .args(["--fail-under", "accuracy=0.6", "--predictions"])
-        .arg(&preds)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    eval_predictions(
+        &["--fail-under", "accuracy=0.6", "--predictions"],
+        &preds,
+        3,
     );
     let out = eval_bin()
         .args(["--fail-under", "accuracy=60", "--predictions"])
@@ -216,17 +223,7 @@ mod real_model {
         }
         let preds = dir.path().join("preds.csv");
         std::fs::write(&preds, csv).unwrap();
-        let out = eval_bin()
-            .args(["--format", "json", "--predictions"])
-            .arg(&preds)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = eval_predictions(&["--format", "json", "--predictions"], &preds, 0);
         let from_file: Value = serde_json::from_slice(&out.stdout).unwrap();
         for key in [
             "total",

@@ -11,7 +11,7 @@ mod common;
 
 use common::owner_library::{album_specs, write_genre_map, write_library, GENRES};
 use common::tagcheck::{mutagen, value_of};
-use common::text;
+use common::{snapshot, text};
 use covergenre::data::discover::{discover, DiscoverOptions};
 use covergenre::data::library::LibraryOptions;
 use covergenre::data::Split;
@@ -33,22 +33,6 @@ fn made_up_library(dir: &Path) -> (PathBuf, PathBuf) {
     write_library(&root, &album_specs(15, 0), 7);
     let map = write_genre_map(&dir.join("genres.json"));
     (root, map)
-}
-
-/// Every file's bytes, mtime and permissions under `root`.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let modified = e.metadata().unwrap().modified().unwrap();
-            (
-                e.path().to_path_buf(),
-                (std::fs::read(e.path()).unwrap(), modified),
-            )
-        })
-        .collect()
 }
 
 #[test]

@@ -50,13 +50,7 @@ fn kill_at(lib: &Library, stage: &str, n: usize, journal: &str) -> bool {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let paused = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.starts_with("covergenre-test: paused"));
-    child.kill().ok(); // SIGKILL
-    child.wait().unwrap();
-    paused
+    killed_when_paused(&mut child)
 }
 
 #[test]
@@ -144,12 +138,7 @@ fn an_undo_killed_half_way_finishes_when_run_again() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let paused = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.starts_with("covergenre-test: paused"));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let paused = killed_when_paused(&mut child);
     assert!(paused);
     let again = lib.undo("run.jsonl");
     let stderr = text(&again.stderr);
@@ -226,4 +215,16 @@ fn a_library_on_a_read_only_mount_is_reported_file_by_file_and_left_whole() {
         before,
         "nothing written, nothing left behind"
     );
+}
+
+/// Waits until `child` says it paused at its `COVERGENRE_TEST_PAUSE` point (or ends), then
+/// kills it (SIGKILL); whether it reached the point.
+fn killed_when_paused(child: &mut std::process::Child) -> bool {
+    let paused = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("covergenre-test: paused"));
+    child.kill().ok();
+    child.wait().unwrap();
+    paused
 }

@@ -20,16 +20,21 @@ fn genre(name: &str, class: Option<usize>) -> Genre {
     }
 }
 
+/// [`Agreement::measure`] of (artist, genre) pairs held as owned strings.
+fn measure(tagged: &[(String, String)]) -> Agreement {
+    let pairs: Vec<(&str, &str)> = tagged
+        .iter()
+        .map(|(a, g)| (a.as_str(), g.as_str()))
+        .collect();
+    Agreement::measure(&pairs)
+}
+
 #[test]
 fn artists_that_keep_their_genre_agree_fully_and_weigh_much() {
     let tagged: Vec<(String, String)> = (0..30)
         .flat_map(|a| (0..3).map(move |_| (format!("artist {a}"), format!("genre {}", a % 5))))
         .collect();
-    let pairs: Vec<(&str, &str)> = tagged
-        .iter()
-        .map(|(a, g)| (a.as_str(), g.as_str()))
-        .collect();
-    let measured = Agreement::measure(&pairs);
+    let measured = measure(&tagged);
     assert_eq!((measured.artists, measured.albums), (30, 90));
     assert_eq!(measured.agreement, 1.0);
     assert!(measured.chance < 0.35, "{measured:?}");
@@ -49,11 +54,7 @@ fn artists_whose_genres_are_shuffled_weigh_about_nothing() {
             (0..4).map(move |i| (format!("artist {a}"), format!("genre {}", (a + i) % 4)))
         })
         .collect();
-    let pairs: Vec<(&str, &str)> = tagged
-        .iter()
-        .map(|(a, g)| (a.as_str(), g.as_str()))
-        .collect();
-    let measured = Agreement::measure(&pairs);
+    let measured = measure(&tagged);
     assert_eq!(measured.agreement, 0.0);
     assert_eq!(measured.weight, 0.0, "{measured:?}");
 }
