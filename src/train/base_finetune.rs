@@ -186,25 +186,55 @@ impl Session<'_> {
             train_loss: None,
             dev_accuracy: self.dev_accuracy(),
         }];
+        self.say(&epochs[0]);
+        let steps = (self.train_maps.maps.size()[0] as u64).div_ceil(BATCH as u64);
+        let bar = crate::util::progress(
+            Some(steps * settings.epochs as u64),
+            &format!(
+                "fine-tuning layers {}-{}",
+                self.layers.start,
+                self.layers.end - 1
+            ),
+        );
         let mut best = (epochs[0].dev_accuracy, None);
         for epoch in 1..=settings.epochs {
             tch::manual_seed(derive_seed(settings.seed, epoch as u64));
-            let train_loss = self.train_epoch(&mut optimisers)?;
+            let train_loss = self.train_epoch(&mut optimisers, &bar)?;
             let dev_accuracy = self.dev_accuracy();
             epochs.push(FinetuneEpoch {
                 epoch,
                 train_loss: Some(train_loss),
                 dev_accuracy,
             });
+            bar.suspend(|| self.say(&epochs[epoch]));
             if dev_accuracy > best.0 {
                 best = (dev_accuracy, Some((epoch, self.saved())));
             }
         }
+        bar.finish_and_clear();
         Ok((epochs, best.1))
     }
 
+    /// One epoch's line, as it ends (fine-tuning takes minutes).
+    fn say(&self, epoch: &FinetuneEpoch) {
+        eprintln!(
+            "fine-tuning layers {}-{}, epoch {}: dev accuracy {:.3}{}",
+            self.layers.start,
+            self.layers.end - 1,
+            epoch.epoch,
+            epoch.dev_accuracy,
+            epoch
+                .train_loss
+                .map_or(" (the base)".into(), |l| format!(", training loss {l:.4}"))
+        );
+    }
+
     /// One pass over the training maps in a random order; returns the mean loss.
-    fn train_epoch(&self, optimisers: &mut [Optimiser]) -> Result<f64> {
+    fn train_epoch(
+        &self,
+        optimisers: &mut [Optimiser],
+        bar: &indicatif::ProgressBar,
+    ) -> Result<f64> {
         // The fine-tuned layers keep the base's running statistics (BatchNorm in eval).
         let mode = Mode {
             training: true,
@@ -233,6 +263,7 @@ impl Session<'_> {
             loss.backward();
             optimisers.iter_mut().for_each(Optimiser::step);
             loss_sum += f64::try_from(&loss)? * index.size()[0] as f64;
+            bar.inc(1);
         }
         Ok(loss_sum / n.max(1) as f64)
     }
@@ -351,18 +382,6 @@ pub fn finetuned_candidate(
         settings,
     )?;
     let layers = (done.layers.start, done.layers.end - 1);
-    for epoch in &done.epochs {
-        eprintln!(
-            "fine-tuning layers {}-{}, epoch {}: dev accuracy {:.3}{}",
-            layers.0,
-            layers.1,
-            epoch.epoch,
-            epoch.dev_accuracy,
-            epoch
-                .train_loss
-                .map_or(" (the base)".into(), |l| format!(", training loss {l:.4}"))
-        );
-    }
     let record = FinetuneRecord {
         layers,
         learning_rate: settings.learning_rate,
