@@ -118,7 +118,7 @@ impl FinetuneRecord {
         };
         format!(
             "\nFine-tuning layers {}-{} of the base through the head ({} epochs, Adam {}, {:.0} s): \
-             dev accuracy by epoch (0: the base) {}; {outcome}.\n",
+             dev accuracy by epoch (0: the base, with the head) {}; {outcome}.\n",
             self.layers.0,
             self.layers.1,
             self.history.len().saturating_sub(1),
