@@ -305,8 +305,13 @@ pub fn read_initializers(bytes: &[u8]) -> Result<Weights> {
     let graph = model
         .graph
         .ok_or_else(|| anyhow::anyhow!("the model has no graph"))?;
-    graph
-        .initializer
+    float_initializers(graph.initializer)
+}
+
+/// The float tensors among `initializers` (raw little-endian data), by name; a tensor whose
+/// data does not fill its shape is an error naming it.
+pub fn float_initializers(initializers: Vec<proto::TensorProto>) -> Result<Weights> {
+    initializers
         .into_iter()
         .filter(|t| t.data_type == proto::data_type::FLOAT)
         .map(|t| {

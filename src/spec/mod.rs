@@ -121,6 +121,12 @@ pub fn param_prefix(path: &[usize]) -> String {
         .join(".")
 }
 
+/// The top-level layer index of a parameter name ("17.3.weight" -> 17); `None` for a name
+/// that is not a layer's.
+pub fn top_layer(name: &str) -> Option<usize> {
+    name.split('.').next()?.parse().ok()
+}
+
 /// What a written model records of its spec ([`crate::metadata::ARCHITECTURE`]): enough to
 /// build the network again and to know where its last layers start. Training settings (and
 /// the paths some of them hold) stay out.

@@ -18,18 +18,21 @@
 use super::base::{outputs_for, BaseModel, BaseOutputs};
 use super::base_network::{check_logits, BaseNetwork};
 use super::build::{Mode, Precision};
+use super::feature_cache::EVAL_BATCH;
+use super::fit::add_predictions;
 use super::frozen::Frozen;
 use super::optim::Optimiser;
 use super::owner_head::OwnerHead;
 use super::owner_scores::{accuracy_gain, score};
 use super::seed::derive_seed;
-use super::transfer::{set_trainable, trainable_names};
+use super::transfer::{set_trainable, trainable_names, MAP_DROPOUT};
 use crate::bootstrap::Interval;
 use crate::data::base_outputs::BaseOutputCache;
 use crate::data::cache::ImageCache;
 use crate::data::decode::DecodeLimits;
 use crate::data::{load_samples, Sample};
 use crate::data::{Dataset, Split};
+use crate::metrics::Confusion;
 use crate::report::learned::{Candidate, FinetuneEpoch, FinetuneRecord};
 use crate::spec::{Optimiser as OptimiserSpec, OptimiserKind};
 use anyhow::{ensure, Result};
@@ -43,8 +46,6 @@ use tch::{nn, Device, Kind, Tensor};
 const BATCH: i64 = 32;
 /// Covers decoded and passed through the first layers at a time (bounds the pixels in memory).
 const CHUNK: usize = 256;
-/// Dropout on the cached maps, as the transfer recipe's fine-tuning uses.
-const MAP_DROPOUT: f64 = 0.1;
 /// The rebuilt network's logits may differ from the base model's by this share of the largest.
 const REBUILD_TOLERANCE: f32 = 1e-3;
 
@@ -83,8 +84,10 @@ pub struct Finetuned {
     pub seconds: f64,
 }
 
-/// Fine-tunes the last layers of `base` through `head` (see the module docs).
+/// Fine-tunes the last layers of `network` (`base` rebuilt: [`BaseNetwork::load`]) through
+/// `head` (see the module docs).
 pub fn finetune(
+    network: BaseNetwork,
     base: &BaseModel,
     head: &OwnerHead,
     train: &BaseOutputs,
@@ -94,7 +97,6 @@ pub fn finetune(
 ) -> Result<Finetuned> {
     let _guard = super::rng_guard();
     let started = Instant::now();
-    let network = BaseNetwork::load(&base.bytes, base.model.metadata())?;
     let mut engine = "libtorch";
     let train_maps = first_layer_maps(&network, train, images, "training", &mut engine)?;
     let dev_maps = first_layer_maps(&network, dev, images, "dev", &mut engine)?;
@@ -105,7 +107,7 @@ pub fn finetune(
         head: HeadTensors::of(head, &head_store.root()),
         head_store: &head_store,
         train_labels: labels_of(&train_maps, train),
-        dev_labels: dev_maps.rows.iter().map(|&r| dev.labels[r]).collect(),
+        dev_labels: labels_of(&dev_maps, dev),
         train_maps,
         dev_maps,
     };
@@ -134,7 +136,7 @@ pub fn finetune(
     })
 }
 
-/// The training labels in the order of the maps.
+/// The labels of `outputs` in the order of its maps.
 fn labels_of(maps: &Maps, outputs: &BaseOutputs) -> Tensor {
     let labels: Vec<i64> = maps
         .rows
@@ -160,7 +162,7 @@ struct Session<'a> {
     train_maps: Maps,
     train_labels: Tensor,
     dev_maps: Maps,
-    dev_labels: Vec<usize>,
+    dev_labels: Tensor,
 }
 
 impl Session<'_> {
@@ -280,7 +282,10 @@ impl Session<'_> {
     }
 
     fn dev_accuracy(&self) -> f64 {
-        accuracy(&self.head.logits(&self.dev_logits()), &self.dev_labels)
+        let logits = self.head.logits(&self.dev_logits());
+        let mut confusion = Confusion::new(logits.size()[1] as usize);
+        add_predictions(&mut confusion, &logits, &self.dev_labels);
+        confusion.accuracy()
     }
 
     fn saved(&self) -> Saved {
@@ -305,23 +310,14 @@ pub struct Tuned {
 }
 
 impl Tuned {
-    /// Runs the fine-tuned base over the covers of `split` (no disk cache: a fine-tuned base
-    /// is made afresh by every run).
+    /// Runs the fine-tuned base over the covers of `split` too.
     pub fn add_split(
         &mut self,
         split: Split,
         dataset: &Dataset,
         images: &ImageCache,
     ) -> Result<()> {
-        let uncached = BaseOutputCache::new(None, &self.base.bytes, &self.base.name);
-        let label = format!("{} covers through the fine-tuned base", split.as_str());
-        let found = outputs_for(
-            &mut self.base,
-            dataset.split(split),
-            &uncached,
-            images,
-            &label,
-        )?;
+        let found = outputs_of(&mut self.base, split, dataset, images)?;
         self.outputs.insert(split, found);
         Ok(())
     }
@@ -362,10 +358,23 @@ impl Tuned {
     }
 }
 
-/// Fine-tunes the base's last layers through `head` ([`super::base_finetune`]) and scores the
+/// `base` (a fine-tuned one) over the covers of `split`, with no disk cache: a fine-tuned base
+/// is made afresh by every run.
+fn outputs_of(
+    base: &mut BaseModel,
+    split: Split,
+    dataset: &Dataset,
+    images: &ImageCache,
+) -> Result<BaseOutputs> {
+    let uncached = BaseOutputCache::new(None, &base.bytes, &base.name);
+    let label = format!("{} covers through the fine-tuned base", split.as_str());
+    outputs_for(base, dataset.split(split), &uncached, images, &label)
+}
+
+/// Fine-tunes the base's last layers through `head` ([`finetune`]) and scores the
 /// written file on dev through onnxruntime, as every other recipe is scored.
 pub fn finetuned_candidate(
-    base: &BaseModel,
+    (network, base): (BaseNetwork, &BaseModel),
     head: &OwnerHead,
     outputs: &BTreeMap<Split, BaseOutputs>,
     dataset: &Dataset,
@@ -374,6 +383,7 @@ pub fn finetuned_candidate(
     threads: usize,
 ) -> Result<(FinetuneRecord, Option<Tuned>)> {
     let done = finetune(
+        network,
         base,
         head,
         &outputs[&Split::Train],
@@ -397,22 +407,22 @@ pub fn finetuned_candidate(
         return Ok((record, None));
     };
     let name = format!("{} (last layers fine-tuned)", base.name);
-    let mut tuned = Tuned {
-        base: BaseModel::from_bytes(bytes, name, threads)?,
-        head: done.head,
-        outputs: BTreeMap::new(),
-        score: score("", &ndarray::Array2::zeros((0, 1)), &[]),
-    };
-    tuned.add_split(Split::Dev, dataset, images)?;
-    let dev = &tuned.outputs[&Split::Dev];
-    tuned.score = score(
+    let mut tuned_base = BaseModel::from_bytes(bytes, name, threads)?;
+    let dev = outputs_of(&mut tuned_base, Split::Dev, dataset, images)?;
+    let score = score(
         &format!(
             "head + base layers {}-{} fine-tuned (epoch {})",
             layers.0, layers.1, record.kept_epoch
         ),
-        &tuned.head.logits(dev.logits.view()),
+        &done.head.logits(dev.logits.view()),
         &dev.labels,
     );
+    let tuned = Tuned {
+        base: tuned_base,
+        head: done.head,
+        outputs: BTreeMap::from([(Split::Dev, dev)]),
+        score,
+    };
     Ok((record, Some(tuned)))
 }
 
@@ -477,12 +487,12 @@ fn first_layer_maps(
     })
 }
 
-/// `f` over `maps` in batches of 256, the results concatenated.
+/// `f` over `maps` in batches of [`EVAL_BATCH`], the results concatenated.
 fn in_batches(maps: &Tensor, f: impl Fn(&Tensor) -> Tensor) -> Tensor {
     let n = maps.size()[0];
     let parts: Vec<Tensor> = (0..n)
-        .step_by(256)
-        .map(|start| f(&maps.narrow(0, start, 256.min(n - start))))
+        .step_by(EVAL_BATCH as usize)
+        .map(|start| f(&maps.narrow(0, start, EVAL_BATCH.min(n - start))))
         .collect();
     Tensor::cat(&parts, 0)
 }
@@ -529,22 +539,12 @@ impl HeadTensors {
     }
 }
 
-fn accuracy(logits: &Tensor, labels: &[usize]) -> f64 {
-    let predicted = Vec::<i64>::try_from(&logits.argmax(-1, false)).unwrap_or_default();
-    let right = predicted
-        .iter()
-        .zip(labels)
-        .filter(|(p, l)| **p == **l as i64)
-        .count();
-    right as f64 / labels.len().max(1) as f64
-}
-
 /// Copies of the variables of layers `from..` (every variable of a store whose names are not
 /// layer indices, for `from` 0).
 fn copies(vs: &nn::VarStore, from: usize) -> Vec<(String, Tensor)> {
     vs.variables()
         .into_iter()
-        .filter(|(name, _)| super::base_network::top_layer(name).is_none_or(|l| l >= from))
+        .filter(|(name, _)| crate::spec::top_layer(name).is_none_or(|l| l >= from))
         .map(|(name, t)| (name, t.detach().copy()))
         .collect()
 }

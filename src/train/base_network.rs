@@ -15,7 +15,7 @@
 
 use super::build::{named_weights, Network};
 use crate::export::fold::folded_batch_norms;
-use crate::export::{read_initializers, with_initializers, Weights};
+use crate::export::{float_initializers, read_initializers, with_initializers, Weights};
 use crate::metadata::{ModelMetadata, ARCHITECTURE};
 use crate::spec::{self, Architecture, ModelSpec, BATCH_NORM_EPS};
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -35,7 +35,12 @@ impl BaseNetwork {
     pub fn load(bytes: &[u8], metadata: &ModelMetadata) -> Result<Self> {
         let (spec, finetune_from) = architecture_of(metadata)?;
         let mut vs = nn::VarStore::new(Device::Cpu);
-        let net = Network::new(&vs.root(), &spec, metadata.genres.len())?;
+        // Building draws random initial weights (overwritten below) from libtorch's one
+        // generator, which seeded runs hold.
+        let net = {
+            let _guard = super::rng_guard();
+            Network::new(&vs.root(), &spec, metadata.genres.len())?
+        };
         let initializers = read_initializers(bytes)?;
         load_weights(&mut vs, &spec, &initializers)?;
         Ok(Self {
@@ -55,21 +60,8 @@ impl BaseNetwork {
             self.net.classes(),
             &named_weights(&self.vs),
         )?;
-        let replaced: Weights = graph
-            .initializer
-            .into_iter()
-            .filter(|t| t.data_type == crate::export::proto::data_type::FLOAT)
-            .filter(|t| top_layer(&t.name).is_some_and(|l| l >= self.finetune_from))
-            .map(|t| {
-                let dims = t.dims.iter().map(|&d| d as usize).collect();
-                let values = t
-                    .raw_data
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                (t.name, (dims, values))
-            })
-            .collect();
+        let mut replaced = float_initializers(graph.initializer)?;
+        replaced.retain(|name, _| spec::top_layer(name).is_some_and(|l| l >= self.finetune_from));
         with_initializers(base, &replaced)
     }
 }
@@ -164,11 +156,6 @@ fn unfolded(spec: &ModelSpec, initializers: &Weights) -> Result<Weights> {
         values.insert(bias_name, constant(0.0));
     }
     Ok(values)
-}
-
-/// Top-level layer index of a parameter name ("17.3.weight" -> 17).
-pub fn top_layer(name: &str) -> Option<usize> {
-    name.split('.').next()?.parse().ok()
 }
 
 /// Checks that the rebuilt network gives the base's logits: `ours` and `theirs` (covers x

@@ -85,15 +85,18 @@ pub fn run(
     let started = Instant::now();
     let threads = config.threads.unwrap_or(0);
     let mut base = BaseModel::open(recipe.base.as_deref(), threads)?;
-    if recipe.finetune.is_some() {
-        // Said before the base's long pass, not after it.
-        BaseNetwork::load(&base.bytes, base.model.metadata()).map_err(|e| {
-            anyhow::anyhow!(
-                "--finetune-base: the base model {} cannot be rebuilt in libtorch: {e:#}",
-                base.name
-            )
-        })?;
-    }
+    // Rebuilt before the base's long pass, so a base that cannot be fine-tuned is said first.
+    let network = match recipe.finetune {
+        Some(_) => Some(
+            BaseNetwork::load(&base.bytes, base.model.metadata()).map_err(|e| {
+                anyhow::anyhow!(
+                    "--finetune-base: the base model {} cannot be rebuilt in libtorch: {e:#}",
+                    base.name
+                )
+            })?,
+        ),
+        None => None,
+    };
     let cache = BaseOutputCache::new(images.dir(), &base.bytes, &base.name);
     if let Some(notice) = cache.claim() {
         eprintln!("{notice}");
@@ -167,11 +170,18 @@ pub fn run(
     let classes = dataset.genres.len();
     let mut finetune_record = None;
     let mut tuned = None;
-    if let Some(settings) = &recipe.finetune {
+    if let (Some(settings), Some(network)) = (&recipe.finetune, network) {
         let finetuning = Instant::now();
         let start = candidates[chosen].1.clone();
-        let (mut record, candidate) =
-            finetuned_candidate(&base, &start, &outputs, dataset, images, settings, threads)?;
+        let (mut record, candidate) = finetuned_candidate(
+            (network, &base),
+            &start,
+            &outputs,
+            dataset,
+            images,
+            settings,
+            threads,
+        )?;
         if let Some(mut candidate) = candidate {
             candidate.align(&mut outputs);
             let gain = candidate.dev_gain(&start, &outputs[&Split::Dev], classes);

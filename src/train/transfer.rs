@@ -44,7 +44,7 @@ use super::run::{EpochRecord, RunSettings, RunState};
 use super::seed::derive_seed;
 use crate::genres::GenreSet;
 use crate::metrics::Confusion;
-use crate::spec::{DeepFinetune, ModelSpec, Pretrained};
+use crate::spec::{self, DeepFinetune, ModelSpec, Pretrained};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -53,7 +53,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Dropout on the cached maps while fine-tuning: a cheap stand-in for pixel augmentation,
 /// which the cache rules out.
-const MAP_DROPOUT: f64 = 0.1;
+pub(super) const MAP_DROPOUT: f64 = 0.1;
 
 /// What a transfer run produced.
 #[derive(Debug, Clone)]
@@ -228,15 +228,10 @@ pub(super) fn trainable_names(vs: &nn::VarStore) -> BTreeSet<String> {
         .collect()
 }
 
-/// Top-level layer index of a variable name ("17.3.weight" -> 17).
-fn layer_of(name: &str) -> Option<usize> {
-    name.split('.').next()?.parse().ok()
-}
-
 /// Makes the trainable variables of layers `from..` train and freezes all others.
 pub(super) fn set_trainable(vs: &nn::VarStore, trainable: &BTreeSet<String>, from: usize) {
     for (name, tensor) in vs.variables() {
-        let train = trainable.contains(&name) && layer_of(&name).is_some_and(|l| l >= from);
+        let train = trainable.contains(&name) && spec::top_layer(&name).is_some_and(|l| l >= from);
         let _ = tensor.set_requires_grad(train);
     }
 }
@@ -335,7 +330,7 @@ impl Trainer<'_> {
         self.teacher = None;
         let top = self.net.layer_count() - 1;
         optimiser.scale_learning_rates(|name| {
-            layer_of(name).map_or(1.0, |layer| layer_lr_scale(layer, deep, top))
+            spec::top_layer(name).map_or(1.0, |layer| layer_lr_scale(layer, deep, top))
         });
         let device = self.settings.device;
         self.dev_pixels = Some(dev.to_tensors(device).0);
