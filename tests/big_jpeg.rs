@@ -5,6 +5,8 @@
 //! The largest single allocation is watched by a counting allocator, so the one test that
 //! reads it runs alone in this binary's first thread group (see `bad_big_jpegs_...`).
 
+mod common;
+
 use covergenre::data::decode::{
     decode_bytes, decode_bytes_full_size, jpeg_scale_denominator, pixel_recipe, DecodeLimits,
 };
@@ -179,21 +181,10 @@ fn cmyk_big_jpegs_decode_to_the_right_colour() {
         .unwrap();
     let pixels = decode_bytes(&bytes, &pre(224), &DecodeLimits::default()).unwrap();
     assert_eq!(pixels.len(), 224 * 224 * 3);
-    let mean = |c: usize| {
-        pixels
-            .iter()
-            .skip(c)
-            .step_by(3)
-            .map(|&v| v as f64)
-            .sum::<f64>()
-            / (224.0 * 224.0)
-    };
+    let mean = common::mean_rgb(&pixels);
     assert!(
-        mean(0) > 230.0 && mean(1) < 25.0 && mean(2) > 230.0,
-        "{} {} {}",
-        mean(0),
-        mean(1),
-        mean(2)
+        mean[0] > 230.0 && mean[1] < 25.0 && mean[2] > 230.0,
+        "{mean:?}"
     );
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{genre_cover, genre_folders, write_image};
+use common::{genre_cover, genre_folders, mean_rgb, write_image};
 use covergenre::data::cache::ImageCache;
 use covergenre::data::decode::{
     decode_bytes, decode_file, decode_to_rgb, DecodeError, DecodeLimits,
@@ -29,20 +29,6 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = std::io::Cursor::new(Vec::new());
     image.write_to(&mut bytes, format).unwrap();
     bytes.into_inner()
-}
-
-/// Mean colour of an RGB u8 HWC buffer.
-fn mean_rgb(pixels: &[u8]) -> [f64; 3] {
-    let n = (pixels.len() / 3) as f64;
-    std::array::from_fn(|c| {
-        pixels
-            .iter()
-            .skip(c)
-            .step_by(3)
-            .map(|&v| v as f64)
-            .sum::<f64>()
-            / n
-    })
 }
 
 fn assert_close(actual: [f64; 3], expected: [u8; 3], tolerance: f64, what: &str) {

@@ -212,6 +212,20 @@ pub fn snapshot(
         .collect()
 }
 
+/// Mean colour of an RGB u8 HWC buffer.
+pub fn mean_rgb(pixels: &[u8]) -> [f64; 3] {
+    let n = (pixels.len() / 3) as f64;
+    std::array::from_fn(|c| {
+        pixels
+            .iter()
+            .skip(c)
+            .step_by(3)
+            .map(|&v| v as f64)
+            .sum::<f64>()
+            / n
+    })
+}
+
 /// A process's output as text (lossy), for messages and assertions.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
