@@ -20,13 +20,20 @@ Prints nothing but a summary; writes OUT_DIR/albums.csv (album folder, covers-v1
 genre, genre written) for the benchmark's comparisons.
 
     make_owner_library.py COVERS_DIR OUT_DIR [--albums 2000] [--pad-mb 5] [--tracks 10]
-        [--splits train,dev,test] [--held-out-share S] [--pop POP_DIR]
+        [--splits train,dev,test] [--held-out-share S] [--pop POP_DIR] [--artist-keeps C]
 
 For accuracy (scripts/bench-learn.sh MODE=accuracy): --splits dev,test keeps the covers the
 shipped model never trained on; --held-out-share S leaves the albums whose stable hash (the
 library's own: FNV-1a of seed 42 and the album's path, as data::library splits) falls in the top
 S of the range untagged, instead of a random UNTAGGED_SHARE; --pop adds the pop-v1 covers as
 albums tagged "Pop" (a genre the shipped model lacks), the first --pop-albums of them when given.
+
+Artists are the album folders' parents (`Artist NNN/Album NNNN`; the tracks name none). By
+default ten albums of the shuffled covers go to each artist, so an artist says nothing of an
+album's genre; --artist-keeps C groups them instead into artists of 1 to 8 albums whose albums
+keep the artist's genre with probability C (for the artist context of `--tag`); with it,
+--held-out-share S holds out each album with probability S (a seeded draw, not the stable hash:
+see main()).
 """
 import argparse
 import base64
@@ -81,6 +88,29 @@ def covers(root, splits=("train", "dev", "test"), pop=None, pop_albums=None):
                       for f in sorted(os.listdir(folder)) if f.lower().endswith(".jpg")]
     random.Random(2026).shuffle(found)
     return found
+
+
+def artists(sources, keep, rng):
+    """The albums grouped into artists of 1 to 8 albums (--artist-keeps): each artist has a
+    genre, drawn in proportion to the covers still unused so that every cover is used once, and
+    each of its albums keeps it with probability `keep`, else takes a genre drawn at random (as
+    scripts/bench/artist_library.py makes artists). Returns the artists' lists of sources."""
+    by_genre = {}
+    for source in sources:
+        by_genre.setdefault(source[1], []).append(source)
+    grouped = []
+    while any(by_genre.values()):
+        left = sorted(g for g, pool in by_genre.items() if pool)
+        own = rng.choices(left, weights=[len(by_genre[g]) for g in left])[0]
+        albums = []
+        for _ in range(rng.randint(1, 8)):
+            genre = own if rng.random() < keep else rng.choice(left)
+            pool = by_genre[genre] or by_genre[own]
+            if not pool:
+                break
+            albums.append(pool.pop())
+        grouped.append(albums)
+    return grouped
 
 
 def picture(cover):
@@ -158,18 +188,32 @@ def main():
     parser.add_argument("--held-out-share", type=float, default=None)
     parser.add_argument("--pop", default=None)
     parser.add_argument("--pop-albums", type=int, default=None)
+    parser.add_argument("--artist-keeps", type=float, default=None)
     args = parser.parse_args()
     sources = covers(args.covers, args.splits.split(","), args.pop, args.pop_albums)[: args.albums]
     if len(sources) < args.albums:
         raise SystemExit(f"only {len(sources)} covers in {args.covers}")
+    if args.artist_keeps is None:
+        # Ten albums of the shuffled covers to an artist: artists say nothing of the genre.
+        folders = [f"Artist {i // 10:03d}" for i in range(len(sources))]
+    else:
+        grouped = artists(sources, args.artist_keeps, random.Random(11))
+        sources = [source for albums in grouped for source in albums]
+        folders = [f"Artist {a:03d}" for a, albums in enumerate(grouped) for _ in albums]
     pad = int(args.pad_mb * 1e6)
     turns = {genre: 0 for genre in SPELLINGS}
     rng = random.Random(7)
+    held_out_draw = random.Random(13)
     rows = []
     for i, (split, source_genre, source) in enumerate(sources):
-        album = os.path.join(args.out, f"Artist {i // 10:03d}", f"Album {i:04d}")
+        album = os.path.join(args.out, folders[i], f"Album {i:04d}")
         genre = None
-        if args.held_out_share is not None:
+        if args.held_out_share is not None and args.artist_keeps is not None:
+            # Drawn per album: the stable hash (FNV-1a's top bits) hardly depends on the last
+            # characters of a path, so it would hold out whole artists ("Album 0345" and
+            # "Album 0346" fall together), leaving their albums no tagged album of their artist.
+            tagged = held_out_draw.random() >= args.held_out_share
+        elif args.held_out_share is not None:
             tagged = stable_position(os.path.relpath(album, args.out)) < 1 - args.held_out_share
         else:
             tagged = rng.random() >= UNTAGGED_SHARE
