@@ -18,8 +18,7 @@
 use super::base::{outputs_for, BaseModel, BaseOutputs};
 use super::base_network::{check_logits, BaseNetwork};
 use super::build::{Mode, Precision};
-use super::feature_cache::EVAL_BATCH;
-use super::fit::add_predictions;
+use super::fit::{add_predictions, forward_in_batches};
 use super::frozen::Frozen;
 use super::optim::Optimiser;
 use super::owner_head::OwnerHead;
@@ -272,13 +271,7 @@ impl Session<'_> {
 
     /// The base's logits on the dev covers, as the network stands.
     fn dev_logits(&self) -> Tensor {
-        tch::no_grad(|| {
-            in_batches(&self.dev_maps.maps, |m| {
-                self.network
-                    .net
-                    .forward_range(m, self.layers.clone(), Mode::EVAL)
-            })
-        })
+        forward_in_batches(&self.network.net, self.layers.clone(), &self.dev_maps.maps)
     }
 
     fn dev_accuracy(&self) -> f64 {
@@ -485,16 +478,6 @@ fn first_layer_maps(
         maps: Tensor::cat(&parts, 0),
         rows,
     })
-}
-
-/// `f` over `maps` in batches of [`EVAL_BATCH`], the results concatenated.
-fn in_batches(maps: &Tensor, f: impl Fn(&Tensor) -> Tensor) -> Tensor {
-    let n = maps.size()[0];
-    let parts: Vec<Tensor> = (0..n)
-        .step_by(EVAL_BATCH as usize)
-        .map(|start| f(&maps.narrow(0, start, EVAL_BATCH.min(n - start))))
-        .collect();
-    Tensor::cat(&parts, 0)
 }
 
 /// The owner's head on base logits, in libtorch (as [`OwnerHead::logits`]); its correction

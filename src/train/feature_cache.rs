@@ -2,8 +2,9 @@
 //! every view of the training covers and over dev ([`FeatureCache`]), kept across the runs of
 //! one session that share them ([`FeatureCaches`]). Used by [`super::transfer`].
 
-use super::build::{Mode, Network};
+use super::build::Network;
 use super::distill::{teacher_logits, Teacher};
+use super::fit::forward_in_batches;
 use super::frozen::Frozen;
 use super::images::ImageSet;
 use super::run::RunSettings;
@@ -17,9 +18,6 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 use tch::{nn, Device, Tensor};
-
-/// Cached maps per evaluation pass.
-pub(super) const EVAL_BATCH: i64 = 256;
 
 /// Activations of the frozen part, computed once.
 pub struct FeatureCache {
@@ -244,16 +242,5 @@ fn views_key(pretrained: &Pretrained) -> String {
 
 /// Cached maps -> pooled features [N, features] through the frozen `layers`.
 fn pool_maps(net: &Network, layers: std::ops::Range<usize>, maps: &Tensor) -> Tensor {
-    let n = maps.size()[0];
-    let mut parts = Vec::new();
-    tch::no_grad(|| {
-        for start in (0..n).step_by(EVAL_BATCH as usize) {
-            let batch = maps.narrow(0, start, EVAL_BATCH.min(n - start));
-            parts.push(
-                net.forward_range(&batch, layers.clone(), Mode::EVAL)
-                    .flatten(1, -1),
-            );
-        }
-    });
-    Tensor::cat(&parts, 0)
+    forward_in_batches(net, layers, maps).flatten(1, -1)
 }

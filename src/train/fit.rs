@@ -19,7 +19,7 @@ use tch::{nn, Device, Kind, Reduction, Tensor};
 pub const LOG_FILE: &str = "log.csv";
 pub const BEST_WEIGHTS: &str = "best.safetensors";
 /// Batch size for evaluation (no gradients, so larger than training batches).
-const EVAL_BATCH: i64 = 256;
+pub(super) const EVAL_BATCH: i64 = 256;
 
 /// What a run produced.
 #[derive(Debug, Clone)]
@@ -528,6 +528,26 @@ pub(crate) fn evaluate_batches(
         loss: loss_sum / n.max(1) as f64,
         confusion,
     }
+}
+
+/// `layers` of `net` over cached `maps` in batches of [`EVAL_BATCH`], without gradients or
+/// dropout, the outputs concatenated.
+pub(super) fn forward_in_batches(
+    net: &Network,
+    layers: std::ops::Range<usize>,
+    maps: &Tensor,
+) -> Tensor {
+    let n = maps.size()[0];
+    let parts: Vec<Tensor> = tch::no_grad(|| {
+        (0..n)
+            .step_by(EVAL_BATCH as usize)
+            .map(|start| {
+                let batch = maps.narrow(0, start, EVAL_BATCH.min(n - start));
+                net.forward_range(&batch, layers.clone(), Mode::EVAL)
+            })
+            .collect()
+    });
+    Tensor::cat(&parts, 0)
 }
 
 /// One plain line per epoch: the whole story in a log file, and the summary under a live bar.
