@@ -288,8 +288,7 @@ pub fn onnx_prefix_bytes(spec: &ModelSpec, until: usize, weights: &Weights) -> R
 
 /// Reads the metadata_props of ONNX bytes without onnxruntime (checks and tools).
 pub fn read_metadata_props(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
-    let model =
-        proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))?;
+    let model = decode_model(bytes)?;
     Ok(model
         .metadata_props
         .into_iter()
@@ -297,12 +296,15 @@ pub fn read_metadata_props(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
         .collect())
 }
 
+/// ONNX bytes as a model message; bytes that are not one are an error saying so.
+pub(crate) fn decode_model(bytes: &[u8]) -> Result<proto::ModelProto> {
+    proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))
+}
+
 /// The float initializers of ONNX bytes written by covergenre (raw little-endian data), by
 /// name: the weights of a written model, BatchNorm folded.
 pub fn read_initializers(bytes: &[u8]) -> Result<Weights> {
-    let model =
-        proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))?;
-    let graph = model
+    let graph = decode_model(bytes)?
         .graph
         .ok_or_else(|| anyhow::anyhow!("the model has no graph"))?;
     float_initializers(graph.initializer)
@@ -335,8 +337,7 @@ pub fn float_initializers(initializers: Vec<proto::TensorProto>) -> Result<Weigh
 /// `bytes` (an ONNX model) with the values of the initializers named in `replaced`
 /// swapped for new ones of the same shape; everything else stays as it was, metadata included.
 pub fn with_initializers(bytes: &[u8], replaced: &Weights) -> Result<Vec<u8>> {
-    let mut model =
-        proto::ModelProto::decode(bytes).map_err(|e| anyhow::anyhow!("not an ONNX model: {e}"))?;
+    let mut model = decode_model(bytes)?;
     let graph = model
         .graph
         .as_mut()

@@ -67,7 +67,7 @@ pub fn with_tag_threshold(model: &[u8], threshold: Option<f64>) -> Result<Vec<u8
 }
 
 fn decode(model: &[u8]) -> Result<ModelProto> {
-    let proto = ModelProto::decode(model).map_err(|e| anyhow!("not an ONNX model: {e}"))?;
+    let proto = super::decode_model(model)?;
     ensure!(
         proto.producer_name == "covergenre",
         "only models written by covergenre can be calibrated (this one was made by {:?})",
