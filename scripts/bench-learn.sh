@@ -196,12 +196,33 @@ for model in best base-mapping; do
     || { rc=$?; [ $rc -eq 3 ] || { cat "$WORK/$model.err" >&2; exit $rc; }; }
 done
 
-"$PYTHON" - "$WORK" "$LIBRARY" <<'PY'
+if [ -n "${ARTIST_KEEPS:-}" ]; then
+  # The tagging plan of each model over the whole library (artist context on, every album
+  # proposed: --min-confidence 0); scored on the held-out albums below. In MODE=pop, a third
+  # model learned from the same library with Pop dropped by the genre map (its albums ignored):
+  # the level the other genres have when Pop is not learned, on the same albums and artists.
+  models=("$RUN/best" "$RUN/base-mapping")
+  if [ "$MODE" = pop ]; then
+    "$PYTHON" -c 'import json, sys; m = json.load(open(sys.argv[1])); m["Pop"] = None; print(json.dumps(m))' \
+      "$WORK/genres.json" > "$WORK/genres-without-pop.json"
+    "$BIN/covergenre-train" --data "$LIBRARY" --out "$WORK/without-pop" --genre-map "$WORK/genres-without-pop.json" \
+      --threads "$THREADS" --cache-dir "$WORK/cache" > /dev/null 2> "$WORK/train-without-pop.err" \
+      || { rc=$?; [ $rc -eq 3 ] || { tail -20 "$WORK/train-without-pop.err" >&2; exit $rc; }; }
+    models+=("$WORK/without-pop/best")
+  fi
+  for model in "${models[@]}"; do
+    "$BIN/covergenre-classify" --library --tag --model "$model/model.onnx" --threads "$THREADS" \
+      --format json --min-confidence 0 "$LIBRARY" > "$WORK/plan-$(basename "$(dirname "$model")")-$(basename "$model").json" \
+      2> "$WORK/plan.err" || { rc=$?; [ $rc -eq 3 ] || { cat "$WORK/plan.err" >&2; exit $rc; }; }
+  done
+fi
+
+"$PYTHON" - "$WORK" "$LIBRARY" "$(basename "$RUN")" <<'PY'
 import csv, json, os, sys
 import numpy as np
 sys.path.insert(0, "scripts/bench")
 from make_owner_library import SPELLINGS
-work, root = sys.argv[1], sys.argv[2]
+work, root, run = sys.argv[1], sys.argv[2], sys.argv[3]
 library = json.load(open(os.path.join(work, "inspect.json")))["library"]
 canonical = {s.lower(): g["name"] for g in library["genres"] for s, _ in g["spellings"]}
 folded = {"alternative rock": "Rock", "heavy metal": "Metal", "rnb": "R&B"}
@@ -244,47 +265,18 @@ for g in genres:
     ps = [p for p in paths if owner[p][2] == g]
     print(f"    {g:<12} {len(ps):4d}  {recall(owner, ps, 0):.3f} / {recall(mapped, ps, 0):.3f}; "
           f"{recall(owner, ps, 1):.3f} / {recall(mapped, ps, 1):.3f}")
-PY
-if [ -n "${ARTIST_KEEPS:-}" ]; then
-  # The tagging plan of each model over the whole library (artist context on, every album
-  # proposed: --min-confidence 0); scored on the held-out albums below. In MODE=pop, a third
-  # model learned from the same library with Pop dropped by the genre map (its albums ignored):
-  # the level the other genres have when Pop is not learned, on the same albums and artists.
-  models=("$RUN/best" "$RUN/base-mapping")
-  if [ "$MODE" = pop ]; then
-    "$PYTHON" -c 'import json, sys; m = json.load(open(sys.argv[1])); m["Pop"] = None; print(json.dumps(m))' \
-      "$WORK/genres.json" > "$WORK/genres-without-pop.json"
-    "$BIN/covergenre-train" --data "$LIBRARY" --out "$WORK/without-pop" --genre-map "$WORK/genres-without-pop.json" \
-      --threads "$THREADS" --cache-dir "$WORK/cache" > /dev/null 2> "$WORK/train-without-pop.err" \
-      || { rc=$?; [ $rc -eq 3 ] || { tail -20 "$WORK/train-without-pop.err" >&2; exit $rc; }; }
-    models+=("$WORK/without-pop/best")
-  fi
-  for model in "${models[@]}"; do
-    "$BIN/covergenre-classify" --library --tag --model "$model/model.onnx" --threads "$THREADS" \
-      --format json --min-confidence 0 "$LIBRARY" > "$WORK/plan-$(basename "$(dirname "$model")")-$(basename "$model").json" \
-      2> "$WORK/plan.err" || { rc=$?; [ $rc -eq 3 ] || { cat "$WORK/plan.err" >&2; exit $rc; }; }
-  done
-  "$PYTHON" - "$WORK" "$LIBRARY" "$(basename "$RUN")" <<'PY'
-import csv, json, os, sys
-sys.path.insert(0, "scripts/bench")
-from make_owner_library import SPELLINGS
-work, root, run = sys.argv[1], sys.argv[2], sys.argv[3]
-library = json.load(open(os.path.join(work, "inspect.json")))["library"]
-canonical = {s.lower(): g["name"] for g in library["genres"] for s, _ in g["spellings"]}
-folded = {"alternative rock": "Rock", "heavy metal": "Metal", "rnb": "R&B"}
-albums = {r["album"]: r for r in csv.DictReader(open(os.path.join(root, "albums.csv")))}
-held_out = {os.path.relpath(line.strip(), root) for line in open(os.path.join(work, "held-out.txt"))}
 
-def truth(album):
-    spelled = SPELLINGS[albums[album]["covers_v1_genre"]][0].split(";")[0].strip().lower()
-    return canonical.get(folded.get(spelled, spelled).lower())
+# With ARTIST_KEEPS: the tagging plans, scored on the held-out albums.
+held_out = {line.strip() for line in open(os.path.join(work, "held-out.txt"))}
+if not os.path.exists(os.path.join(work, f"plan-{run}-best.json")):
+    sys.exit()
 
 def firsts(plan_name, label):
     """Held-out album -> (first genre with the artist, first genre from the cover alone)."""
     plan = json.load(open(os.path.join(work, f"plan-{plan_name}.json")))
     out = {}
     for album in plan["albums"]:
-        name = os.path.relpath(os.path.join(root, album["album"]), root)
+        name = os.path.join(root, album["album"])
         if name in held_out and truth(name):
             proposal = album["top"][0]["value"] if album["top"] else ""
             cover = (album.get("artist") or {}).get("cover", {}).get("value", proposal)
@@ -307,7 +299,6 @@ for (_, label), model in zip(plans, scored):
 if len(scored) == 3:
     # The genres the base knows, on the same albums: the owner's model that learned Pop against
     # the one learned without it (paired bootstrap, 1,000 resamples of the albums).
-    import numpy as np
     known = [n for n in names if truth(n) != "Pop"]
     def compare(ns, k, how):
         a = np.array([scored[2][n][k] == truth(n).lower() for n in ns], float)
@@ -340,5 +331,4 @@ for g in sorted({truth(n) for n in names}):
              for m in scored]
     print(f"    {g:<12} {len(ns):4d}  " + "; ".join(cells))
 PY
-fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
